@@ -1,0 +1,55 @@
+"""A fixed comparison entry: a named optimizer class with documented hyperparameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from optimizers.genome import Genome
+from optimizers.genome_optimizer import GenomeOptimizer
+
+
+@dataclass(frozen=True)
+class FixedEntry:
+    """A named optimizer scored alongside the evolved genomes.
+
+    Attributes:
+        name: registry key, also the evaluation-cache key of the entry.
+        optimizer_class: the ``torch.optim.Optimizer`` subclass.
+        kwargs: hyperparameters passed to the class (documented values).
+        genome: the genome for genome entries, None for opaque ones.
+        summary: one line for tables and docs.
+        invalid_kwargs: (argument, bad value) pairs the class must reject with a
+            ``ValueError`` naming the argument (drives the registry tests).
+    """
+
+    name: str
+    optimizer_class: type[torch.optim.Optimizer]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    genome: Genome | None = None
+    summary: str = ""
+    invalid_kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def kind(self) -> Literal["genome", "opaque"]:
+        return "genome" if self.genome is not None else "opaque"
+
+    def build(self, params: Iterable[Any], total_steps: int) -> torch.optim.Optimizer:
+        """Instantiate the optimizer; ``total_steps`` feeds genome schedules."""
+        if self.genome is not None:
+            return GenomeOptimizer(params, self.genome, total_steps=total_steps)
+        return self.optimizer_class(params, **self.kwargs)
+
+
+def genome_entry(name: str, genome: Genome, summary: str) -> FixedEntry:
+    return FixedEntry(
+        name=name,
+        optimizer_class=GenomeOptimizer,
+        kwargs={"genome": genome},
+        genome=genome,
+        summary=summary,
+        invalid_kwargs=(("total_steps", 0),),
+    )

@@ -1,0 +1,51 @@
+"""``GenomeOptimizer``: a genome as a real ``torch.optim.Optimizer``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+
+from optimizers.genome import Genome
+from optimizers.rule import RuleOptimizer, rule_coefficients
+
+
+def as_genome(genome: Genome | Mapping[str, Any]) -> Genome:
+    """Validate a genome given as a :class:`Genome` or its (seed JSON) dict."""
+    return genome if isinstance(genome, Genome) else Genome.model_validate(dict(genome))
+
+
+class GenomeOptimizer(RuleOptimizer):
+    """Optimizer applying a genome's update rule (see :mod:`optimizers.rule` for the maths).
+
+    Args:
+        params: parameters or param-group dicts; a group may carry its own ``genome``.
+        genome: a :class:`Genome` or its seed JSON dict.
+        total_steps: horizon of the cosine schedule (the seed's ``max_steps``).
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.tensor([3.0]))
+        >>> opt = GenomeOptimizer([w], Genome(term_types=[3], alphas=[1.0], lr_log10=-1))
+        >>> for _ in range(100):
+        ...     opt.zero_grad()
+        ...     (w**2).sum().backward()
+        ...     opt.step()
+        >>> bool(abs(w.item()) < 3.0)
+        True
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        genome: Genome | Mapping[str, Any],
+        total_steps: int = 1000,
+    ) -> None:
+        self.genome = as_genome(genome)
+        super().__init__(params, self.genome.to_seed_dict(), total_steps)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if "genome" in param_group:
+            param_group = {**param_group, "genome": as_genome(param_group["genome"]).to_seed_dict()}
+            rule_coefficients(param_group["genome"])
+        super().add_param_group(param_group)

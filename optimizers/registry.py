@@ -1,0 +1,30 @@
+"""The fixed comparison entries: a plain dict, name -> :class:`FixedEntry`.
+
+Genome entries are vectorizable (workers may train them as a population); opaque entries
+(ALME, Azure Sky, Lion, torch.optim classes) go through the sequential loop only.
+"""
+
+from __future__ import annotations
+
+from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST
+from optimizers.entry import FixedEntry, genome_entry
+from optimizers.opaque import OPAQUE_ENTRIES
+
+GENOME_ENTRIES: tuple[FixedEntry, ...] = (
+    genome_entry("sgd_momentum", BASELINE_GENOMES["sgd_momentum"], "SGD, EMA momentum 0.9, lr 1e-2, wd 1e-4"),
+    genome_entry("adam", BASELINE_GENOMES["adam"], "Adam lr 1e-3, decoupled wd 1e-4 (= torch AdamW)"),
+    genome_entry("adamw", BASELINE_GENOMES["adamw"], "AdamW lr 1e-3, decoupled wd 1e-2"),
+    genome_entry("rmsprop", BASELINE_GENOMES["rmsprop"], "RMSProp lr 1e-3, alpha 0.99, no bias correction"),
+    genome_entry("evo_seed_best", EVO_SEED_BEST, "the seed's evolved genome: 0.73 sign + 3.64 Adam, warmup+cosine"),
+)
+
+
+REGISTRY: dict[str, FixedEntry] = {e.name: e for e in (*GENOME_ENTRIES, *OPAQUE_ENTRIES)}
+
+
+def get_entry(name: str) -> FixedEntry:
+    """Look up an entry; unknown names raise ``KeyError`` listing the known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown optimizer {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
