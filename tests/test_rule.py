@@ -1,0 +1,198 @@
+"""The one update rule: GenomeOptimizer vs torch.optim, population axis vs per-model."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from genome_strategies import genomes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
+from optimizers.rule import rule_coefficients, rule_step, scheduled_lr
+
+NO_DECAY = {"wd_log10": -30.0}  # 1 - lr * 1e-30 == 1 in float32: no weight decay
+
+
+def small_model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+
+
+def follow(model_a, opt_a, model_b, opt_b, steps: int) -> float:
+    """Train both copies on the same batches; return the largest parameter gap seen."""
+    gen = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for _ in range(steps):
+        x = torch.randn(32, 6, generator=gen)
+        y = torch.randn(32, 3, generator=gen)
+        for model, opt in ((model_a, opt_a), (model_b, opt_b)):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+        gap = max((a - b).abs().max().item() for a, b in zip(model_a.parameters(), model_b.parameters()))
+        worst = max(worst, gap)
+    return worst
+
+
+@pytest.mark.parametrize(
+    ("genome", "make_torch"),
+    [
+        (BASELINE_GENOMES["adam"], lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-4)),
+        (BASELINE_GENOMES["adamw"], lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2)),
+        (BASELINE_GENOMES["adam"].model_copy(update=NO_DECAY), lambda p: torch.optim.Adam(p, lr=1e-3)),
+        (
+            BASELINE_GENOMES["rmsprop"].model_copy(update=NO_DECAY),
+            lambda p: torch.optim.RMSprop(p, lr=1e-3, alpha=0.99, eps=1e-8),
+        ),
+        (
+            Genome(term_types=[Term.GRAD], lr_log10=-2.0, **NO_DECAY),
+            lambda p: torch.optim.SGD(p, lr=1e-2),
+        ),
+    ],
+    ids=["adam=AdamW(1e-4)", "adamw=AdamW(1e-2)", "adam-nowd=Adam", "rmsprop=RMSprop", "grad=SGD"],
+)
+def test_genome_follows_torch_optim_step_for_step(genome: Genome, make_torch) -> None:
+    ours, theirs = small_model(), small_model()
+    gap = follow(ours, GenomeOptimizer(ours.parameters(), genome, total_steps=100),
+                 theirs, make_torch(theirs.parameters()), steps=100)
+    assert gap < 1e-6
+
+
+def test_sgd_momentum_genome_is_heavy_ball_with_dampening() -> None:
+    """m <- 0.9 m + 0.1 g, p -= 1e-2 m: torch SGD (momentum 0.9, dampening 0.9) from step 2 on.
+
+    torch seeds its buffer with g itself on step 1, so the two differ by 0.9 g_1 in the
+    buffer; we start torch's buffer at 0.1 g_1 by hand to compare the recursions.
+    """
+    genome = BASELINE_GENOMES["sgd_momentum"].model_copy(update=NO_DECAY)
+    ours, theirs = small_model(), small_model()
+    opt_theirs = torch.optim.SGD(theirs.parameters(), lr=1e-2, momentum=0.9, dampening=0.9)
+    for p in theirs.parameters():
+        opt_theirs.state[p]["momentum_buffer"] = torch.zeros_like(p)
+    gap = follow(ours, GenomeOptimizer(ours.parameters(), genome, 100), theirs, opt_theirs, steps=100)
+    assert gap < 1e-6
+
+
+def test_schedule_is_warmup_times_cosine() -> None:
+    coef = rule_coefficients({**EVO_SEED_BEST.to_seed_dict(), "warmup_steps": 10})
+    lr = EVO_SEED_BEST.lr
+    got = [scheduled_lr(coef, k, 100).item() for k in (0, 4, 9, 10, 50, 100)]
+    want = [lr * (k + 1) / 10 * 0.5 * (1 + math.cos(math.pi * k / 100)) if k < 10
+            else lr * 0.5 * (1 + math.cos(math.pi * k / 100)) for k in (0, 4, 9, 10, 50, 100)]
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-12)
+    assert got[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_element_wise_clipping_bounds_the_gradient_seen_by_terms() -> None:
+    genome = Genome(term_types=[Term.GRAD], lr_log10=0.0, use_gradient_clipping=True, clip_value=0.5,
+                    **NO_DECAY)
+    w = torch.nn.Parameter(torch.zeros(3))
+    w.grad = torch.tensor([10.0, -0.2, -7.0])
+    GenomeOptimizer([w], genome).step()
+    torch.testing.assert_close(w.detach(), torch.tensor([-0.5, 0.2, 0.5]))
+
+
+def stacked_run(genome_list: list[Genome], steps: int) -> list[torch.Tensor]:
+    """Train P copies of w in ONE population update per step."""
+    population = len(genome_list)
+    torch.manual_seed(0)
+    w0 = torch.randn(8, 4)
+    target = torch.randn(8, 4)
+    scale = torch.linspace(0.2, 2.0, 4)
+    w = w0.expand(population, 8, 4).clone().requires_grad_(True)  # [P, 8, 4]
+    m, v = torch.zeros_like(w), torch.zeros_like(w)
+    coef = rule_coefficients([g.to_seed_dict() for g in genome_list])
+    for k in range(steps):
+        loss = (((w - target) ** 2) * scale).sum(dim=(1, 2))  # [P]
+        (grad,) = torch.autograd.grad(loss.sum(), w)
+        with torch.no_grad():
+            new_w, m, v = rule_step(w, grad, m, v, k + 1, scheduled_lr(coef, k, steps), coef)
+            w.copy_(new_w)
+    return [w[i].detach() for i in range(population)]
+
+
+def single_run(genome: Genome, steps: int) -> torch.Tensor:
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(8, 4))
+    target = torch.randn(8, 4)
+    scale = torch.linspace(0.2, 2.0, 4)
+    opt = GenomeOptimizer([w], genome, total_steps=steps)
+    for _ in range(steps):
+        opt.zero_grad()
+        (((w - target) ** 2) * scale).sum().backward()
+        opt.step()
+    return w.detach()
+
+
+def test_population_of_fixed_genomes_equals_separate_optimizers() -> None:
+    population = [*BASELINE_GENOMES.values(), EVO_SEED_BEST]
+    for got, genome in zip(stacked_run(population, 60), population, strict=True):
+        torch.testing.assert_close(got, single_run(genome, 60), rtol=0, atol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(genomes(), min_size=5, max_size=5))
+def test_population_of_random_genomes_equals_separate_optimizers(population: list[Genome]) -> None:
+    for got, genome in zip(stacked_run(population, 40), population, strict=True):
+        want = single_run(genome, 40)
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_param_groups_may_carry_their_own_genome() -> None:
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
+    opt = GenomeOptimizer(
+        [{"params": [a]}, {"params": [b], "genome": Genome(term_types=[Term.SIGN_GRAD], lr_log10=-1)}],
+        BASELINE_GENOMES["adam"],
+    )
+    a.grad, b.grad = torch.full((3,), 5.0), torch.full((3,), 5.0)
+    opt.step()
+    assert torch.allclose(b.detach(), torch.full((3,), 1.0 * (1 - 0.1 * 1e-4) - 0.1))
+    assert torch.allclose(a.detach(), torch.full((3,), 1.0 * (1 - 1e-3 * 1e-4) - 1e-3), atol=1e-7)
+
+
+def test_state_dict_round_trip_continues_identically() -> None:
+    def make():
+        model = small_model()
+        return model, GenomeOptimizer(model.parameters(), EVO_SEED_BEST, total_steps=40)
+
+    model_a, opt_a = make()
+    model_b, opt_b = make()
+    follow(model_a, opt_a, model_b, opt_b, steps=15)
+    saved = copy.deepcopy(opt_a.state_dict())
+    assert saved["param_groups"][0]["step"] == 15
+    assert all(isinstance(s["step"], int) for s in saved["state"].values())
+    model_c = copy.deepcopy(model_a)
+    opt_c = GenomeOptimizer(model_c.parameters(), BASELINE_GENOMES["adam"], total_steps=1)
+    opt_c.load_state_dict(saved)  # restores genome, schedule position and moments
+    assert follow(model_a, opt_a, model_c, opt_c, steps=15) == 0.0
+
+
+def test_behaves_like_torch_optim() -> None:
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = GenomeOptimizer([w], BASELINE_GENOMES["adam"])
+
+    def closure():
+        opt.zero_grad()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(5.0)
+    assert w.grad is not None  # step() does not zero gradients (unlike the seed's helper)
+    opt.zero_grad()
+    assert w.grad is None
+    untouched = torch.nn.Parameter(torch.ones(2))
+    opt.add_param_group({"params": [untouched]})
+    opt.step()  # no grad: skipped, no state created
+    assert untouched not in opt.state
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_invalid_total_steps_is_refused(bad) -> None:
+    with pytest.raises(ValueError, match="total_steps"):
+        GenomeOptimizer([torch.nn.Parameter(torch.ones(1))], BASELINE_GENOMES["adam"], total_steps=bad)
