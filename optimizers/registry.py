@@ -15,7 +15,7 @@ GENOME_ENTRIES: tuple[FixedEntry, ...] = (
     genome_entry("adam", BASELINE_GENOMES["adam"], "Adam lr 1e-3, decoupled wd 1e-4 (= torch AdamW)"),
     genome_entry("adamw", BASELINE_GENOMES["adamw"], "AdamW lr 1e-3, decoupled wd 1e-2"),
     genome_entry("rmsprop", BASELINE_GENOMES["rmsprop"], "RMSProp lr 1e-3, alpha 0.99, no bias correction"),
-    genome_entry("evo_seed_best", EVO_SEED_BEST, "the seed's evolved genome: 0.73 sign + 3.64 Adam, warmup+cosine"),
+    genome_entry("evo_seed_best", EVO_SEED_BEST, "seed evolved genome: 0.73 sign + 3.64 Adam, warmup+cosine"),
 )
 
 

@@ -33,7 +33,8 @@ def follow(model_a, opt_a, model_b, opt_b, steps: int) -> float:
             opt.zero_grad()
             torch.nn.functional.mse_loss(model(x), y).backward()
             opt.step()
-        gap = max((a - b).abs().max().item() for a, b in zip(model_a.parameters(), model_b.parameters()))
+        pairs = zip(model_a.parameters(), model_b.parameters(), strict=True)
+        gap = max((a - b).abs().max().item() for a, b in pairs)
         worst = max(worst, gap)
     return worst
 
