@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m evo.demo
+	$(BIN)/evo run configs/quick.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
