@@ -147,6 +147,8 @@ class Genome(BaseModel):
           m, beta2/use_v when none reads v, eps when none divides by it, the bias-correction
           flag when it changes nothing, clip_value without clipping, warmup_steps without
           warmup). Bias correction of m or v is a no-op without use_m / use_v.
+
+        The result is for comparing and hashing; it may hold more than 4 terms.
         """
         weights = list(self.term_weights())
         nesterov, weights[Term.NESTEROV] = weights[Term.NESTEROV], 0.0
@@ -168,7 +170,9 @@ class Genome(BaseModel):
         reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD})
         bias_matters = self.use_bias_correction and ((reads_m and self.use_m) or (reads_v and self.use_v))
         defaults = Genome()
-        return Genome(
+        # model_construct: splitting NESTEROV can leave up to 7 distinct terms, beyond the
+        # 1..4 a genome may be written with; every value here is already validated.
+        return Genome.model_construct(
             term_types=tuple(t for t, _ in kept),
             alphas=tuple(w for _, w in kept),
             lr_log10=_round(self.lr_log10),

@@ -152,3 +152,17 @@ def _trajectory(genome: Genome, steps: int = 30) -> torch.Tensor:
 @given(genomes())
 def test_canonical_form_computes_the_same_update(genome: Genome) -> None:
     torch.testing.assert_close(_trajectory(genome.canonical()), _trajectory(genome), rtol=1e-4, atol=1e-5)
+
+
+def test_canonical_form_may_exceed_four_terms() -> None:
+    """NESTEROV next to three other terms canonicalises to five distinct terms."""
+    genome = Genome(term_types=[6, 2, 4, 5], alphas=[1, 1, 1, 1])
+    canonical = genome.canonical()
+    assert canonical.terms == (
+        (Term.GRAD, 0.9),
+        (Term.MOMENTUM, 0.1),
+        (Term.RMS_NORM, 1.0),
+        (Term.SIGN_GRAD, 1.0),
+        (Term.SQRT_GRAD, 1.0),
+    )
+    assert genome.hash == Genome(term_types=[5, 4, 2, 6], alphas=[1, 1, 1, 1]).hash

@@ -1,0 +1,342 @@
+"""Job configs: YAML files validated by pydantic, with ``key.sub=value`` overrides.
+
+A job config says what to evolve on (tasks, data), how to score (steps, seeds, split),
+how to search (population), what to compare against (fixed entries), where to run
+(executor) and where to store (storage). Every field carries a one-line description;
+unknown keys are rejected at every level::
+
+    cfg = load_config("configs/quick.yaml", ["population.size=32", "evaluation.seeds=[0,1,2]"])
+    cfg.population.ga_params()      # -> evo.ga.GAParams
+    cfg.budget_key                  # -> "steps=...;split=val;v1"
+
+Override values are parsed as YAML (``population.size=32`` is an int, ``tasks=[digits]`` a
+list, ``executor.address=null`` None) and validated exactly like the file. Every problem
+raises :class:`evo.errors.ConfigError` with one line naming the field.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evo.errors import ConfigError
+from evo.ga import GAParams
+
+DEFAULT_FIXED_ENTRIES: tuple[str, ...] = ("sgd_momentum", "adam", "adamw", "rmsprop", "evo_seed_best")
+"""The seed's comparison set: its four baselines and its published evolved genome."""
+
+_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    """Where the datasets live."""
+
+    dir: str = Field("./data", min_length=1, description="Folder of the vision datasets.")
+    download: bool = Field(False, description="Let torchvision download missing datasets (needs network).")
+
+
+class EvaluationConfig(_Section):
+    """How one genome is scored on one task."""
+
+    steps: int = Field(500, ge=1, description="Optimizer steps per training run (seed: 500).")
+    seeds: list[int] = Field([0, 1], min_length=1, description="Training seeds per (genome, task).")
+    selection_split: Literal["val", "test"] = Field(
+        "val", description="Split selection scores on: 'val' (held out of train) or 'test' (the seed's)."
+    )
+    genomes_per_request: int = Field(8, ge=1, description="Genomes per work item (trained together).")
+    device: str = Field("auto", description="Worker device: auto, cpu, cuda or cuda:N.")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+            raise ValueError(f"expected auto, cpu, cuda or cuda:N, got {device!r}")
+        return device
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_non_negative(cls, seeds: list[int]) -> list[int]:
+        if any(s < 0 for s in seeds):
+            raise ValueError(f"seeds must be >= 0, got {seeds}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds}")
+        return seeds
+
+
+class PopulationConfig(_Section):
+    """The genetic algorithm's hyperparameters (seed: 50, 3, 4, 50)."""
+
+    size: int = Field(50, ge=2, description="Individuals per generation.")
+    elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged (not re-evaluated).")
+    tournament_k: int = Field(4, ge=1, description="Distinct contestants per tournament selection.")
+    generations: int = Field(50, ge=1, description="Generations to evaluate; also sets mutation annealing.")
+    fix_crossover_bias: bool = Field(
+        False, description="Let crossover children have one term (the seed's always have >= 2)."
+    )
+
+    @model_validator(mode="after")
+    def _fits_in_population(self) -> PopulationConfig:
+        if self.elites >= self.size:
+            raise ValueError(f"elites ({self.elites}) must be smaller than size ({self.size})")
+        if self.tournament_k > self.size:
+            raise ValueError(f"tournament_k ({self.tournament_k}) must not exceed size ({self.size})")
+        return self
+
+    def ga_params(self) -> GAParams:
+        return GAParams(
+            population_size=self.size,
+            n_elites=self.elites,
+            tournament_k=self.tournament_k,
+            max_generations=self.generations,
+            fix_crossover_bias=self.fix_crossover_bias,
+        )
+
+
+class ExecutorConfig(_Section):
+    """Where evaluations run."""
+
+    kind: Literal["ray", "inline"] = Field("ray", description="'ray': actor pool; 'inline': in the driver.")
+    num_actors: int = Field(2, ge=1, description="Evaluation actors in the Ray pool.")
+    cpus_per_actor: float = Field(1.0, gt=0, description="CPUs Ray reserves per actor.")
+    gpus_per_actor: float | Literal["auto"] = Field(
+        0.0, description="GPUs per actor (0.25 packs four on one GPU); 'auto': a GPU share if any, else CPU."
+    )
+    max_retries: int = Field(2, ge=0, description="Retries of a raising evaluation, then stored failed.")
+    address: str | None = Field(None, description="Ray cluster to join (e.g. 'head:6379'); None starts one.")
+
+    @field_validator("gpus_per_actor", mode="before")
+    @classmethod
+    def _number_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and value != "auto"):
+            raise ValueError(f"must be a number >= 0 or 'auto', got {value!r}")
+        return value
+
+    @field_validator("gpus_per_actor")
+    @classmethod
+    def _ray_gpu_amount(cls, value: float | str) -> float | str:
+        if isinstance(value, str):
+            return value
+        if value < 0:
+            raise ValueError(f"must be >= 0 or 'auto', got {value}")
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(f"must be a fraction <= 1 or a whole number (Ray's rule), got {value}")
+        return value
+
+
+class StorageConfig(_Section):
+    """Where results are stored."""
+
+    url: str = Field("sqlite:///runs/evo.db", description="SQLAlchemy database URL (SQLite file by default).")
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_url(cls, url: str) -> str:
+        if "://" not in url:
+            raise ValueError(f"expected an SQLAlchemy URL such as 'sqlite:///runs/evo.db', got {url!r}")
+        return url
+
+
+class JobConfig(_Section):
+    """One evolution job."""
+
+    name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
+    seed: int = Field(42, ge=0, description="Seed of the GA's random generator (seed: 42).")
+    tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.TASKS.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Dataset location.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Scoring budget.")
+    population: PopulationConfig = Field(default_factory=PopulationConfig, description="GA hyperparameters.")
+    fixed_entries: list[str] = Field(
+        list(DEFAULT_FIXED_ENTRIES), description="Registry optimizers scored alongside the genomes."
+    )
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Evaluation executor.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Result database.")
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(_NAME_PATTERN, name):
+            raise ValueError(f"use 1-64 letters, digits, '.', '_', '-' (starting alphanumeric), got {name!r}")
+        return name
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        _check_distinct(tasks)
+        known = _known_task_names()
+        if known is not None:
+            unknown = [t for t in tasks if t not in known]
+            if unknown:
+                raise ValueError(f"unknown task {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        return tasks
+
+    @field_validator("fixed_entries")
+    @classmethod
+    def _known_entries(cls, names: list[str]) -> list[str]:
+        from optimizers.registry import REGISTRY
+
+        _check_distinct(names)
+        unknown = [n for n in names if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown optimizer {unknown[0]!r}; known: {', '.join(sorted(REGISTRY))}")
+        return names
+
+    @model_validator(mode="after")
+    def _cuda_actors_reserve_gpus(self) -> JobConfig:
+        gpus, device = self.executor.gpus_per_actor, self.evaluation.device
+        if self.executor.kind == "ray" and device.startswith("cuda") and gpus == 0:
+            raise ValueError(
+                f"evaluation.device is {device!r} but executor.gpus_per_actor is 0: Ray hides GPUs from "
+                "actors that reserve none; set gpus_per_actor > 0 or 'auto'"
+            )
+        return self
+
+    @property
+    def budget_key(self) -> str:
+        """Cache key of everything besides (entry, task, seed) that changes a score."""
+        from workers.requests import budget_key
+
+        return budget_key(self.evaluation.steps, self.evaluation.selection_split)
+
+
+def _check_distinct(names: list[str]) -> None:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"listed twice: {', '.join(duplicates)}")
+
+
+def _known_task_names() -> set[str] | None:
+    """Names in ``workers.tasks.TASKS``, or None while that module does not exist.
+
+    Only a missing module skips the check; a broken one raises its own error.
+    """
+    if importlib.util.find_spec("workers.tasks") is None:
+        return None
+    return set(importlib.import_module("workers.tasks").TASKS)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML file; ConfigError if it is missing, unreadable or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found (pass a YAML file, e.g. configs/quick.yaml)")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {_one_line(exc)}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {_one_line(exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``data`` with each ``a.b.c=value`` set (value parsed as YAML).
+
+    Missing sections are created; a dotted path through a non-mapping is an error.
+    Unknown keys are left for validation to reject, so they get the same message as in a file.
+    """
+    result = _deep_copy(data)
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(_KEY_PATTERN.match(p) for p in parts):
+            raise ConfigError(f"override {override!r}: expected key.sub=value, e.g. population.size=32")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {override!r}: value is not valid YAML: {_one_line(exc)}") from None
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                section = ".".join(parts[: depth + 1])
+                raise ConfigError(f"override {override!r}: {section} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def _describe_error(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] not in ("missing", "extra_forbidden", "value_error") and not isinstance(
+        error.get("input"), dict | list
+    ):
+        message += f" (got {error.get('input')!r})"
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see evo/config.py for the fields)"
+    return f"{location}: {_one_line(message)}" if location else _one_line(message)
+
+
+def parse_config(data: Mapping[str, Any], overrides: Sequence[str] = (), source: str = "config") -> JobConfig:
+    """Validate a config mapping (plus overrides) into a :class:`JobConfig`.
+
+    Raises:
+        ConfigError: one line, ``<source>: <field.path>: <what is wrong>``.
+    """
+    merged = apply_overrides(data, overrides)
+    try:
+        return JobConfig.model_validate(merged)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_describe_error(errors[0])}{more}") from None
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> JobConfig:
+    """Read a YAML job config, apply ``key.sub=value`` overrides and validate.
+
+    Raises:
+        ConfigError: missing or unreadable file, invalid YAML, bad override syntax, unknown
+            key, invalid value; the one-line message names the field.
+    """
+    return parse_config(read_yaml(path), overrides, source=str(path))
