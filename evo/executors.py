@@ -1,0 +1,448 @@
+"""Executors: where evaluation requests run. One interface, two implementations.
+
+``executor.map_unordered(requests)`` yields one :class:`Outcome` per request, in completion
+order, tagged with the request's id. It never raises for a failed evaluation:
+
+* an evaluation that raises is run again, up to ``max_retries`` more times; after
+  ``max_retries + 1`` raising attempts its Outcome carries the last error text;
+* a bad request (an :class:`~optimizers.errors.EvoError` such as ``workers``'
+  ``UnknownTaskError`` or ``MissingDataError``) fails the same way every time, so it comes
+  back at once, ``attempts == 1``;
+* (Ray) an actor that dies (``ray.kill``, out of memory, a crashed process) is replaced
+  and the requests it held are resubmitted; that is not an attempt of the evaluation.
+  A request that was running when its actor died ``max_actor_deaths + 1`` times (one
+  that crashes every process it touches) is given up as an error; the requests queued
+  behind it are resubmitted without blame.
+
+:class:`InlineExecutor` runs the evaluate function in the driver's process (debugging,
+small tests). :class:`RayExecutor` is a pool of :class:`workers.actors.EvaluationActor`
+shaped like Ray's ``ActorPool``: at most two requests per actor in flight (one running,
+the next already queued so the actor never idles between items), ``ray.wait`` for
+whichever finishes first, the request iterator consumed lazily.
+
+Example:
+    >>> with make_executor(cfg.executor) as executor:  # doctest: +SKIP
+    ...     for outcome in executor.map_unordered(requests):
+    ...         store_rows(outcome.request_id, outcome.result, outcome.error)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from evo.ray_session import (
+    ActorResources,
+    ClusterResourceError,
+    ExecutorError,
+    GpuRequest,
+    NoGPUError,
+    RayConnectError,
+    ensure_ray,
+    plan_actor_resources,
+)
+from workers.actors import Attempt, EvaluateFn, EvaluationActor, remote_actor_class
+from workers.requests import EvalRequest, EvalResult
+
+if TYPE_CHECKING:
+    from evo.config import ExecutorConfig
+
+__all__ = [
+    "ClusterResourceError",
+    "Executor",
+    "ExecutorError",
+    "InlineExecutor",
+    "NoGPUError",
+    "Outcome",
+    "RayConnectError",
+    "RayExecutor",
+    "make_executor",
+]
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT_PER_ACTOR = 2
+"""One request running on an actor and one queued behind it (Ray's pipelining pattern)."""
+
+
+class Outcome(BaseModel):
+    """The final word on one request: its result, or the error it was given up with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    result: EvalResult | None
+    error: str | None
+    attempts: int
+    actor_deaths: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+class Executor(Protocol):
+    """What the driver needs from an executor."""
+
+    def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+@dataclass
+class _Work:
+    """A request on its way through the pool, with what happened to it so far."""
+
+    request: EvalRequest
+    attempts: int = 0
+    actor_deaths: int = 0
+
+    def outcome(self, result: EvalResult | None = None, error: str | None = None) -> Outcome:
+        return Outcome(
+            request_id=self.request.request_id,
+            result=result,
+            error=error,
+            attempts=self.attempts,
+            actor_deaths=self.actor_deaths,
+        )
+
+    def settle(self, attempt: Attempt, max_retries: int) -> Outcome | None:
+        """Count ``attempt``; return the final Outcome, or None when it should run again."""
+        self.attempts += 1
+        if attempt.result is not None:
+            return self.outcome(result=attempt.result)
+        if attempt.retryable and self.attempts <= max_retries:
+            log.warning("request %s raised (attempt %d of %d), retrying: %s", self.request.request_id,
+                        self.attempts, max_retries + 1, attempt.error)
+            return None
+        return self.outcome(error=attempt.error)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One submission of a request to an actor; ``seq`` orders submissions."""
+
+    work: _Work
+    slot: int
+    actor: Any
+    seq: int
+
+
+def _as_work(request: object) -> _Work:
+    if not isinstance(request, EvalRequest):
+        raise TypeError(f"executors take EvalRequest objects, got {type(request).__name__}")
+    return _Work(request)
+
+
+def _check_retries(max_retries: int) -> None:
+    if max_retries < 0:
+        raise ExecutorError(f"executor.max_retries must be >= 0, got {max_retries}")
+
+
+class _ContextManager:
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class InlineExecutor(_ContextManager):
+    """Runs each request in this process, in order, with the same retry rules as Ray.
+
+    Args:
+        max_retries: extra attempts for an evaluation that raises.
+        evaluate: ``EvalRequest -> EvalResult``; default ``workers.evaluate``.
+    """
+
+    def __init__(self, max_retries: int = 2, *, evaluate: EvaluateFn | None = None) -> None:
+        _check_retries(max_retries)
+        self.max_retries = max_retries
+        self._actor = EvaluationActor(evaluate)
+
+    def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]:
+        for request in requests:
+            work = _as_work(request)
+            outcome = None
+            while outcome is None:
+                outcome = work.settle(self._actor.evaluate(work.request), self.max_retries)
+            yield outcome
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class RayExecutor(_ContextManager):
+    """A pool of evaluation actors on a Ray cluster (local, or joined by ``address``).
+
+    The pool is checked against ``ray.cluster_resources()`` before any actor starts (see
+    :func:`evo.ray_session.plan_actor_resources`: GPUs asked of a GPU-less cluster, or
+    more than it has, fail at once) and the constructor waits until every actor answers.
+
+    Args:
+        num_actors: actors in the pool.
+        cpus_per_actor: logical CPUs per actor; its torch uses ``max(1, int(cpus))`` threads.
+        gpus_per_actor: GPUs per actor, fractional to pack (0.25: four actors per GPU), or
+            ``"auto"`` (a GPU share when the cluster has GPUs, else CPU with a warning).
+        max_retries: extra attempts for an evaluation that raises.
+        address: a Ray cluster to join; None starts (or reuses) a local one.
+        evaluate: a picklable module-level ``EvalRequest -> EvalResult``; default
+            ``workers.evaluate``.
+        max_actor_deaths: resubmissions of a request whose actor died while running it,
+            before it is given up (one that kills every actor it touches must not loop).
+        start_timeout_s: how long the actors may take to start (import torch, load data).
+        in_flight_per_actor: requests submitted to one actor at a time; 2 queues the next
+            one while the current runs (1 only to measure what that queueing buys).
+
+    Raises:
+        RayConnectError, ClusterResourceError, NoGPUError: see :mod:`evo.ray_session`.
+        ExecutorError: an actor did not start within ``start_timeout_s``, or crashed.
+    """
+
+    def __init__(
+        self,
+        num_actors: int,
+        cpus_per_actor: float = 1.0,
+        gpus_per_actor: GpuRequest = 0,
+        max_retries: int = 2,
+        address: str | None = None,
+        *,
+        evaluate: EvaluateFn | None = None,
+        max_actor_deaths: int = 3,
+        start_timeout_s: float = 180.0,
+        in_flight_per_actor: int = IN_FLIGHT_PER_ACTOR,
+    ) -> None:
+        _check_retries(max_retries)
+        if in_flight_per_actor < 1:
+            raise ExecutorError(f"in_flight_per_actor must be >= 1, got {in_flight_per_actor}")
+        cluster = ensure_ray(address)
+        self.resources: ActorResources = plan_actor_resources(
+            num_actors, cpus_per_actor, gpus_per_actor, cluster
+        )
+        self.max_retries = max_retries
+        self.max_actor_deaths = max_actor_deaths
+        self.in_flight_per_actor = in_flight_per_actor
+        self.max_in_flight = in_flight_per_actor * num_actors
+        self.submitted = 0
+        """Calls sent to actors so far, resubmissions and retries included."""
+        self.replaced_actors = 0
+        self._evaluate = evaluate
+        self._slots: list[Any] = [self._start_actor() for _ in range(num_actors)]
+        self._load = [0] * num_actors
+        self._in_flight: dict[Any, _Call] = {}  # ObjectRef -> the call it will answer
+        self._running_when_died: dict[int, int] = {}  # id(dead actor) -> seq of its running call
+        self._mapping = False
+        self._closed = False
+        self._wait_until_started(start_timeout_s)
+
+    # -- pool ------------------------------------------------------------------------
+    @property
+    def actors(self) -> list[Any]:
+        """The live actor handles (tests kill one of them to see it replaced)."""
+        return [a for a in self._slots if a is not None]
+
+    @property
+    def in_flight(self) -> int:
+        """Requests submitted to actors and not collected yet (<= ``max_in_flight``)."""
+        return len(self._in_flight)
+
+    def actor_info(self) -> list[dict[str, Any]]:
+        """``EvaluationActor.info()`` of every actor: pid, GPU ids, torch threads, calls."""
+        import ray
+
+        return ray.get([a.info.remote() for a in self.actors])
+
+    def _start_actor(self) -> Any:
+        options = {"num_cpus": self.resources.num_cpus, "num_gpus": self.resources.num_gpus}
+        return remote_actor_class().options(**options).remote(self._evaluate, self.resources.torch_threads)
+
+    def _wait_until_started(self, timeout_s: float) -> None:
+        import ray
+
+        try:
+            ray.get([a.info.remote() for a in self._slots], timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            free = {k: v for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
+            self.close()
+            raise ClusterResourceError(
+                f"the evaluation actors did not start within {timeout_s:g} s (free now: {free}); other "
+                "jobs hold the cluster's resources: wait for them or lower executor.num_actors"
+            ) from None
+        except ray.exceptions.RayError as exc:
+            self.close()
+            raise ExecutorError(f"an evaluation actor failed to start: {_first_line(exc)}") from None
+
+    def _free_slot(self) -> int | None:
+        """The least-loaded slot with room for one more request, or None."""
+        slot = min(range(len(self._slots)), key=self._load.__getitem__)
+        return slot if self._load[slot] < self.in_flight_per_actor else None
+
+    def _submit(self, work: _Work, slot: int) -> None:
+        if self._slots[slot] is None:  # emptied when an abandoned map left work on it
+            self._slots[slot] = self._start_actor()
+        actor = self._slots[slot]
+        self._in_flight[actor.evaluate.remote(work.request)] = _Call(work, slot, actor, self.submitted)
+        self._load[slot] += 1
+        self.submitted += 1
+
+    def _blame_and_replace(self, call: _Call, reason: str) -> bool:
+        """Handle the death of ``call.actor``; True if ``call`` was the one it was running.
+
+        The first of the dead actor's calls to come back replaces it in its slot and
+        notes which of its calls was running: the oldest, since an actor runs its calls
+        in submission order. The calls queued behind it were innocent bystanders.
+        """
+        dead = call.actor
+        if self._slots[call.slot] is dead:
+            on_dead = [c.seq for c in self._in_flight.values() if c.actor is dead]
+            self._running_when_died[id(dead)] = min([call.seq, *on_dead])
+            self._replace(call.slot, dead, reason)
+        return self._running_when_died.get(id(dead)) == call.seq
+
+    def _replace(self, slot: int, dead: Any, reason: str) -> None:
+        """Kill ``dead`` for good and put a fresh actor in its slot."""
+
+        log.warning("evaluation actor %d died (%s); starting a replacement", slot, reason)
+        _kill(dead)
+        self._slots[slot] = self._start_actor()
+        self.replaced_actors += 1
+
+    # -- mapping ---------------------------------------------------------------------
+    def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]:
+        """Yield one Outcome per request as each finishes; pulls requests only as needed.
+
+        Abandoning the iterator early (``break``, an exception, Ctrl-C) kills the actors
+        that still hold work, so that a later map starts on idle actors.
+        """
+        import ray
+
+        if self._closed:
+            raise ExecutorError("this RayExecutor is closed; make a new one")
+        if self._mapping:
+            raise ExecutorError("map_unordered is already running on this executor; finish it first")
+        self._mapping = True
+        source = iter(requests)
+        retry_queue: deque[_Work] = deque()
+        try:
+            while True:
+                while (slot := self._free_slot()) is not None:
+                    work = retry_queue.popleft() if retry_queue else None
+                    if work is None:
+                        request = next(source, None)
+                        if request is None:
+                            break
+                        work = _as_work(request)
+                    self._submit(work, slot)
+                if not self._in_flight:
+                    return
+                [ref], _ = ray.wait(list(self._in_flight), num_returns=1)
+                outcome = self._collect(ref, retry_queue)
+                if outcome is not None:
+                    yield outcome
+        finally:
+            self._mapping = False
+            self._abandon_in_flight()
+
+    def _collect(self, ref: Any, retry_queue: deque[_Work]) -> Outcome | None:
+        """Settle a finished call: the Outcome, or None after queueing it to run again."""
+        import ray
+
+        call = self._in_flight.pop(ref)
+        work = call.work
+        self._load[call.slot] -= 1
+        try:
+            attempt: Attempt = ray.get(ref)
+        except _actor_death_errors() as exc:
+            if self._blame_and_replace(call, type(exc).__name__):
+                work.actor_deaths += 1
+            if work.actor_deaths > self.max_actor_deaths:
+                return work.outcome(
+                    error=f"gave up: the evaluation actor died {work.actor_deaths} time(s) while running "
+                    f"this request (last: {_first_line(exc)})"
+                )
+            retry_queue.appendleft(work)
+            return None
+        except ray.exceptions.RayError as exc:  # e.g. the request could not be deserialized
+            attempt = Attempt(request_id=work.request.request_id, error=_first_line(exc), retryable=True)
+        outcome = work.settle(attempt, self.max_retries)
+        if outcome is None:
+            retry_queue.appendleft(work)
+        return outcome
+
+    def _abandon_in_flight(self) -> None:
+
+        if not self._in_flight:
+            return
+        busy = {call.slot for call in self._in_flight.values()}
+        log.warning("map_unordered abandoned with %d requests in flight; stopping their actors",
+                    len(self._in_flight))
+        for slot in busy:
+            if self._slots[slot] is not None:
+                _kill(self._slots[slot])
+                self._slots[slot] = None
+        self._in_flight.clear()
+        self._load = [0] * len(self._slots)
+
+    def close(self) -> None:
+        """Stop every actor (the Ray session itself stays up: it may be shared)."""
+
+        if self._closed:
+            return
+        self._closed = True
+        for actor in self.actors:
+            _kill(actor)
+        self._slots = [None] * len(self._slots)
+        self._in_flight.clear()
+
+
+def _kill(actor: Any) -> None:
+    """``ray.kill`` without Ray's restart; an actor already gone (or no session) is fine."""
+    import ray
+
+    with contextlib.suppress(Exception):
+        ray.kill(actor, no_restart=True)
+
+
+def _actor_death_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean the actor (or its process or node) is gone, not the evaluation."""
+    from ray import exceptions as rx
+
+    return (rx.RayActorError, rx.WorkerCrashedError, rx.OutOfMemoryError, rx.NodeDiedError,
+            rx.ObjectLostError, rx.LocalRayletDiedError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def make_executor(cfg: ExecutorConfig, *, evaluate: EvaluateFn | None = None) -> InlineExecutor | RayExecutor:
+    """The executor a job config asks for (``executor.kind``: ``"ray"`` or ``"inline"``)."""
+    if cfg.kind == "inline":
+        return InlineExecutor(max_retries=cfg.max_retries, evaluate=evaluate)
+    return RayExecutor(
+        num_actors=cfg.num_actors,
+        cpus_per_actor=cfg.cpus_per_actor,
+        gpus_per_actor=cfg.gpus_per_actor,
+        max_retries=cfg.max_retries,
+        address=cfg.address,
+        evaluate=evaluate,
+    )
