@@ -1,1 +1,50 @@
-"""evo package."""
+"""Run storage: SQLAlchemy schema and the :class:`Store` API (SQLite by default).
+
+Knows rows and genomes, nothing of Ray or training. Imports only ``optimizers`` (genome
+types and the error root).
+"""
+
+from storage.errors import (
+    DatabaseOpenError,
+    RunExistsError,
+    SchemaVersionError,
+    StorageError,
+    UnknownGenomeError,
+    UnknownRunError,
+    UnknownTaskError,
+)
+from storage.records import (
+    FIXED_GENERATION,
+    EvaluationIn,
+    EvaluationRecord,
+    GenerationRecord,
+    IndividualIn,
+    IndividualRecord,
+    RankedEntry,
+    RunRecord,
+    RunScope,
+)
+from storage.schema import SCHEMA_VERSION
+from storage.store import DEFAULT_URL, Store
+
+__all__ = [
+    "DEFAULT_URL",
+    "FIXED_GENERATION",
+    "SCHEMA_VERSION",
+    "DatabaseOpenError",
+    "EvaluationIn",
+    "EvaluationRecord",
+    "GenerationRecord",
+    "IndividualIn",
+    "IndividualRecord",
+    "RankedEntry",
+    "RunExistsError",
+    "RunRecord",
+    "RunScope",
+    "SchemaVersionError",
+    "StorageError",
+    "Store",
+    "UnknownGenomeError",
+    "UnknownRunError",
+    "UnknownTaskError",
+]

@@ -1,0 +1,264 @@
+"""Opening a database: URL checks, SQLite settings, the schema version, error translation.
+
+SQLite files get WAL mode (readers never block the writer, so ``evo best`` reads while a run
+writes), a busy timeout (two runs can share one file: a writer waits for the other instead of
+failing), ``synchronous=NORMAL`` (a committed transaction survives a killed process; only a
+power loss may drop the last commits, never corrupt the file) and foreign keys on. Write
+transactions start with ``BEGIN IMMEDIATE``: they take the write lock up front, so two writers
+queue on the busy timeout instead of one failing on a read-to-write lock upgrade.
+
+Nothing is written to a database that fails the checks: a file that is not SQLite, one with
+foreign tables, or one of another schema version is refused before any write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.pool import StaticPool
+
+from storage.errors import DatabaseOpenError, SchemaVersionError, StorageError, one_line
+from storage.schema import SCHEMA_VERSION, Base, Meta
+
+BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite writer waits for another process's write lock before failing."""
+CONNECT_TIMEOUT_S = 10
+"""How long a server connection attempt may take (never hang on an unreachable host)."""
+WRITE_OPTION = "evo_write"
+"""Execution option marking a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+URL_EXAMPLES = "e.g. sqlite:///runs/evo.db or postgresql+psycopg://user:password@host/db"
+
+
+def describe(url: URL) -> str:
+    """The URL without its password, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse a SQLAlchemy URL. Raises :class:`DatabaseOpenError` on a malformed one."""
+    if isinstance(url, URL):
+        return url
+    try:
+        return make_url(str(url).strip())
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseOpenError(f"bad database URL {url!r}: {one_line(exc)}; use {URL_EXAMPLES}") from None
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for in-memory databases and ``file:`` URIs."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if str(url.query.get("uri", "")).lower() in ("true", "1"):
+        return None
+    return Path(url.database)
+
+
+def is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create(url: URL) -> Engine:
+    """An engine for ``url`` with the settings above (nothing connects yet).
+
+    Raises:
+        DatabaseOpenError: unknown dialect, driver not installed, folder not creatable.
+    """
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        if is_memory(url):
+            kwargs["poolclass"] = StaticPool  # one shared connection = one database
+        path = sqlite_path(url)
+        if path is not None and path.is_dir():
+            raise DatabaseOpenError(f"{path} is a folder; give a database file such as {path / 'evo.db'}")
+        if path is not None and path.parent != Path():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseOpenError(
+                    f"cannot create the folder of {path}: {one_line(exc)}; choose a writable location"
+                ) from None
+    elif backend == "postgresql" and "connect_timeout" not in url.query:
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise DatabaseOpenError(
+            f"unknown database kind in URL {describe(url)!r}; use {URL_EXAMPLES}"
+        ) from None
+    except ImportError as exc:
+        raise DatabaseOpenError(
+            f"the database driver for {describe(url)!r} is not installed ({one_line(exc)}); install it "
+            "(for PostgreSQL: pip install 'psycopg[binary]')"
+        ) from None
+    except (ArgumentError, ValueError, TypeError) as exc:
+        raise DatabaseOpenError(
+            f"bad database URL {describe(url)!r}: {one_line(exc)}; use {URL_EXAMPLES}"
+        ) from None
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def translate(exc: SQLAlchemyError, url: URL, action: str, *, opening: bool = False) -> StorageError:
+    """A one-line :class:`StorageError` for a driver error raised while doing ``action``.
+
+    ``opening``: the error came from the first connection, so a server error means the
+    server cannot be reached (or refuses the login).
+    """
+    where = describe(url)
+    message = one_line(getattr(exc, "orig", None) or exc)
+    lowered = message.lower()
+    if "file is not a database" in lowered or "not a database" in lowered:
+        return DatabaseOpenError(
+            f"{where} is not an SQLite database ({message}); pass an evo database or a new file"
+        )
+    if "readonly database" in lowered or "read-only" in lowered:
+        return DatabaseOpenError(f"{where} is read-only ({message}); use a writable location to {action}")
+    if "unable to open database file" in lowered:
+        return DatabaseOpenError(
+            f"cannot open {where} ({message}); check that its folder exists and is writable"
+        )
+    if "database is locked" in lowered:
+        return StorageError(
+            f"{where} stayed locked by another process for over {BUSY_TIMEOUT_S:.0f} s while trying "
+            f"to {action}; retry when the other writer is done"
+        )
+    if isinstance(exc, IntegrityError):
+        return StorageError(f"could not {action}: a conflicting row exists ({message})")
+    if opening and isinstance(exc, OperationalError) and url.get_backend_name() != "sqlite":
+        return DatabaseOpenError(
+            f"cannot connect to {where} ({message}); check that the server runs, is reachable and "
+            "accepts this user"
+        )
+    return StorageError(f"database error while trying to {action} on {where}: {message}")
+
+
+# -- schema ----------------------------------------------------------------------------
+def stored_version(connection: Connection, where: str) -> int | None:
+    """The database's schema version; None for an empty database.
+
+    Raises:
+        SchemaVersionError: foreign tables, an unreadable version, or tables missing.
+    """
+    tables = set(inspect(connection).get_table_names())
+    if not tables:
+        return None
+    if Meta.__tablename__ not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise SchemaVersionError(
+            f"{where} holds tables ({shown}) but no evo schema version: it is not an evo database "
+            "(or one of an unknown version); pass another database"
+        )
+    value = connection.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+    try:
+        version = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SchemaVersionError(
+            f"{where} has an unknown schema version {value!r}; this evo reads version {SCHEMA_VERSION}"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{where} was written by a newer evo (schema version {version}; this one reads "
+            f"{SCHEMA_VERSION}); upgrade evo to open it"
+        )
+    if version < SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{where} has the old schema version {version} and no migration to {SCHEMA_VERSION} "
+            "exists; use the evo release that wrote it"
+        )
+    missing = set(Base.metadata.tables) - tables
+    if missing:
+        raise SchemaVersionError(
+            f"{where} says schema version {version} but lacks tables {sorted(missing)}; it is damaged"
+        )
+    return version
+
+
+def ensure_schema(engine: Engine, url: URL) -> None:
+    """Check the schema version, creating the tables in an empty database.
+
+    Creation runs in one write transaction (serialized across processes: SQLite's write lock,
+    a PostgreSQL advisory lock), so two processes opening a new database at once is safe.
+    """
+    where = describe(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            version = stored_version(connection, where)
+        if version is None:
+            with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+                if url.get_backend_name() == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+                if stored_version(connection, where) is None:
+                    Base.metadata.create_all(connection)
+                    connection.execute(
+                        Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                    )
+        if sqlite_path(url) is not None:
+            _use_wal(engine, url)
+    except SQLAlchemyError as exc:
+        raise translate(exc, url, "open the database", opening=True) from exc
+
+
+def _use_wal(engine: Engine, url: URL) -> None:
+    """Switch a SQLite file to WAL (persistent in the file; a no-op when already WAL).
+
+    A file opened read-only keeps its journal mode: it is only read.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+    except sqlite3.Error as exc:
+        if "readonly" not in str(exc).lower():
+            raise DatabaseOpenError(f"cannot switch {describe(url)} to WAL mode: {one_line(exc)}") from exc
+    finally:
+        raw.close()
+
+
+def open_database(url: str | URL) -> tuple[Engine, URL]:
+    """Parse, create and check: an engine ready for the store, and its parsed URL.
+
+    Raises:
+        DatabaseOpenError: bad URL, missing driver, unreachable server, not a database,
+            read-only location.
+        SchemaVersionError: a newer, older or unknown schema version.
+    """
+    parsed = parse_url(url)
+    engine = create(parsed)
+    try:
+        ensure_schema(engine, parsed)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, parsed

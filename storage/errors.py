@@ -1,0 +1,43 @@
+"""Errors of the store: each message is one line saying what is wrong and what to do.
+
+All derive from :class:`StorageError`, itself an :class:`optimizers.errors.EvoError`, so the
+CLI prints them as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+from optimizers.errors import EvoError
+
+
+class StorageError(EvoError):
+    """A store operation failed; nothing was written by it (its transaction rolled back)."""
+
+
+class UnknownRunError(StorageError):
+    """No run has the given name or id."""
+
+
+class RunExistsError(StorageError):
+    """A run with that name already exists."""
+
+
+class UnknownGenomeError(StorageError):
+    """No stored genome has the given hash or prefix (or the prefix is ambiguous)."""
+
+
+class UnknownTaskError(StorageError):
+    """A task outside the run's scope was asked for."""
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer or unknown schema version."""
+
+
+class DatabaseOpenError(StorageError):
+    """The database cannot be opened: not a database, read-only location, bad URL, no server."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` as a single line of at most ``limit`` characters (driver messages are multi-line)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,255 @@
+"""Opening databases: settings, schema versions, and garbage input (one clear error, nothing changed)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage import (
+    SCHEMA_VERSION,
+    DatabaseOpenError,
+    EvaluationIn,
+    RunScope,
+    SchemaVersionError,
+    StorageError,
+    Store,
+)
+from storage.testing import BACKENDS, fresh_database_url, postgres_skip_reason
+
+SCOPE = RunScope(tasks=["digits"], seeds=[0], budget_key="steps=5")
+BACKEND_PARAMS = [
+    pytest.param(
+        b,
+        marks=pytest.mark.skipif(
+            b == "postgresql" and postgres_skip_reason() is not None, reason=str(postgres_skip_reason())
+        ),
+    )
+    for b in BACKENDS
+]
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every data file under ``folder`` and the SHA-256 of its bytes.
+
+    SQLite's ``-shm`` file (a shared-memory lock index that any reader of a WAL database
+    maps) and an empty ``-wal`` file hold no data and are left out.
+    """
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not p.name.endswith("-shm")
+        and not (p.name.endswith("-wal") and p.stat().st_size == 0)
+    }
+
+
+def record(key: str) -> EvaluationIn:
+    return EvaluationIn(entry_key=key, task="digits", seed=0, budget_key="steps=5", fitness=0.5, status="ok")
+
+
+def test_new_sqlite_file_settings(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "evo.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.create_run("r", {}, 1, SCOPE)
+        with store._engine.connect() as connection:
+            pragmas = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": 1}
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT value FROM evo_meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
+        assert raw.execute("SELECT schema_version FROM runs").fetchone() == (SCHEMA_VERSION,)
+    with Store(f"sqlite:///{path}") as again:  # reopening keeps everything
+        assert [r.name for r in again.list_runs()] == ["r"]
+
+
+def test_relative_default_style_url_creates_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Store() as store:
+        assert store.list_runs() == []
+    assert (tmp_path / "runs" / "evo.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [os.urandom(8192), b"just some text\n" * 20, b"SQLite format 3\x00" + b"\xff" * 200],
+    ids=["random-bytes", "text", "bad-header"],
+)
+def test_file_that_is_not_a_database(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "evo.db").write_bytes(content)
+    before = digest(tmp_path)
+    with pytest.raises(DatabaseOpenError, match="not an SQLite database") as info:
+        Store(f"sqlite:///{tmp_path / 'evo.db'}")
+    assert "\n" not in str(info.value)
+    assert digest(tmp_path) == before
+
+
+def test_foreign_sqlite_database_is_refused_unchanged(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "other.db") as raw:
+        raw.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        raw.execute("INSERT INTO users VALUES (1, 'ada')")
+    raw.close()
+    before = digest(tmp_path)
+    with pytest.raises(SchemaVersionError, match="not an evo database"):
+        Store(f"sqlite:///{tmp_path / 'other.db'}")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+@pytest.mark.parametrize(
+    ("version", "match"),
+    [
+        (str(SCHEMA_VERSION + 1), "newer evo"),
+        ("999", "newer evo"),
+        ("banana", "unknown schema version"),
+        (str(SCHEMA_VERSION - 1), "old schema version"),
+        (None, "not an evo database"),
+    ],
+)
+def test_other_schema_versions_are_refused(
+    tmp_path: Path, backend: str, version: str | None, match: str
+) -> None:
+    with fresh_database_url(backend, tmp_path) as url:
+        with Store(url) as store:
+            store.create_run("kept", {}, 1, SCOPE)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            if version is None:
+                connection.execute(text("DROP TABLE evo_meta"))
+            else:
+                connection.execute(text("UPDATE evo_meta SET value = :v"), {"v": version})
+        engine.dispose()
+        before = digest(tmp_path)
+        with pytest.raises(SchemaVersionError, match=match) as info:
+            Store(url)
+        assert "\n" not in str(info.value)
+        assert digest(tmp_path) == before
+        engine = create_engine(url)
+        with engine.connect() as connection:  # nothing was touched
+            assert connection.execute(text("SELECT name FROM runs")).scalars().all() == ["kept"]
+        engine.dispose()
+
+
+def test_damaged_schema_is_refused(tmp_path: Path) -> None:
+    Store(f"sqlite:///{tmp_path / 'evo.db'}").close()
+    with sqlite3.connect(tmp_path / "evo.db") as raw:
+        raw.execute("DROP TABLE evaluations")
+    raw.close()
+    with pytest.raises(SchemaVersionError, match="lacks tables"):
+        Store(f"sqlite:///{tmp_path / 'evo.db'}")
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("not a url", "bad database URL"),
+        ("", "bad database URL"),
+        ("nosuchdb://host/db", "unknown database kind"),
+        ("postgresql+nosuchdriver://u@127.0.0.1/db", "unknown database kind"),
+        ("mysql://u@127.0.0.1/db", "driver .* is not installed"),
+        ("postgresql+psycopg://evo:evo@127.0.0.1:1/evo", "cannot connect"),  # nothing listens on port 1
+    ],
+)
+def test_bad_urls(url: str, match: str) -> None:
+    if "psycopg" in url:
+        pytest.importorskip("psycopg")
+    started = time.monotonic()
+    with pytest.raises(DatabaseOpenError, match=match) as info:
+        Store(url)
+    assert "\n" not in str(info.value)
+    assert time.monotonic() - started < 15  # never hangs
+
+
+def test_unwritable_locations(tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("a plain file")
+    before = digest(tmp_path)
+    with pytest.raises(DatabaseOpenError, match="cannot create the folder"):
+        Store(f"sqlite:///{tmp_path / 'file.txt' / 'runs' / 'evo.db'}")
+    with pytest.raises(DatabaseOpenError, match="is a folder"):
+        Store(f"sqlite:///{tmp_path}")
+    if Path("/proc/self").exists():  # a read-only location even for root
+        with pytest.raises(DatabaseOpenError):
+            Store("sqlite:////proc/evo-storage-test/evo.db")
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders and files")
+def test_read_only_folder_and_file(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(DatabaseOpenError):
+            Store(f"sqlite:///{locked / 'evo.db'}").create_run("r", {}, 1, SCOPE)
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == []
+
+
+def test_read_only_open_reads_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "evo.db"
+    with Store(f"sqlite:///{path}") as store:
+        run = store.create_run("r", {}, 1, SCOPE)
+        store.record_evaluation(record("k"))
+    before = digest(tmp_path)
+    with Store(f"sqlite:///file:{path}?mode=ro&uri=true") as reader:
+        assert reader.get_run("r") == run
+        assert [e.entry_key for e in reader.evaluations(["k"], "steps=5")] == ["k"]
+        with pytest.raises(DatabaseOpenError, match="read-only"):
+            reader.record_evaluation(record("other"))
+        with pytest.raises(DatabaseOpenError, match="read-only"):
+            reader.set_status(run.id, "paused")
+    assert digest(tmp_path) == before
+    with pytest.raises(DatabaseOpenError, match="cannot open"):
+        Store(f"sqlite:///file:{tmp_path / 'missing.db'}?mode=ro&uri=true")
+
+
+def test_readers_do_not_wait_for_a_writer_and_writers_queue(tmp_path: Path) -> None:
+    """WAL: queries run while another process holds the write lock; a writer waits its turn."""
+    path = tmp_path / "evo.db"
+    store = Store(f"sqlite:///{path}")
+    run = store.create_run("r", {}, 1, SCOPE)
+    store.record_evaluation(record("before"))
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO evaluations (entry_key, task, seed, budget_key, metrics, fitness, status, worker, "
+        "device, wall_time_s, created_at) VALUES ('other', 'digits', 0, 'steps=5', '{}', 0.1, 'ok', '', '', "
+        "0, '2026-01-01 00:00:00')"
+    )
+    started = time.monotonic()
+    assert store.get_run("r") == run
+    assert [e.entry_key for e in store.evaluations(["before", "other"], "steps=5")] == ["before"]
+    assert len(store.best(run.id)) == 0
+    reads = time.monotonic() - started
+
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    assert store.record_evaluation(record("after")) is True  # waited for the lock, then wrote
+    waited = time.monotonic() - started
+    release.join()
+    other.close()
+    assert reads < 0.4 and waited >= 0.4
+    assert [e.entry_key for e in store.evaluations(["before", "other", "after"], "steps=5")] == [
+        "before",
+        "other",
+        "after",
+    ]
+    store.close()
+
+
+def test_storage_errors_are_evo_errors() -> None:
+    from optimizers.errors import EvoError
+
+    assert issubclass(StorageError, EvoError) and issubclass(DatabaseOpenError, StorageError)
