@@ -1,0 +1,393 @@
+"""The ``evo`` command line (typer + rich).
+
+::
+
+    evo run CONFIG [--db URL] [--address ADDR] [--name N] [key=value ...]
+    evo resume RUN [--db URL] [--address ADDR]
+    evo runs | best RUN [--top K] [--task T] [--json] | show GENOME
+    evo export RUN [--rank K | --genome HASH] [--class-name N] -o FILE.py
+    evo compare CONFIG [key=value ...] | report RUN -o DIR
+
+Tables and JSON go to stdout, progress and messages to stderr. A user error (any
+:class:`~optimizers.errors.EvoError`: bad config or override, unknown run, task or genome,
+missing data, GPUs asked where there are none) prints one line ``error: ...`` and exits 2;
+every check runs before the first write, so the database is left as it was. Ctrl-C (or
+SIGTERM) marks the run ``paused`` and says how to resume it (exit 130). ``evo run`` on a run name that
+already exists resumes it (its results-relevant config must be unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from evo.config import JobConfig, load_config, parse_config
+from evo.errors import UsageError
+from evo.tables import best_table, runs_table
+from optimizers.errors import EvoError
+
+if TYPE_CHECKING:
+    from evo.executors import Executor
+    from optimizers.genome import Genome
+    from storage import Store
+    from storage.records import RankedEntry, RunRecord
+
+DEFAULT_DB = "sqlite:///runs/evo.db"
+TOP_DEFAULT = 10
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="evo",
+    help="Evolve PyTorch optimizers with a genetic algorithm on Ray; results in SQLite.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+PIPE_WIDTH = 160
+"""Table width when stdout is not a terminal and COLUMNS is unset (rich would use 80)."""
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console on the current stdout/stderr; wide when writing to a pipe or file."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=PIPE_WIDTH)
+    return console
+
+
+def say(message: str) -> None:
+    """One plain message line on stderr."""
+    _console(stderr=True).print(message, highlight=False, markup=False)
+
+
+DbOption = Annotated[str, typer.Option("--db", envvar="EVO_DB", help="SQLAlchemy URL of the result store.")]
+ConfigArg = Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML job config file.")]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run name or id.")]
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="KEY=VALUE", help="Config overrides key.sub=value, e.g. population.size=8."),
+]
+ConfigDbOption = Annotated[
+    str | None, typer.Option("--db", envvar="EVO_DB", help="SQLAlchemy URL of the store (default: config's).")
+]
+AddressOption = Annotated[
+    str | None, typer.Option("--address", help="Join this Ray cluster (e.g. 'auto' or 'head:6379').")
+]
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind an SQLite URL; None for other databases and in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # the store reports a bad URL itself
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def database_exists(url: str) -> bool:
+    """False only for an SQLite URL whose file is not there (other databases: assume yes)."""
+    path = sqlite_file(url)
+    return path is None or path.exists()
+
+
+@contextmanager
+def open_store(url: str, create: bool = False) -> Iterator[Store]:
+    """The store at ``url``, closed (its engine disposed) on the way out.
+
+    Args:
+        create: make a missing SQLite file; otherwise a missing file is a user error
+            (a mistyped ``--db`` must not leave an empty database behind).
+    """
+    from storage import Store
+
+    if not create and not database_exists(url):
+        raise UsageError(f"no database at {sqlite_file(url)}; check --db (or EVO_DB), or start a run first")
+    store = Store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _with(cfg: JobConfig, *, db: str | None = None, address: str | None = None) -> JobConfig:
+    """``cfg`` with the command line's store URL and Ray address (validated again)."""
+    data = cfg.model_dump(mode="json")
+    if db is not None:
+        data["storage"]["url"] = db
+    if address is not None:
+        data["executor"]["address"] = address
+    return parse_config(data, source="command line")
+
+
+def ranked_with_fixed(store: Store, run_id: int, top: int, task: str | None = None) -> list[RankedEntry]:
+    """The ``top`` best evolved entries plus every fixed entry, in rank order.
+
+    The fixed entries are always shown, whatever their rank: the table answers "where does
+    evolution stand against the known optimizers".
+    """
+    entries = store.best(run_id, top_k=None, task=task)
+    evolved = [e for e in entries if not e.is_fixed][:top]
+    keep = {e.entry_key for e in evolved} | {e.entry_key for e in entries if e.is_fixed}
+    return [e for e in entries if e.entry_key in keep]
+
+
+def _print_best(store: Store, run: RunRecord, top: int = TOP_DEFAULT, task: str | None = None) -> None:
+    entries = ranked_with_fixed(store, run.id, top, task)
+    tasks = [task] if task else list(run.scope.tasks)
+    title = f"run {run.name!r}: best {top} evolved entries and the fixed entries (fitness, higher is better)"
+    _console().print(best_table(entries, tasks, title=title))
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``docker stop``, ``kill``) like Ctrl-C: the run is paused, not lost."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _drive(store: Store, run: RunRecord, executor: Executor, db_url: str) -> None:
+    """Run ``run`` to its end on ``executor``, then print the final table."""
+    from evo.driver import Driver
+    from evo.progress import RichProgress
+
+    try:
+        with sigterm_as_interrupt(), RichProgress(_console(stderr=True)) as progress:
+            Driver(store, run, executor, progress).run()
+    except KeyboardInterrupt:
+        say(f"interrupted: run {run.name!r} is paused; continue it with: evo resume {run.name} --db {db_url}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _print_best(store, store.get_run(run.id))
+    say(f"export the winner with: evo export {run.name} --db {db_url} -o evolved_optimizer.py")
+
+
+@app.command()
+def run(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    db: ConfigDbOption = None,
+    address: AddressOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run name (default: the config's, else the file stem).")
+    ] = None,
+) -> None:
+    """Start a run, or resume the run of that name if it exists."""
+    from evo.driver import create_run, find_run
+    from evo.executors import make_executor
+    from evo.preflight import preflight
+
+    cfg = load_config(config, overrides or [])
+    cfg = _with(cfg, db=db, address=address)
+    run_name = name or cfg.name or config.stem
+    if name is not None:
+        cfg = parse_config({**cfg.model_dump(mode="json"), "name": name}, source="--name")
+    preflight(cfg)
+    url = cfg.storage.url
+    if database_exists(url):
+        with open_store(url) as store:
+            existing = find_run(store, run_name, cfg)
+            if existing is not None and existing.status == "finished":
+                say(f"run {run_name!r} already finished; its results:")
+                _print_best(store, existing)
+                return
+    # The executor starts before the store is written (or even created): a cluster that
+    # cannot run the job fails with the database as it was.
+    with make_executor(cfg.executor) as executor, open_store(url, create=True) as store:
+        existing = find_run(store, run_name, cfg)
+        if existing is None:
+            existing = create_run(store, cfg, run_name)
+        else:
+            say(f"run {run_name!r} exists ({existing.status}); resuming it")
+        _drive(store, existing, executor, url)
+
+
+@app.command()
+def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption = None) -> None:
+    """Continue a run from its first missing evaluation."""
+    from evo.driver import stored_config
+    from evo.preflight import preflight
+
+    with open_store(db) as store:
+        run_record = store.get_run(run_name)
+        cfg = _with(stored_config(run_record), address=address)
+        preflight(cfg)
+        if run_record.status == "finished":
+            say(f"run {run_record.name!r} already finished; its results:")
+            _print_best(store, run_record)
+            return
+        from evo.executors import make_executor
+
+        with make_executor(cfg.executor) as executor:
+            _drive(store, run_record, executor, db)
+
+
+@app.command()
+def runs(db: DbOption = DEFAULT_DB) -> None:
+    """List the stored runs."""
+    with open_store(db) as store:
+        records = store.list_runs()
+        closed, best = {}, {}
+        for record in records:
+            generations = store.generations(record.id)
+            closed[record.id] = len(generations)
+            finite = [g.best_fitness for g in generations if g.best_fitness == g.best_fitness]
+            if finite:
+                best[record.id] = max(finite)
+        _console().print(runs_table(records, closed, best))
+
+
+@app.command()
+def best(
+    run_name: RunArg,
+    db: DbOption = DEFAULT_DB,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many evolved entries.")] = TOP_DEFAULT,
+    task: Annotated[str | None, typer.Option("--task", help="Rank on this task only.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The best evolved genomes of a run, with every fixed entry ranked alongside."""
+    with open_store(db) as store:
+        run_record = store.get_run(run_name)
+        if not as_json:
+            _print_best(store, run_record, top, task)
+            return
+        entries = ranked_with_fixed(store, run_record.id, top, task)
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
+
+
+@app.command()
+def show(
+    genome_hash: Annotated[str, typer.Argument(metavar="GENOME", help="Genome hash or unique prefix.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Print one stored genome: its update rule, hash and JSON."""
+    with open_store(db) as store:
+        genome = store.genome(genome_hash)
+    _console().print(f"[bold]{genome.hash}[/bold]")
+    _console().print(genome.describe(), highlight=False)
+    canonical = genome.canonical()
+    if canonical != genome:
+        _console().print(f"canonical: {canonical.describe()}", highlight=False)
+    typer.echo(json.dumps(genome.to_seed_dict(), indent=2))
+
+
+@app.command()
+def export(
+    run_name: RunArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Python file to write.")],
+    db: DbOption = DEFAULT_DB,
+    rank: Annotated[int | None, typer.Option("--rank", min=1, help="K-th best evolved genome.")] = None,
+    genome_hash: Annotated[str | None, typer.Option("--genome", help="Genome hash or prefix.")] = None,
+    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
+    total_steps: Annotated[
+        int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
+    ] = None,
+) -> None:
+    """Write a genome as a standalone torch.optim.Optimizer file (needs only torch)."""
+    from optimizers.export import write_optimizer_file
+
+    if rank is not None and genome_hash is not None:
+        raise UsageError("give --rank or --genome, not both")
+    with open_store(db) as store:
+        run_record = store.get_run(run_name)
+        if genome_hash is not None:
+            genome = store.genome(genome_hash)
+        else:
+            genome = _ranked_genome(store, run_record, rank or 1)
+    steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+    try:
+        path = write_optimizer_file(genome, output, class_name=class_name, total_steps=steps)
+    except ValueError as exc:
+        raise UsageError(f"--class-name: {exc}") from None
+    say(f"wrote {path} ({class_name}: {genome.describe()})")
+
+
+def _ranked_genome(store: Store, run_record: RunRecord, rank: int) -> Genome:
+    """The ``rank``-th best evolved (non-fixed) genome of the run."""
+    ranked = [e for e in store.best(run_record.id, top_k=None) if not e.is_fixed and e.genome is not None]
+    if not ranked:
+        raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
+    if rank > len(ranked):
+        raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
+    return ranked[rank - 1].genome
+
+
+@app.command()
+def compare(
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+    db: ConfigDbOption = None,
+    address: AddressOption = None,
+) -> None:
+    """Score only the fixed entries, on the config's tasks, seeds and budget."""
+    from evo.compare import score_fixed
+    from evo.executors import make_executor
+    from evo.preflight import preflight
+    from evo.progress import RichProgress
+
+    cfg = _with(load_config(config, overrides or []), db=db, address=address)
+    preflight(cfg)
+    with (
+        make_executor(cfg.executor) as executor,
+        open_store(cfg.storage.url, create=True) as store,
+        RichProgress(_console(stderr=True)) as progress,
+    ):
+        entries = score_fixed(store, cfg, executor, progress)
+    _console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key})"))
+
+
+@app.command()
+def report(
+    run_name: RunArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the plots and report.md.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write plots and a markdown report of a run."""
+    from evo.report import write_report
+
+    with open_store(db) as store:
+        run_record = store.get_run(run_name)
+        path = write_report(store, run_record.id, output)
+    say(f"wrote {path}")
+
+
+def one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry: run the app, turning user errors into one line and exit 2.
+
+    Typer handles usage errors itself (missing argument, unknown option: usage and exit 2);
+    an :class:`EvoError` from any command is printed as ``error: <one line>``; anything
+    else is a bug and keeps its traceback.
+    """
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="evo")
+    except EvoError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

@@ -1,0 +1,305 @@
+"""The run loop: GA generations, evaluations through an executor, everything in the store.
+
+Per generation g (the design's "data's way through")::
+
+    store.save_generation(run, g, population)        # before any evaluation: resumable
+    missing = store.missing_evaluations(run, g)      # (+ the fixed entries at g = 0)
+    for outcome in executor.map_unordered(requests(missing)):
+        store.record_evaluation(row) per member      # one transaction per result row
+    fitness = mean over tasks of mean over seeds     # read back from the store
+    state = ga.tell(state, fitness)
+    store.close_generation(run, g, stats, rng_state=state as JSON)
+
+Resume: the state stored with the last closed generation is the GA state *after* its
+``tell`` (population of the next generation, best so far, RNG), so a resumed run rebuilds
+exactly what the uninterrupted run held at that point (from the seed when no generation was
+closed) and continues from the first missing evaluation; evaluations already stored are
+cache hits. Fitness is read back from the store, never from memory, so both runs feed
+``tell`` the same numbers and end with the same final population and fitness, provided an
+evaluation is a pure function of (genome, task, seed, budget), which the workers guarantee
+and the tests check.
+
+Entries are evaluated in their canonical form (:meth:`Genome.canonical`): the cache keys
+on the canonical hash, so the stored score of a hash must not depend on which of several
+equivalent raw genomes happened to be trained first. (The seed evaluates raw genomes; the
+update is the same, only float summation order may differ.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from evo.aggregate import entry_fitness, outcome_rows, population_stats
+from evo.config import JobConfig, parse_config
+from evo.errors import ConfigError
+from evo.events import RunObserver
+from evo.ga import GAState, GeneticAlgorithm, Individual
+from evo.work import WorkSettings, plan_requests
+from optimizers.errors import EvoError
+from optimizers.registry import REGISTRY
+from storage.errors import UnknownRunError
+from storage.records import FIXED_GENERATION, IndividualIn, RunRecord, RunScope
+from workers.requests import EntrySpec
+
+if TYPE_CHECKING:
+    from evo.executors import Executor
+    from storage import Store
+
+MAX_PASSES = 2
+"""Times a generation's missing evaluations are submitted before the loss is reported."""
+SEMANTIC_SECTIONS = ("seed", "tasks", "evaluation", "population", "fixed_entries")
+"""Config parts that change results; a run may only be resumed with these unchanged."""
+NON_SEMANTIC_EVALUATION_FIELDS = ("device", "genomes_per_request")
+
+
+class RunConflictError(EvoError):
+    """A run of that name exists with a different configuration."""
+
+
+class LostEvaluationsError(RuntimeError):
+    """The executor returned fewer results than requested, twice (an executor bug)."""
+
+
+# -- entries ---------------------------------------------------------------------------
+def genome_spec(individual: Individual) -> EntrySpec:
+    """The work-item entry of a population member (canonical genome, canonical hash)."""
+    return EntrySpec(key=individual.key, genome=individual.genome.canonical())
+
+
+def population_individuals(population: Sequence[Individual]) -> list[IndividualIn]:
+    """Rows for :meth:`Store.save_generation`, slot = position in the population."""
+    return [
+        IndividualIn(
+            slot=slot, entry_key=ind.key, genome=ind.genome, origin=ind.origin, parents=list(ind.parents)
+        )
+        for slot, ind in enumerate(population)
+    ]
+
+
+def fixed_entries(names: Iterable[str]) -> tuple[list[IndividualIn], dict[str, EntrySpec]]:
+    """Generation -1 rows and work-item specs of registry entries (duplicates dropped).
+
+    Genome-kind entries key on their genome hash (sharing the cache with identical evolved
+    genomes); opaque ones on their registry name.
+
+    Raises:
+        ConfigError: an unknown registry name.
+    """
+    rows: list[IndividualIn] = []
+    specs: dict[str, EntrySpec] = {}
+    for name in dict.fromkeys(names):
+        entry = REGISTRY.get(name)
+        if entry is None:
+            raise ConfigError(
+                f"fixed_entries: unknown optimizer {name!r}; known: {', '.join(sorted(REGISTRY))}"
+            )
+        if entry.genome is not None:
+            key = entry.genome.hash
+            spec = EntrySpec(key=key, genome=entry.genome.canonical())
+        else:
+            key, spec = name, EntrySpec(key=name, fixed=name)
+        rows.append(
+            IndividualIn(slot=len(rows), entry_key=key, genome=entry.genome, origin="fixed", label=name)
+        )
+        specs.setdefault(key, spec)
+    return rows, specs
+
+
+def work_settings(cfg: JobConfig) -> WorkSettings:
+    ev = cfg.evaluation
+    return WorkSettings(
+        steps=ev.steps,
+        selection_split=ev.selection_split,
+        data_dir=str(cfg.data.dir),
+        device=ev.device,
+        per_request=ev.genomes_per_request,
+    )
+
+
+# -- evaluation ------------------------------------------------------------------------
+def evaluate(
+    store: Store,
+    executor: Executor,
+    missing: Iterable[tuple[str, str, int]],
+    specs: dict[str, EntrySpec],
+    settings: WorkSettings,
+    *,
+    prefix: str,
+    observer: RunObserver,
+) -> int:
+    """Run the missing evaluations and store one row per member as each result arrives.
+
+    An outcome the executor gave up on (``error`` set) becomes failed rows carrying the
+    error text, fitness -1; the run goes on. Returns the number of rows stored.
+    """
+    requests = plan_requests(missing, specs, settings, prefix=prefix)
+    by_id = {r.request_id: r for r in requests}
+    stored = 0
+    for outcome in executor.map_unordered(requests):
+        request = by_id[outcome.request_id]
+        result = outcome.result
+        rows = outcome_rows(
+            request,
+            result.members if result is not None else None,
+            outcome.error,
+            worker=result.worker if result is not None else "",
+            device=result.device if result is not None else "",
+        )
+        for row in rows:
+            store.record_evaluation(row)
+            observer.evaluation_recorded(row)
+            stored += 1
+    return stored
+
+
+# -- runs ------------------------------------------------------------------------------
+def semantic_config(config: dict) -> dict:
+    """The parts of a config dump that change results (see :data:`SEMANTIC_SECTIONS`)."""
+    picked = {k: config.get(k) for k in SEMANTIC_SECTIONS}
+    evaluation = dict(picked.get("evaluation") or {})
+    for field in NON_SEMANTIC_EVALUATION_FIELDS:
+        evaluation.pop(field, None)
+    picked["evaluation"] = evaluation
+    return picked
+
+
+def find_run(store: Store, name: str, cfg: JobConfig | None = None) -> RunRecord | None:
+    """The run called ``name``, or None; with ``cfg``, check it would compute the same.
+
+    Raises:
+        RunConflictError: the stored run's seed, tasks, evaluation budget, population or
+            fixed entries differ from ``cfg``.
+    """
+    try:
+        run = store.get_run(name)
+    except UnknownRunError:
+        return None
+    if cfg is not None:
+        stored, wanted = semantic_config(run.config), semantic_config(cfg.model_dump(mode="json"))
+        if stored != wanted:
+            changed = sorted(k for k in stored if stored[k] != wanted[k])
+            raise RunConflictError(
+                f"run {name!r} already exists with a different {', '.join(changed)}; "
+                f"choose another --name, or `evo resume {name}` to continue it as stored"
+            )
+    return run
+
+
+def stored_config(run: RunRecord) -> JobConfig:
+    """The job config a run was created with (ConfigError if it no longer validates)."""
+    return parse_config(run.config, source=f"the stored config of run {run.name!r}")
+
+
+def create_run(store: Store, cfg: JobConfig, name: str) -> RunRecord:
+    """Register a new run (config, seed and the scope its cache lookups use)."""
+    scope = RunScope(tasks=list(cfg.tasks), seeds=list(cfg.evaluation.seeds), budget_key=cfg.budget_key)
+    return store.create_run(name, cfg.model_dump(mode="json"), cfg.seed, scope)
+
+
+class Driver:
+    """Runs (or resumes) one stored run to its last generation.
+
+    Args:
+        store: the open store holding the run.
+        run: the run record (its stored config drives everything).
+        executor: where evaluations run (Ray actors or inline).
+        observer: progress hooks; see :class:`evo.events.RunObserver`.
+    """
+
+    def __init__(
+        self, store: Store, run: RunRecord, executor: Executor, observer: RunObserver | None = None
+    ) -> None:
+        self.store = store
+        self.run_record = run
+        self.cfg = stored_config(run)
+        self.executor = executor
+        self.observer = observer or RunObserver()
+        self.ga = GeneticAlgorithm(self.cfg.population.ga_params())
+        self.settings = work_settings(self.cfg)
+        self.fixed_rows, self.fixed_specs = fixed_entries(self.cfg.fixed_entries)
+
+    @property
+    def run_id(self) -> int:
+        return self.run_record.id
+
+    def initial_state(self) -> GAState:
+        """The GA state after the last closed generation, or generation 0 from the seed."""
+        last = self.store.last_complete_generation(self.run_id)
+        if last is None:
+            return self.ga.init(self.run_record.seed)
+        return GAState.model_validate(last.rng_state)
+
+    def run(self) -> GAState:
+        """Evaluate every remaining generation; returns the GA state after the last ``tell``.
+
+        The run is marked ``running``, then ``finished``; ``paused`` on Ctrl-C and
+        ``failed`` on any other exception (re-raised). Either way it can be resumed.
+        """
+        state = self.initial_state()
+        generations = self.ga.params.max_generations
+        self.store.set_status(self.run_id, "running")
+        try:
+            self.observer.run_started(self.run_record.name, state.generation, generations)
+            if state.generation == 0:
+                self.store.save_generation(self.run_id, FIXED_GENERATION, self.fixed_rows)
+            while state.generation < generations:
+                state = self.run_generation(state)
+        except KeyboardInterrupt:
+            self.store.set_status(self.run_id, "paused")
+            raise
+        except BaseException:
+            self.store.set_status(self.run_id, "failed")
+            raise
+        self.store.set_status(self.run_id, "finished")
+        self.observer.run_finished(self.run_record.name)
+        return state
+
+    def run_generation(self, state: GAState) -> GAState:
+        """Save, evaluate, score and close ``state.generation``; return the next state."""
+        g = state.generation
+        population = self.ga.ask(state)
+        self.store.save_generation(self.run_id, g, population_individuals(population))
+
+        specs = {ind.key: genome_spec(ind) for ind in population}
+        for key, spec in self.fixed_specs.items():
+            specs.setdefault(key, spec)
+        total = len(specs if g == 0 else {ind.key for ind in population}) * self._per_entry()
+        missing = self._missing(g)
+        self.observer.generation_started(g, total, total - len(missing))
+        for attempt in range(MAX_PASSES):
+            if not missing:
+                break
+            evaluate(
+                self.store, self.executor, missing, specs, self.settings,
+                prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer,
+            )
+            missing = self._missing(g)
+        if missing:
+            raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
+
+        fitness = self.population_fitness(population)
+        stats = population_stats(fitness)
+        next_state = self.ga.tell(state, fitness)
+        self.store.close_generation(
+            self.run_id, g, stats.best, stats.mean, stats.std, rng_state=next_state.model_dump(mode="json")
+        )
+        self.observer.generation_closed(g, stats, next_state.best_fitness)
+        return next_state
+
+    def population_fitness(self, population: Sequence[Individual]) -> list[float]:
+        """Fitness per slot, read back from the store (cached results count)."""
+        keys = list(dict.fromkeys(ind.key for ind in population))
+        rows = self.store.evaluations(keys, self.cfg.budget_key, tasks=list(self.cfg.tasks))
+        by_key = entry_fitness(rows, keys, self.cfg.tasks, self.cfg.evaluation.seeds)
+        return [by_key[ind.key] for ind in population]
+
+    def _per_entry(self) -> int:
+        return len(self.cfg.tasks) * len(self.cfg.evaluation.seeds)
+
+    def _missing(self, generation: int) -> list[tuple[str, str, int]]:
+        missing = list(self.store.missing_evaluations(self.run_id, generation))
+        if generation == 0:
+            missing += self.store.missing_evaluations(self.run_id, FIXED_GENERATION)
+        return list(dict.fromkeys(tuple(m) for m in missing))
+

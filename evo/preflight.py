@@ -1,0 +1,28 @@
+"""Checks that run before anything is written, so that a user error leaves the store alone.
+
+``evo run``/``resume``/``compare`` call :func:`preflight` before opening the store for
+writing and before starting Ray: an unknown task, missing data or a GPU device on a machine
+without one fails here with a one-line :class:`~optimizers.errors.EvoError`.
+"""
+
+from __future__ import annotations
+
+from evo.config import JobConfig
+from evo.driver import fixed_entries
+
+
+def preflight(cfg: JobConfig) -> None:
+    """Raise the first user error that would make ``cfg`` fail later.
+
+    * every task exists and its data is on disk under ``data.dir`` (``workers.check_data``);
+    * every fixed entry is in the registry;
+    * the evaluation device exists here, when evaluations run on this machine (inline, or a
+      local Ray cluster started by the driver); a remote cluster checks its own GPUs when
+      the executor starts.
+    """
+    from workers import check_data, resolve_device
+
+    check_data(list(cfg.tasks), cfg.data.dir)
+    fixed_entries(cfg.fixed_entries)
+    if cfg.executor.kind == "inline" or cfg.executor.address is None:
+        resolve_device(cfg.evaluation.device)

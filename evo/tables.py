@@ -1,0 +1,74 @@
+"""Rich tables: the best genomes against the fixed entries, and the list of runs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from rich.table import Table
+
+from storage.records import RankedEntry, RunRecord
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def entry_name(entry: RankedEntry) -> str:
+    """A fixed entry's label, else the genome hash (with the label when it has one)."""
+    if entry.is_fixed:
+        return entry.label or entry.entry_key
+    short = entry.entry_key[:10]
+    return f"{short} ({entry.label})" if entry.label else short
+
+
+def best_table(entries: Sequence[RankedEntry], tasks: Sequence[str], title: str = "") -> Table:
+    """One row per entry, best first: rank, name, kind, overall fitness, one column per task.
+
+    Fixed entries are ranked alongside the evolved genomes and shown in italics, so the
+    table reads as "where does evolution stand against the known optimizers".
+    """
+    table = Table(title=title or None, show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("entry")
+    table.add_column("kind")
+    table.add_column("fitness", justify="right")
+    for task in tasks:
+        table.add_column(task, justify="right")
+    table.add_column("update rule", overflow="fold")
+    for entry in entries:
+        style = "italic" if entry.is_fixed else None
+        kind = "fixed" if entry.is_fixed else "evolved"
+        if not entry.complete:
+            kind += " (partial)"
+        rule = entry.genome.describe() if entry.genome is not None else "(opaque optimizer)"
+        table.add_row(
+            str(entry.rank),
+            entry_name(entry),
+            kind,
+            _num(entry.fitness),
+            *(_num(entry.per_task.get(task)) for task in tasks),
+            rule,
+            style=style,
+        )
+    return table
+
+
+def runs_table(runs: Sequence[RunRecord], closed: Mapping[str, int], best: Mapping[str, float]) -> Table:
+    """One row per run: name, status, generations closed / planned, best fitness, dates."""
+    table = Table(title="runs")
+    for column in ("name", "id", "status", "generations", "best", "tasks", "created", "updated"):
+        table.add_column(column, justify="right" if column in {"generations", "best"} else "left")
+    for run in runs:
+        planned = run.config.get("population", {}).get("generations", "?")
+        table.add_row(
+            run.name,
+            str(run.id)[:8],
+            run.status,
+            f"{closed.get(run.id, 0)}/{planned}",
+            _num(best.get(run.id, math.nan)),
+            ",".join(run.scope.tasks),
+            f"{run.created_at:%Y-%m-%d %H:%M}",
+            f"{run.updated_at:%Y-%m-%d %H:%M}",
+        )
+    return table
