@@ -1,1 +1,40 @@
-"""evo package."""
+"""Fitness evaluation: tasks, data, models and the two training paths.
+
+``workers.evaluate(request) -> result`` is a pure function of an :class:`EvalRequest`; it
+never touches the database. Ray is imported only by ``workers.actors``.
+"""
+
+from workers.datasets import download_data
+from workers.device import resolve_device
+from workers.errors import (
+    DeviceUnavailableError,
+    MissingDataError,
+    UnknownEntryError,
+    UnknownTaskError,
+    WorkerError,
+)
+from workers.evaluate import evaluate
+from workers.fitness import genome_fitness
+from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult, budget_key
+from workers.tasks import TASKS, Task, check_data, get_task
+
+__all__ = [
+    "TASKS",
+    "DeviceUnavailableError",
+    "EntrySpec",
+    "EvalRequest",
+    "EvalResult",
+    "MemberResult",
+    "MissingDataError",
+    "Task",
+    "UnknownEntryError",
+    "UnknownTaskError",
+    "WorkerError",
+    "budget_key",
+    "check_data",
+    "download_data",
+    "evaluate",
+    "genome_fitness",
+    "get_task",
+    "resolve_device",
+]

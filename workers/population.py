@@ -1,0 +1,146 @@
+"""The population path: P = genomes x seeds members trained at once on stacked parameters.
+
+Every member keeps its own initialisation, data order, augmentation and dropout streams
+(those of the sequential path), and all members are updated by the shared genome rule,
+:func:`optimizers.rule.rule_step`, called on stacked parameters with coefficients of shape
+[P] (:func:`optimizers.rule.rule_coefficients`) and the learning rate of
+:func:`optimizers.rule.scheduled_lr` with ``total_steps = steps``, as ``GenomeOptimizer``.
+
+Per step: each member's loss [P] is checked before the backward pass; a member whose loss
+is NaN/inf or above its bound is frozen (its parameters and moments no longer change, its
+gradient is masked out) and scored as diverged; the others go on. Forward, backward and
+update run over chunks of ``chunk_size`` members (gradients land in the stacked tensors) to
+bound activation and temporary memory; members never mix, so chunking changes no number
+(on a GPU the default chunk of 64 makes it one update call). There is no host sync
+per step (losses stay on the device) except a check every ``ALL_DEAD_CHECK`` steps that
+stops early when every member has diverged.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from optimizers.genome import Genome
+from optimizers.rule import rule_coefficients, rule_step, scheduled_lr
+from workers.outcome import MemberOutcome
+from workers.population_ops import chunk, stack_members
+from workers.tasks import Runtime
+
+Tensor = torch.Tensor
+
+ALL_DEAD_CHECK = 25
+DEFAULT_CHUNK = {"cpu": 8, "cuda": 64}
+"""Members per forward/backward/update chunk by device type (bounds activation memory:
+P = 32 SmallCNNs stay under 1 GB of training memory on a CPU with chunks of 8)."""
+
+
+def default_chunk_size(device: torch.device) -> int:
+    return DEFAULT_CHUNK.get(device.type, 8)
+
+
+def _per_member(mask: Tensor, like: Tensor) -> Tensor:
+    """[P] -> [P, 1, ..., 1] to broadcast over ``like``."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+def _coef_slice(coef: dict, lo: int, hi: int) -> dict:
+    """Members lo:hi of the rule's coefficients (``active_terms`` stays the population's)."""
+    return {k: v[lo:hi] if isinstance(v, Tensor) and v.dim() > 0 else v for k, v in coef.items()}
+
+
+def _update_members(
+    p: Tensor,
+    grad: Tensor,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    alive: Tensor,
+    t: int,
+    lr: Tensor,
+    coef: dict,
+) -> None:
+    """One ``rule_step`` for a slice of members, written in place; frozen members keep their
+    parameters and moments. Slicing the update bounds its temporaries like the forward."""
+    keep = _per_member(alive, p)
+    new_p, m, v = rule_step(p, torch.where(keep, grad, 0.0), exp_avg, exp_avg_sq, t, lr, coef)
+    p.copy_(torch.where(keep, new_p, p))
+    exp_avg.copy_(torch.where(keep, m, exp_avg))
+    exp_avg_sq.copy_(torch.where(keep, v, exp_avg_sq))
+
+
+def train_population(
+    runtime: Runtime, genomes: list[Genome], seeds: list[int], steps: int, chunk_size: int | None = None
+) -> list[MemberOutcome]:
+    """Train members (genomes[i], seeds[i]) together; returns their outcomes in order."""
+    if len(genomes) != len(seeds) or not genomes:
+        raise ValueError("train_population needs one seed per genome and at least one member")
+    started = time.perf_counter()
+    device = runtime.device
+    members = len(genomes)
+    chunk_size = chunk_size or default_chunk_size(device)
+
+    streams = [runtime.streams(seed) for seed in seeds]
+    models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
+    bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
+    template = models[0].train()
+    params, buffers = stack_members(models)
+    del models
+    cursors = [runtime.cursor(s) for s in streams]
+    dropout_generators = [s.dropout for s in streams]
+
+    coef = rule_coefficients([g.to_seed_dict() for g in genomes], device, torch.float32)
+    exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
+    exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
+    alive = torch.ones(members, dtype=torch.bool, device=device)
+    diverged_at = torch.full((members,), -1, dtype=torch.int64, device=device)
+    losses = torch.zeros(steps, members, device=device)
+
+    steps_run = 0
+    for step in range(steps):
+        batch = runtime.population_batch(cursors, streams)
+        for lo in range(0, members, chunk_size):
+            hi = min(members, lo + chunk_size)
+            batch_chunk = None if batch is None else tuple(part[lo:hi] for part in batch)
+            loss = runtime.population_loss(
+                template,
+                chunk(params, lo, hi),
+                chunk(buffers, lo, hi),
+                batch_chunk,
+                dropout_generators[lo:hi],
+            )  # [c]
+            healthy = torch.isfinite(loss) & (loss <= bounds[lo:hi])
+            losses[step, lo:hi] = loss.detach()
+            newly = alive[lo:hi] & ~healthy
+            diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
+            alive[lo:hi] &= healthy
+            torch.where(alive[lo:hi], loss, 0.0).sum().backward()
+        with torch.no_grad():
+            lr = scheduled_lr(coef, step, steps)  # [P]
+            for name, p in params.items():
+                grad = torch.zeros_like(p) if p.grad is None else p.grad
+                for lo in range(0, members, chunk_size):
+                    hi = min(members, lo + chunk_size)
+                    _update_members(p[lo:hi], grad[lo:hi], exp_avg[name][lo:hi], exp_avg_sq[name][lo:hi],
+                                    alive[lo:hi], step + 1, lr[lo:hi], _coef_slice(coef, lo, hi))  # fmt: skip
+                p.grad = None
+        steps_run = step + 1
+        if steps_run % ALL_DEAD_CHECK == 0 and not bool(alive.any()):
+            break
+
+    scores = runtime.population_evaluate(template.eval(), params, buffers, chunk_size)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    share = (time.perf_counter() - started) / members
+    history = losses[:steps_run].T.cpu().tolist()  # [P][steps_run]
+    outcomes = []
+    for i, (at, score) in enumerate(zip(diverged_at.tolist(), scores, strict=True)):
+        if at >= 0:
+            outcomes.append(MemberOutcome("diverged", at, history[i][: at + 1], wall_time_s=share))
+        else:
+            outcomes.append(
+                MemberOutcome(
+                    "ok", steps_run, history[i], score.accuracy, dict(score.extra), wall_time_s=share
+                )
+            )
+    return outcomes

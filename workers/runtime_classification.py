@@ -1,0 +1,139 @@
+"""A classification task ready to train on one device: data, model, loss, accuracy.
+
+The same object serves both training paths: per-member methods (``model_for``, ``batch``,
+``loss``, ``evaluate``) for the sequential path and stacked ones (``population_*``) for the
+population path. They draw from the same member streams in the same shapes, which is why
+the paths agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workers.batches import BatchCursor, flip_and_crop
+from workers.datasets import ClassificationData
+from workers.fitness import DIVERGENCE_LOSS
+from workers.models import build_model
+from workers.population_ops import PopulationContext, chunk, population_forward
+from workers.seeding import MemberStreams
+
+Tensor = torch.Tensor
+Batch = tuple[Tensor, Tensor]
+
+EVAL_BATCH = 1000
+"""Examples per forward when scoring one model."""
+POPULATION_EVAL_BUDGET = {"cpu": 1000, "cuda": 16384}
+"""Member-examples per population forward when scoring, by device type."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """A member's selection score: accuracy (or landscape score) and task metrics."""
+
+    accuracy: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class ClassificationRuntime:
+    """Cross-entropy training on mini-batches; accuracy on the selection split."""
+
+    kind = "classification"
+
+    def __init__(
+        self,
+        task: str,
+        model_factory: Callable[[], nn.Module],
+        data: ClassificationData,
+        batch_size: int,
+        augment: bool,
+        device: torch.device,
+    ) -> None:
+        self.task, self.model_factory, self.data = task, model_factory, data
+        self.batch_size, self.augment, self.device = batch_size, augment, device
+
+    # -- one member ----------------------------------------------------------------------
+    def streams(self, seed: int) -> MemberStreams:
+        return MemberStreams.create(self.task, seed, self.device)
+
+    def model_for(self, seed: int, streams: MemberStreams) -> nn.Module:
+        """A fresh model initialised from the member's ``init`` stream."""
+        return build_model(self.model_factory, streams.init, self.device)
+
+    def divergence_bound(self, model: nn.Module) -> float:
+        return DIVERGENCE_LOSS
+
+    def cursor(self, streams: MemberStreams) -> BatchCursor:
+        return BatchCursor(self.data.x_train.shape[0], self.batch_size, streams.data, self.device)
+
+    def batch(self, cursor: BatchCursor, streams: MemberStreams) -> Batch:
+        """The member's next training batch (augmented for CIFAR-10)."""
+        idx = cursor.next_indices()
+        x = self.data.x_train[idx]
+        if self.augment:
+            x = flip_and_crop(x, self.data.pad_value, streams.augment)
+        return x, self.data.y_train[idx]
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> Score:
+        """Accuracy on the selection split in eval mode."""
+        model.eval()
+        correct = 0
+        for start in range(0, self.data.x_eval.shape[0], EVAL_BATCH):
+            logits = model(self.data.x_eval[start : start + EVAL_BATCH])
+            correct += int((logits.argmax(-1) == self.data.y_eval[start : start + EVAL_BATCH]).sum())
+        return Score(correct / self.data.y_eval.shape[0])
+
+    # -- a population --------------------------------------------------------------------
+    def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
+        """Every member's next batch: x [P, B, ...], y [P, B]."""
+        idx = torch.stack([c.next_indices() for c in cursors])  # [P, B]
+        x = self.data.x_train[idx]  # [P, B, ...]
+        if self.augment:
+            x = torch.stack(
+                [flip_and_crop(x[i], self.data.pad_value, s.augment) for i, s in enumerate(streams)]
+            )
+        return x, self.data.y_train[idx]
+
+    def population_loss(
+        self,
+        model: nn.Module,
+        params: dict[str, Tensor],
+        buffers: dict[str, Tensor],
+        batch: Batch,
+        generators: list[torch.Generator],
+    ) -> Tensor:
+        """Per-member mean cross-entropy [P] (train mode)."""
+        x, y = batch
+        logits = population_forward(
+            model, params, buffers, x, PopulationContext(True, generators)
+        )  # [P, B, K]
+        per_example = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+        return per_example.view(y.shape).mean(1)
+
+    @torch.no_grad()
+    def population_evaluate(
+        self, model: nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor], chunk_size: int
+    ) -> list[Score]:
+        """Every member's accuracy on the selection split (eval mode)."""
+        members = next(iter(params.values())).shape[0]
+        correct = torch.zeros(members, dtype=torch.int64, device=self.device)
+        ctx = PopulationContext(training=False)
+        for lo in range(0, members, chunk_size):
+            hi = min(members, lo + chunk_size)
+            step = max(1, POPULATION_EVAL_BUDGET.get(self.device.type, EVAL_BATCH) // (hi - lo))
+            p, b = chunk(params, lo, hi), chunk(buffers, lo, hi)
+            for start in range(0, self.data.x_eval.shape[0], step):
+                x = self.data.x_eval[start : start + step]
+                logits = population_forward(model, p, b, x.expand(hi - lo, *x.shape), ctx)  # [c, B, K]
+                correct[lo:hi] += (logits.argmax(-1) == self.data.y_eval[start : start + step]).sum(1)
+        total = self.data.y_eval.shape[0]
+        return [Score(int(c) / total) for c in correct.tolist()]

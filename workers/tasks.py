@@ -1,0 +1,188 @@
+"""The task registry: name -> :class:`Task`, a plain dict the tests iterate.
+
+Classification (seed-algorithms.md section 3; batch 128 unless noted):
+
+==============  ===================================  =========================================
+name            data                                 model
+==============  ===================================  =========================================
+mnist           torchvision MNIST (files)            SmallCNN
+fashion_mnist   torchvision FashionMNIST (files)     SmallCNN
+cifar10         torchvision CIFAR10 (files), flip    the seed's CIFAR CNN (BatchNorm, dropout)
+                + crop augmentation
+two_moons       make_moons(5000, noise 0.2)          Tanh MLP 2-128-128-2 (Azure HEAD's), batch 256
+digits          scikit-learn 8x8 digits              ReLU MLP 64-128-64-10
+==============  ===================================  =========================================
+
+Landscapes ``{fn}_direct`` (the point is the parameter) and ``{fn}_overparam`` (the point is
+the output of an :class:`~workers.landscape_models.MLP9` with a trainable latent) for fn in
+ackley, rastrigin, rosenbrock, six_hump_camel, qubic_1d (see :mod:`workers.landscapes`).
+The registry's MLP9 is CPU-sized: latent 32, hidden 128, no weight norm (~120k parameters
+instead of the seed's 1.84M), placed at the start point by a bias shift without the seed's
+Adam initialisation phase; the class and ``LandscapeRuntime(pretrain=True)`` take the seed's
+full size and phase for reproductions.
+
+``population_on_cpu`` records where the population path beats a plain loop on a CPU
+(``benchmarks/throughput.py``): the MLP and landscape models, not the CNNs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
+
+import torch
+from torch import nn
+
+from workers.datasets import FILE_DATASETS, Split, load_classification, require_files
+from workers.errors import UnknownTaskError
+from workers.landscape_models import MLP9, Point
+from workers.landscapes import LANDSCAPES, Landscape
+from workers.models import cifar_cnn, mlp, small_cnn
+from workers.runtime_classification import ClassificationRuntime
+from workers.runtime_landscape import LandscapeRuntime
+
+Runtime = ClassificationRuntime | LandscapeRuntime
+
+OVERPARAM_LATENT = 32
+OVERPARAM_HIDDEN = 128
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """A registered task.
+
+    Attributes:
+        name: registry key. kind: "classification" or "landscape".
+        needs_data_dir: reads files from the data directory (torchvision data sets).
+        description: one line for listings.
+        model_factory: builds the (uninitialised) model.
+        population_on_cpu: the population path is the faster one on a CPU.
+    """
+
+    name: str
+    kind: Literal["classification", "landscape"]
+    needs_data_dir: bool
+    description: str
+    model_factory: Callable[[], nn.Module] = field(repr=False)
+    population_on_cpu: bool
+
+    def runtime(self, data_dir: str, split: Split, device: torch.device) -> Runtime:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassificationTask(Task):
+    """Mini-batch classification; ``dataset`` names the data in :mod:`workers.datasets`."""
+
+    dataset: str
+    batch_size: int = 128
+    augment: bool = False
+
+    def runtime(self, data_dir: str, split: Split, device: torch.device) -> ClassificationRuntime:
+        data = load_classification(self.dataset, data_dir, split, device)
+        return ClassificationRuntime(
+            self.name, self.model_factory, data, self.batch_size, self.augment, device
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LandscapeTask(Task):
+    """Minimisation of an analytic function, directly or through an MLP9."""
+
+    landscape: Landscape
+    overparam: bool
+
+    def runtime(self, data_dir: str, split: Split, device: torch.device) -> LandscapeRuntime:
+        return LandscapeRuntime(self.name, self.landscape, self.model_factory, device)
+
+
+def _classification_tasks() -> list[Task]:
+    return [
+        ClassificationTask(
+            name="mnist", kind="classification", needs_data_dir=True, dataset="mnist",
+            description="MNIST digits (15k training subset), SmallCNN",
+            model_factory=small_cnn, population_on_cpu=False,
+        ),
+        ClassificationTask(
+            name="fashion_mnist", kind="classification", needs_data_dir=True, dataset="fashion_mnist",
+            description="Fashion-MNIST (15k training subset), SmallCNN",
+            model_factory=small_cnn, population_on_cpu=False,
+        ),
+        ClassificationTask(
+            name="cifar10", kind="classification", needs_data_dir=True, dataset="cifar10", augment=True,
+            description="CIFAR-10 (15k training subset, flip + crop augmentation), the seed's CIFAR CNN",
+            model_factory=cifar_cnn, population_on_cpu=False,
+        ),
+        ClassificationTask(
+            name="two_moons", kind="classification", needs_data_dir=False, dataset="two_moons",
+            batch_size=256,
+            description="scikit-learn two moons (5000 samples, noise 0.2), Tanh MLP 2-128-128-2",
+            model_factory=partial(mlp, (2, 128, 128, 2), "tanh"), population_on_cpu=True,
+        ),
+        ClassificationTask(
+            name="digits", kind="classification", needs_data_dir=False, dataset="digits",
+            description="scikit-learn 8x8 digits, ReLU MLP 64-128-64-10",
+            model_factory=partial(mlp, (64, 128, 64, 10), "relu"), population_on_cpu=True,
+        ),
+    ]  # fmt: skip
+
+
+def _landscape_tasks() -> list[Task]:
+    tasks: list[Task] = []
+    for land in LANDSCAPES.values():
+        tasks.append(
+            LandscapeTask(
+                name=f"{land.name}_direct",
+                kind="landscape",
+                needs_data_dir=False,
+                landscape=land,
+                overparam=False,
+                description=f"{land.name} {land.dim}-D, the point is the parameter ({land.source})",
+                model_factory=partial(Point, land.dim),
+                population_on_cpu=True,
+            )
+        )
+        tasks.append(
+            LandscapeTask(
+                name=f"{land.name}_overparam",
+                kind="landscape",
+                needs_data_dir=False,
+                landscape=land,
+                overparam=True,
+                description=(
+                    f"{land.name} {land.dim}-D through an MLP9 (latent {OVERPARAM_LATENT}, hidden "
+                    f"{OVERPARAM_HIDDEN}) with a trainable latent"
+                ),
+                model_factory=partial(MLP9, OVERPARAM_LATENT, land.dim, OVERPARAM_HIDDEN),
+                population_on_cpu=True,
+            )
+        )
+    return tasks
+
+
+TASKS: dict[str, Task] = {task.name: task for task in (*_classification_tasks(), *_landscape_tasks())}
+"""name -> :class:`Task`."""
+
+
+def get_task(name: str) -> Task:
+    """Look up a task; raises :class:`UnknownTaskError` listing the known names."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+
+
+def check_data(tasks: list[str], data_dir: str) -> None:
+    """Fail fast, before a run starts, when a task is unknown or its files are missing.
+
+    Raises:
+        UnknownTaskError: a name not in :data:`TASKS` (the message lists them).
+        MissingDataError: one line naming the directory, the expected files and the
+            command that downloads them.
+    """
+    for name in tasks:
+        task = get_task(name)
+        if task.needs_data_dir and isinstance(task, ClassificationTask):
+            require_files(FILE_DATASETS[task.dataset], data_dir)
