@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,10 +38,23 @@ class FixedEntry:
     def kind(self) -> Literal["genome", "opaque"]:
         return "genome" if self.genome is not None else "opaque"
 
-    def build(self, params: Iterable[Any], total_steps: int) -> torch.optim.Optimizer:
-        """Instantiate the optimizer; ``total_steps`` feeds genome schedules."""
+    @property
+    def stochastic(self) -> bool:
+        """True when the class draws random numbers and takes a ``generator`` for them."""
+        return "generator" in inspect.signature(self.optimizer_class).parameters
+
+    def build(
+        self, params: Iterable[Any], total_steps: int, generator: torch.Generator | None = None
+    ) -> torch.optim.Optimizer:
+        """Instantiate the optimizer.
+
+        ``total_steps`` feeds genome schedules; ``generator`` seeds stochastic optimizers
+        (ALME's candidates, Azure Sky's noise) so that a score depends only on the seed.
+        """
         if self.genome is not None:
             return GenomeOptimizer(params, self.genome, total_steps=total_steps)
+        if generator is not None and self.stochastic:
+            return self.optimizer_class(params, **self.kwargs, generator=generator)
         return self.optimizer_class(params, **self.kwargs)
 
 

@@ -60,9 +60,9 @@ def _entry_genome(entry: EntrySpec) -> Genome | None:
 def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
     if entry.genome is not None:
         genome = entry.genome
-        return lambda params: GenomeOptimizer(params, genome, total_steps=total_steps)
+        return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=total_steps)
     fixed = get_entry(entry.fixed)
-    return lambda params: fixed.build(params, total_steps)
+    return lambda params, generator: fixed.build(params, total_steps, generator=generator)
 
 
 def validate_entries(entries: list[EntrySpec]) -> None:

@@ -42,6 +42,8 @@ class MemberStreams:
     data: torch.Generator
     augment: torch.Generator
     dropout: torch.Generator
+    optimizer: torch.Generator
+    """Randomness inside stochastic optimizers (ALME, Azure Sky); CPU."""
 
     @classmethod
     def create(cls, task: str, seed: int, device: torch.device) -> MemberStreams:
@@ -50,4 +52,5 @@ class MemberStreams:
             data=make_generator(task, seed, "data", device),
             augment=make_generator(task, seed, "augment", device),
             dropout=make_generator(task, seed, "dropout", device),
+            optimizer=make_generator(task, seed, "optimizer"),
         )

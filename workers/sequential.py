@@ -2,8 +2,10 @@
 
 Per step: draw the member's batch, then ``optimizer.step(closure)`` where the closure
 zeroes the gradients, computes the batch loss, checks divergence *before* the backward pass
-(as the seed: a loss that is NaN/inf or above the task's bound stops the member), runs the
-backward pass and returns the loss. An exception in training marks the member failed with
+(as the seed: a loss that is NaN/inf or above the task's bound stops the member; only the
+first call of a step is judged), runs the backward pass and returns the loss. Stochastic
+optimizers get the member's own ``optimizer`` RNG stream, so scores depend only on the seed.
+An exception in training marks the member failed with
 its error text (the seed counted a RuntimeError in the step as a divergence; both score -1).
 """
 
@@ -19,7 +21,8 @@ from workers.models import bind_dropout_generator
 from workers.outcome import MemberOutcome, error_text
 from workers.tasks import Runtime
 
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+OptimizerFactory = Callable[[Iterable[torch.nn.Parameter], torch.Generator], torch.optim.Optimizer]
+"""(parameters, the member's optimizer RNG stream) -> optimizer."""
 
 
 class _Diverged(Exception):
@@ -39,7 +42,7 @@ def train_sequential(
         bind_dropout_generator(model, streams.dropout)
         bound = runtime.divergence_bound(model)
         model.train()
-        optimizer = make_optimizer(model.parameters())
+        optimizer = make_optimizer(model.parameters(), streams.optimizer)
         cursor = runtime.cursor(streams)
         for step in range(steps):  # noqa: B007 (step is read after the loop)
             batch = runtime.batch(cursor, streams)
@@ -50,7 +53,10 @@ def train_sequential(
                 loss = runtime.loss(model, batch)
                 value = float(loss.detach())
                 step_losses.append(value)
-                if not (math.isfinite(value) and value <= bound):
+                # Only the step's own loss judges divergence: optimizers that call the
+                # closure again (ALME scoring escape candidates) may meet bad points and
+                # discard them themselves.
+                if len(step_losses) == 1 and not (math.isfinite(value) and value <= bound):
                     raise _Diverged
                 loss.backward()
                 return loss
