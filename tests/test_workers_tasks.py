@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import platform
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from workers.errors import DeviceUnavailableError
 from workers.landscape_models import MLP9, Point, place_at, pretrain_to_point
 from workers.landscapes import LANDSCAPES
 from workers.models import build_model, cifar_cnn, small_cnn
+from workers.process import configure_worker_process
 
 LANDSCAPE_NAMES = ("ackley", "rastrigin", "rosenbrock", "six_hump_camel", "qubic_1d")
 CLASSIFICATION_NAMES = ("mnist", "fashion_mnist", "cifar10", "two_moons", "digits")
@@ -156,3 +158,10 @@ def test_check_data_passes_once_files_exist_and_names_the_missing_one(tmp_path):
     (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
     with pytest.raises(MissingDataError, match=r"missing test_batch;"):
         check_data(["mnist", "cifar10"], str(tmp_path))
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_worker_process_configuration_keeps_threads_unless_asked():
+    threads = torch.get_num_threads()
+    assert configure_worker_process(None, tune_malloc=True) == {"threads": threads, "malloc_tuned": True}
+    assert configure_worker_process(threads, tune_malloc=False) == {"threads": threads, "malloc_tuned": False}

@@ -15,6 +15,7 @@ from workers.errors import (
 )
 from workers.evaluate import evaluate
 from workers.fitness import genome_fitness
+from workers.process import configure_worker_process
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult, budget_key
 from workers.tasks import TASKS, Task, check_data, get_task
 
@@ -32,6 +33,7 @@ __all__ = [
     "WorkerError",
     "budget_key",
     "check_data",
+    "configure_worker_process",
     "download_data",
     "evaluate",
     "genome_fitness",

@@ -55,13 +55,20 @@ def _update_members(
     grad: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
-    alive: Tensor,
+    alive: Tensor | None,
     t: int,
     lr: Tensor,
     coef: dict,
 ) -> None:
     """One ``rule_step`` for a slice of members, written in place; frozen members keep their
-    parameters and moments. Slicing the update bounds its temporaries like the forward."""
+    parameters and moments (``alive=None``: every member is alive, no masking needed).
+    Slicing the update bounds its temporaries like the forward."""
+    if alive is None:
+        new_p, m, v = rule_step(p, grad, exp_avg, exp_avg_sq, t, lr, coef)
+        p.copy_(new_p)
+        exp_avg.copy_(m)
+        exp_avg_sq.copy_(v)
+        return
     keep = _per_member(alive, p)
     new_p, m, v = rule_step(p, torch.where(keep, grad, 0.0), exp_avg, exp_avg_sq, t, lr, coef)
     p.copy_(torch.where(keep, new_p, p))
@@ -117,12 +124,15 @@ def train_population(
             torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
             lr = scheduled_lr(coef, step, steps)  # [P]
+            # on a CPU the check is free and skips the masking; on a GPU it would sync per step
+            everyone_alive = device.type == "cpu" and bool(alive.all())
             for name, p in params.items():
                 grad = torch.zeros_like(p) if p.grad is None else p.grad
                 for lo in range(0, members, chunk_size):
                     hi = min(members, lo + chunk_size)
                     _update_members(p[lo:hi], grad[lo:hi], exp_avg[name][lo:hi], exp_avg_sq[name][lo:hi],
-                                    alive[lo:hi], step + 1, lr[lo:hi], _coef_slice(coef, lo, hi))  # fmt: skip
+                                    None if everyone_alive else alive[lo:hi], step + 1, lr[lo:hi],
+                                    _coef_slice(coef, lo, hi))  # fmt: skip
                 p.grad = None
         steps_run = step + 1
         if steps_run % ALL_DEAD_CHECK == 0 and not bool(alive.any()):

@@ -1,0 +1,260 @@
+"""Search efficiency on configs/quick.yaml: model-steps saved, and executor wall-time ratios.
+
+Part 1, model-steps at equal final fitness. Both runs use the same GA (seed, operators,
+``GeneticAlgorithm`` ask/tell) and the same evaluate function (``workers.evaluate`` through
+an ``InlineExecutor``), whose every call is counted:
+
+* ours: the real :class:`evo.driver.Driver` on a temp SQLite store: an entry is trained once
+  per (canonical hash, task, seed, budget): elites, duplicates within a generation,
+  genomes seen in earlier generations and genome-kind fixed entries (the initial
+  population holds the four baselines) are cache hits;
+* the seed's way: the same GA loop without cache or dedup: every slot of every generation
+  is trained on every task and seed (elites re-trained, duplicates trained twice), and the
+  fixed entries once more for the comparison.
+
+A model-step is one optimizer step of one model. The GA only sees fitness values, so when
+both runs get the same fitness for the same genome they follow the same trajectory and end
+at the same best fitness (the table shows both).
+
+Part 2, executor wall time: the same work (generation 0 of quick.yaml with its fixed
+entries) through ``InlineExecutor`` (torch's default threads, and 1 thread) and
+``RayExecutor`` with 1 and 2 one-CPU actors (torch 1 thread each); each is timed on a first
+pass (workers load data, cold caches) and the fastest of ``--warm-passes`` warm passes.
+Ratios are from this one run; the machine is shared, so absolute times are not the point.
+
+Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. population.generations=4]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from repro_common import markdown_table, write_results
+
+from evo.aggregate import entry_fitness, outcome_rows
+from evo.config import JobConfig, load_config
+from evo.driver import Driver, create_run, fixed_entries, work_settings
+from evo.executors import Executor, InlineExecutor, RayExecutor
+from evo.ga import GAState, GeneticAlgorithm
+from evo.work import plan_requests
+from storage import Store
+from workers import evaluate
+from workers.requests import EntrySpec, EvalRequest, EvalResult
+
+CONFIG = "configs/quick.yaml"
+
+
+@dataclass
+class StepCounter:
+    """Wraps ``workers.evaluate`` and counts what it trains."""
+
+    requests: int = 0
+    members: int = 0
+    model_steps: int = 0
+    evaluate_s: float = 0.0
+    per_key: Counter[str] = field(default_factory=Counter)
+
+    def evaluate(self, request: EvalRequest) -> EvalResult:
+        self.requests += 1
+        self.members += len(request.entries) * len(request.seeds)
+        self.model_steps += len(request.entries) * len(request.seeds) * request.steps
+        for entry in request.entries:
+            self.per_key[entry.key.split("#")[0]] += len(request.seeds)
+        began = time.perf_counter()
+        try:
+            return evaluate(request)
+        finally:
+            self.evaluate_s += time.perf_counter() - began
+
+
+def run_ours(cfg: JobConfig, folder: str) -> dict[str, Any]:
+    counter = StepCounter()
+    with Store(f"sqlite:///{folder}/ours.db") as store:
+        run = create_run(store, cfg, "efficiency")
+        began = time.perf_counter()
+        with InlineExecutor(evaluate=counter.evaluate) as executor:
+            state = Driver(store, run, executor).run()
+        wall = time.perf_counter() - began
+        best = [g.best_fitness for g in store.generations(run.id)]
+    return {"model_steps": counter.model_steps, "members": counter.members, "requests": counter.requests,
+            "final_best_fitness": state.best_fitness, "best_per_generation": best, "wall_s": wall,
+            "evaluate_s": counter.evaluate_s}
+
+
+def train_all(
+    executor: Executor, specs: dict[str, EntrySpec], cfg: JobConfig, prefix: str
+) -> dict[str, float]:
+    """Train every spec on every task and seed (no cache); fitness per spec key."""
+    missing = [(key, t, s) for key in specs for t in cfg.tasks for s in cfg.evaluation.seeds]
+    requests = plan_requests(missing, specs, work_settings(cfg), prefix=prefix)
+    by_id = {r.request_id: r for r in requests}
+    rows = []
+    for outcome in executor.map_unordered(requests):
+        result = outcome.result
+        rows += outcome_rows(by_id[outcome.request_id], result.members if result else None, outcome.error)
+    return entry_fitness(rows, list(specs), cfg.tasks, cfg.evaluation.seeds)
+
+
+def run_seed_way(cfg: JobConfig) -> dict[str, Any]:
+    """The GA loop as the seed runs it: every slot trained every generation."""
+    counter = StepCounter()
+    ga = GeneticAlgorithm(cfg.population.ga_params())
+    state: GAState = ga.init(cfg.seed)
+    seen: set[str] = set()
+    cache_hits = dedup_hits = 0
+    began = time.perf_counter()
+    with InlineExecutor(evaluate=counter.evaluate) as executor:
+        _, fixed = fixed_entries(cfg.fixed_entries)
+        train_all(executor, {f"{k}#fixed": s for k, s in fixed.items()}, cfg, "fixed")
+        seen.update(fixed)
+        best = []
+        while state.generation < ga.params.max_generations:
+            population = ga.ask(state)
+            specs = {  # one spec per slot: the '#slot' suffix defeats any sharing
+                f"{ind.key}#{slot}": EntrySpec(key=f"{ind.key}#{slot}", genome=ind.genome.canonical())
+                for slot, ind in enumerate(population)
+            }
+            in_generation: set[str] = set()
+            for ind in population:
+                cache_hits += ind.key in seen
+                dedup_hits += ind.key not in seen and ind.key in in_generation
+                in_generation.add(ind.key)
+            seen.update(in_generation)
+            fitness = train_all(executor, specs, cfg, f"g{state.generation}")
+            values = [fitness[key] for key in specs]
+            best.append(max(values))
+            state = ga.tell(state, values)
+    per_entry = len(cfg.tasks) * len(cfg.evaluation.seeds) * cfg.evaluation.steps
+    return {"model_steps": counter.model_steps, "members": counter.members, "requests": counter.requests,
+            "final_best_fitness": state.best_fitness, "best_per_generation": best,
+            "wall_s": time.perf_counter() - began, "evaluate_s": counter.evaluate_s,
+            "slots_seen_before": cache_hits, "slots_duplicated_in_generation": dedup_hits,
+            "model_steps_per_entry": per_entry}
+
+
+def generation_zero_work(cfg: JobConfig) -> list[EvalRequest]:
+    """Generation 0 of the config and its fixed entries, as the driver plans it."""
+    ga = GeneticAlgorithm(cfg.population.ga_params())
+    population = ga.ask(ga.init(cfg.seed))
+    specs = {ind.key: EntrySpec(key=ind.key, genome=ind.genome.canonical()) for ind in population}
+    _, fixed = fixed_entries(cfg.fixed_entries)
+    specs = {**fixed, **specs}
+    missing = [(k, t, s) for k in specs for t in cfg.tasks for s in cfg.evaluation.seeds]
+    return plan_requests(missing, specs, work_settings(cfg), prefix="bench")
+
+
+def time_executor(make: Callable[[], Executor], work: list[EvalRequest], warm_passes: int) -> dict[str, Any]:
+    """Startup, a first (cold) pass and the fastest of ``warm_passes`` warm passes.
+
+    The minimum over warm passes is the least disturbed by other load on a shared machine.
+    """
+    began = time.perf_counter()
+    executor = make()
+    started = time.perf_counter()
+    passes, request_s = [], []
+    try:
+        for _ in range(1 + warm_passes):
+            t0 = time.perf_counter()
+            outcomes = list(executor.map_unordered(work))
+            passes.append(time.perf_counter() - t0)
+            failed = [o.request_id for o in outcomes if o.error]
+            if failed:
+                raise SystemExit(f"evaluations failed: {failed[:3]}")
+            request_s.append([o.result.wall_time_s for o in outcomes if o.result is not None])
+    finally:
+        executor.close()
+    warm = min(range(1, len(passes)), key=passes.__getitem__)
+    return {"startup_s": started - began, "cold_s": passes[0], "warm_s": passes[warm], "passes_s": passes,
+            "warm_work_s": sum(request_s[warm]), "warm_longest_request_s": max(request_s[warm])}
+
+
+class SingleThreadInline(InlineExecutor):
+    """An InlineExecutor whose process runs torch on one thread while it is open."""
+
+    def __init__(self) -> None:
+        self._previous_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        super().__init__()
+
+    def close(self) -> None:
+        super().close()
+        torch.set_num_threads(self._previous_threads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
+    parser.add_argument("--skip-steps", action="store_true", help="only time the executors")
+    parser.add_argument("--skip-executors", action="store_true", help="only count model-steps")
+    parser.add_argument("--warm-passes", type=int, default=3, help="warm passes per executor (min taken)")
+    args = parser.parse_args()
+    cfg = load_config(CONFIG, [*args.overrides, "executor.kind=inline", "evaluation.device=cpu"])
+    payload: dict[str, Any] = {"config": CONFIG, "overrides": args.overrides}
+    text = f"### Search efficiency ({CONFIG} {' '.join(args.overrides)})\n\n"
+
+    if not args.skip_steps:
+        with tempfile.TemporaryDirectory(prefix="evo_eff_") as folder:
+            ours = run_ours(cfg, folder)
+        seed = run_seed_way(cfg)
+        payload |= {"ours": ours, "seed_way": seed}
+        rows = [
+            ["ours (cache + canonical dedup)", ours["model_steps"], ours["members"], ours["requests"],
+             f"{ours['evaluate_s']:.0f}", f"{ours['wall_s']:.0f}", ours["final_best_fitness"]],
+            ["seed's way (no cache, no dedup)", seed["model_steps"], seed["members"], seed["requests"],
+             f"{seed['evaluate_s']:.0f}", f"{seed['wall_s']:.0f}", seed["final_best_fitness"]],
+            ["ratio seed / ours", f"{seed['model_steps'] / ours['model_steps']:.2f}x",
+             f"{seed['members'] / ours['members']:.2f}x", "",
+             f"{seed['evaluate_s'] / ours['evaluate_s']:.2f}x",
+             f"{seed['wall_s'] / ours['wall_s']:.2f}x", ""],
+        ]
+        table = markdown_table(["strategy", "model-steps", "models trained", "requests", "training s",
+                                "wall s", "final best fitness"], rows)
+        text += (
+            f"Model-steps for {cfg.population.generations} generations of {cfg.population.size} "
+            f"(+ {len(cfg.fixed_entries)} fixed entries), {len(cfg.tasks)} tasks x "
+            f"{len(cfg.evaluation.seeds)} seeds x {cfg.evaluation.steps} steps:\n\n{table}\n\n"
+            f"Of the seed's {cfg.population.generations * cfg.population.size} slot evaluations, "
+            f"{seed['slots_seen_before']} were genomes already evaluated (elites, earlier generations, "
+            f"fixed entries) and {seed['slots_duplicated_in_generation']} duplicates within a generation. "
+            f"Best fitness per generation, ours: {[round(b, 4) for b in ours['best_per_generation']]}; "
+            f"seed's way: {[round(b, 4) for b in seed['best_per_generation']]}.\n\n"
+        )
+        print(text, flush=True)
+
+    if not args.skip_executors:
+        work = generation_zero_work(cfg)
+        threads = torch.get_num_threads()
+        makers = {
+            f"inline ({threads} torch threads, the default)": InlineExecutor,
+            "inline (1 torch thread)": SingleThreadInline,
+            "ray, 1 actor (1 CPU, 1 thread)": lambda: RayExecutor(num_actors=1, cpus_per_actor=1.0),
+            "ray, 2 actors (1 CPU, 1 thread each)": lambda: RayExecutor(num_actors=2, cpus_per_actor=1.0),
+        }
+        timings = {name: time_executor(make, work, args.warm_passes) for name, make in makers.items()}
+        payload["executors"] = {"requests": len(work), "timings": timings}
+        base = next(iter(timings.values()))["warm_s"]
+        rows = [
+            [name, f"{t['startup_s']:.1f}", f"{t['cold_s']:.1f}", f"{t['warm_s']:.1f}",
+             f"{t['warm_work_s']:.1f}", f"{t['warm_longest_request_s']:.1f}", f"{base / t['warm_s']:.2f}x"]
+            for name, t in timings.items()
+        ]
+        table = markdown_table(["executor", "startup s", "first pass s", f"best of {args.warm_passes} warm s",
+                                "sum of request s", "longest request s", "speed vs inline (warm)"], rows)
+        one, two = (t["warm_s"] for name, t in timings.items() if name.startswith("ray"))
+        text += (
+            f"Executor wall time, generation 0 of {CONFIG} ({len(work)} requests):\n\n{table}\n\n"
+            f"2 actors vs 1 actor (warm): {one / two:.2f}x.\n"
+        )
+        print(text)
+    write_results("search_efficiency", payload, text)
+
+
+if __name__ == "__main__":
+    main()
