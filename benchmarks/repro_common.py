@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from storage.records import finite_json
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -88,17 +90,6 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> tuple[Pa
     md_path = RESULTS_DIR / f"{name}.md"
     md_path.write_text(f"{markdown.rstrip()}\n\nCommand: `{command_line()}`\n", encoding="utf-8")
     return json_path, md_path
-
-
-def finite_json(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None (strict JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_json(v) for v in value]
-    return value
 
 
 def _jsonable(value: Any) -> Any:
