@@ -1,4 +1,5 @@
 # The two README commands: `make run` and `make test`. Each creates .venv when missing.
+# Tests run torch with one thread: on 2 shared cores two threads per process ran 5-20x slower.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/evo run configs/quick.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

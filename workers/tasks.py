@@ -22,7 +22,10 @@ Adam initialisation phase; the class and ``LandscapeRuntime(pretrain=True)`` tak
 full size and phase for reproductions.
 
 ``population_on_cpu`` records where the population path beats a plain loop on a CPU
-(``benchmarks/throughput.py``): the MLP and landscape models, not the CNNs.
+(``benchmarks/throughput.py``, 1 thread, P = 8 / 32): digits MLP 2.3x / 2.0x, direct points
+9x / 10x, MLP9 0.8x / 1.1x with glibc's default malloc and 2.4x / 1.5x with
+:func:`workers.process.configure_worker_process`; the CNNs run at 0.5-0.6x, so they stay
+sequential on a CPU (on a GPU every genome member takes the population path).
 """
 
 from __future__ import annotations
