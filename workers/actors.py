@@ -73,16 +73,17 @@ class EvaluationActor:
         evaluate: a picklable module-level function ``EvalRequest -> EvalResult``;
             ``None`` means ``workers.evaluate``.
         torch_threads: intra-op threads for torch in this process (an actor with one CPU
-            should use one thread, or actors oversubscribe the cores); ``None`` leaves
-            torch's default (used in-process by the inline executor).
+            should use one thread, or actors oversubscribe the cores) and raises glibc's
+            malloc thresholds (2x on the MLP9 population path, ``benchmarks/throughput.py``);
+            ``None`` leaves the process as it is (used in-process by the inline executor).
     """
 
     def __init__(self, evaluate: EvaluateFn | None = None, torch_threads: int | None = None) -> None:
         self._evaluate = evaluate if evaluate is not None else default_evaluate()
-        if torch_threads is not None:
-            import torch
+        if torch_threads is not None:  # a dedicated worker process: also tune its malloc
+            from workers.process import configure_worker_process
 
-            torch.set_num_threads(torch_threads)
+            configure_worker_process(torch_threads)
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
         self._calls = 0
 
