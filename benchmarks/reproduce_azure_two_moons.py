@@ -9,7 +9,8 @@ public, so we fix them (seed-algorithms.md section 2, "Reproducing headline numb
   fixed 80/20 train/validation split (4000 / 1000), features standardised;
 * model: the task's Tanh MLP 2-128-128-2 (Azure HEAD's benchmark model), initialised per
   seed from the member's ``init`` stream; batch 256, reshuffled every epoch from the
-  ``data`` stream; cross-entropy; every step is ``optimizer.step(closure)``;
+  ``data`` stream; Azure's noise and ALME's candidates from the ``optimizer`` stream (as in
+  :mod:`workers.sequential`); cross-entropy; every step is ``optimizer.step(closure)``;
 * per epoch: validation loss and accuracy; reported: the best validation loss over the 50
   epochs and the accuracy after the last one, mean ± std over seeds 0-4.
 
@@ -63,11 +64,10 @@ def train(entry: FixedEntry, seed: int, epochs: int) -> dict[str, Any]:
     device = torch.device("cpu")
     data = load_classification(TASK, "", "val", device)
     streams = MemberStreams.create(TASK, seed, device)
-    torch.manual_seed(seed)  # optimizers that draw noise from the global RNG (Azure, ALME)
     model = build_model(TASKS[TASK].model_factory, streams.init, device)
     n = data.x_train.shape[0]
     per_epoch = math.ceil(n / BATCH)
-    optimizer = entry.build(model.parameters(), total_steps=epochs * per_epoch)
+    optimizer = entry.build(model.parameters(), total_steps=epochs * per_epoch, generator=streams.optimizer)
     val_losses, val_accs = [], []
     began = time.perf_counter()
     diverged = False

@@ -19,8 +19,9 @@ at the same best fitness (the table shows both).
 Part 2, executor wall time: the same work (generation 0 of quick.yaml with its fixed
 entries) through ``InlineExecutor`` (torch's default threads, and 1 thread) and
 ``RayExecutor`` with 1 and 2 one-CPU actors (torch 1 thread each); each is timed on a first
-pass (workers load data, cold caches) and the fastest of ``--warm-passes`` warm passes.
-Ratios are from this one run; the machine is shared, so absolute times are not the point.
+pass (workers load data, cold caches) and the fastest of ``--warm-passes`` warm passes, the
+executors taking turns pass by pass. Ratios are from this one run; the machine is shared,
+so absolute times are not the point.
 
 Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. population.generations=4]``
 """
@@ -28,11 +29,14 @@ Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. popul
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -43,12 +47,15 @@ from evo.config import JobConfig, load_config
 from evo.driver import Driver, create_run, fixed_entries, work_settings
 from evo.executors import Executor, InlineExecutor, RayExecutor
 from evo.ga import GAState, GeneticAlgorithm
+from evo.ray_session import ensure_ray
 from evo.work import plan_requests
 from storage import Store
 from workers import evaluate
 from workers.requests import EntrySpec, EvalRequest, EvalResult
 
 CONFIG = "configs/quick.yaml"
+RAY_LOGICAL_CPUS = 3
+"""Logical CPUs of the local Ray cluster: the 1-actor and the 2-actor pool exist side by side."""
 
 
 @dataclass
@@ -150,42 +157,55 @@ def generation_zero_work(cfg: JobConfig) -> list[EvalRequest]:
     return plan_requests(missing, specs, work_settings(cfg), prefix="bench")
 
 
-def time_executor(make: Callable[[], Executor], work: list[EvalRequest], warm_passes: int) -> dict[str, Any]:
-    """Startup, a first (cold) pass and the fastest of ``warm_passes`` warm passes.
-
-    The minimum over warm passes is the least disturbed by other load on a shared machine.
-    """
-    began = time.perf_counter()
-    executor = make()
-    started = time.perf_counter()
-    passes, request_s = [], []
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run this process's torch on ``threads`` threads inside the block (None: unchanged)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
-        for _ in range(1 + warm_passes):
-            t0 = time.perf_counter()
-            outcomes = list(executor.map_unordered(work))
-            passes.append(time.perf_counter() - t0)
-            failed = [o.request_id for o in outcomes if o.error]
-            if failed:
-                raise SystemExit(f"evaluations failed: {failed[:3]}")
-            request_s.append([o.result.wall_time_s for o in outcomes if o.result is not None])
+        yield
     finally:
-        executor.close()
-    warm = min(range(1, len(passes)), key=passes.__getitem__)
-    return {"startup_s": started - began, "cold_s": passes[0], "warm_s": passes[warm], "passes_s": passes,
-            "warm_work_s": sum(request_s[warm]), "warm_longest_request_s": max(request_s[warm])}
+        torch.set_num_threads(previous)
 
 
-class SingleThreadInline(InlineExecutor):
-    """An InlineExecutor whose process runs torch on one thread while it is open."""
+def time_executors(
+    makers: dict[str, tuple[Callable[[], Executor], int | None]], work: list[EvalRequest], warm_passes: int
+) -> dict[str, dict[str, Any]]:
+    """Startup, a cold pass and ``warm_passes`` warm passes of every executor, interleaved.
 
-    def __init__(self) -> None:
-        self._previous_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        super().__init__()
-
-    def close(self) -> None:
-        super().close()
-        torch.set_num_threads(self._previous_threads)
+    All executors are open at once (Ray gets enough logical CPUs for both pools; idle actors
+    use no CPU) and each round runs one pass of each, so load from other processes on a
+    shared machine spreads over all of them instead of hitting one. The fastest warm pass
+    is the least disturbed.
+    """
+    ensure_ray(num_cpus=RAY_LOGICAL_CPUS, include_dashboard=False)
+    opened: dict[str, tuple[Executor, int | None]] = {}
+    timings: dict[str, dict[str, Any]] = {}
+    try:
+        for name, (make, threads) in makers.items():
+            began = time.perf_counter()
+            opened[name] = (make(), threads)
+            timings[name] = {"startup_s": time.perf_counter() - began, "passes_s": [], "request_s": []}
+        for _ in range(1 + warm_passes):
+            for name, (executor, threads) in opened.items():
+                with torch_threads(threads):
+                    t0 = time.perf_counter()
+                    outcomes = list(executor.map_unordered(work))
+                    timings[name]["passes_s"].append(time.perf_counter() - t0)
+                failed = [o.request_id for o in outcomes if o.error]
+                if failed:
+                    raise SystemExit(f"{name}: evaluations failed: {failed[:3]}")
+                timings[name]["request_s"].append([o.result.wall_time_s for o in outcomes if o.result])
+    finally:
+        for executor, _ in opened.values():
+            executor.close()
+    for t in timings.values():
+        passes = t["passes_s"]
+        warm = min(range(1, len(passes)), key=passes.__getitem__)
+        t |= {"cold_s": passes[0], "warm_s": passes[warm], "warm_median_s": statistics.median(passes[1:]),
+              "warm_work_s": sum(t["request_s"][warm]), "warm_longest_request_s": max(t["request_s"][warm])}
+    return timings
 
 
 def main() -> None:
@@ -230,14 +250,13 @@ def main() -> None:
 
     if not args.skip_executors:
         work = generation_zero_work(cfg)
-        threads = torch.get_num_threads()
-        makers = {
-            f"inline ({threads} torch threads, the default)": InlineExecutor,
-            "inline (1 torch thread)": SingleThreadInline,
-            "ray, 1 actor (1 CPU, 1 thread)": lambda: RayExecutor(num_actors=1, cpus_per_actor=1.0),
-            "ray, 2 actors (1 CPU, 1 thread each)": lambda: RayExecutor(num_actors=2, cpus_per_actor=1.0),
+        makers: dict[str, tuple[Callable[[], Executor], int | None]] = {
+            f"inline ({torch.get_num_threads()} torch threads, the default)": (InlineExecutor, None),
+            "inline (1 torch thread)": (InlineExecutor, 1),
+            "ray, 1 actor (1 CPU, 1 thread)": (partial(RayExecutor, 1, cpus_per_actor=1.0), None),
+            "ray, 2 actors (1 CPU, 1 thread each)": (partial(RayExecutor, 2, cpus_per_actor=1.0), None),
         }
-        timings = {name: time_executor(make, work, args.warm_passes) for name, make in makers.items()}
+        timings = time_executors(makers, work, args.warm_passes)
         payload["executors"] = {"requests": len(work), "timings": timings}
         base = next(iter(timings.values()))["warm_s"]
         rows = [
