@@ -100,7 +100,9 @@ def population_stats(fitness: Sequence[float]) -> PopulationStats:
 def member_metrics(member: MemberResult) -> dict[str, Any]:
     """The member's numbers as the stored ``metrics`` JSON (None values left out)."""
     metrics: dict[str, Any] = member.model_dump(
-        include={"accuracy", "final_loss", "mean_last_losses", "steps_done"}, exclude_none=True
+        include={"accuracy", "final_loss", "mean_last_losses", "steps_done", "loss_curve", "loss_curve_steps",
+                 "escape_steps"},
+        exclude_none=True,
     )
     metrics.update(member.extra)
     return metrics

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # headless, before anything may import pyplot
 
@@ -147,25 +148,27 @@ def plot_diversity(
     return _save(fig, path)
 
 
-def plot_loss_curves(path: Path, curves: Sequence[tuple[str, Sequence[float], Sequence[int]]]) -> Path:
+def plot_loss_curves(
+    path: Path, curves: Sequence[tuple[str, Sequence[int], Sequence[float], Sequence[int]]]
+) -> Path:
     """Training-loss curves, each with its escape events as vertical marks.
 
-    ``curves`` holds ``(label, losses, escape_steps)``; ``losses[i]`` is the loss at step i and
-    each escape step is marked on the curve. The loss axis is logarithmic when all losses are
-    positive.
+    ``curves`` holds ``(label, steps, losses, escape_steps)``: ``losses[i]`` is the loss at
+    step ``steps[i]`` and each escape step is marked on the curve (linearly interpolated
+    between its points). The loss axis is logarithmic when all losses are positive.
     """
     fig = Figure(figsize=(8, 4.8))
     ax = fig.subplots()
     colors = matplotlib.colormaps["tab10"]
     positive = True
-    for i, (label, losses, escapes) in enumerate(curves):
+    for i, (label, steps, losses, escapes) in enumerate(curves):
         color = colors(i % 10)
         label = f"{label} ({len(escapes)} escapes)"
-        ax.plot(range(len(losses)), losses, color=color, linewidth=1, label=label)
+        ax.plot(steps, losses, color=color, linewidth=1, label=label)
         positive = positive and all(v > 0 for v in losses)
         for step in escapes:
             ax.axvline(step, color=color, linestyle=":", alpha=0.6)
-        marks = [(s, losses[s]) for s in escapes if 0 <= s < len(losses)]
+        marks = [(s, float(np.interp(s, steps, losses))) for s in escapes if steps and steps[0] <= s <= steps[-1]]
         if marks:
             ax.scatter(*zip(*marks, strict=True), color=color, marker="v", zorder=3)
     if positive and curves:

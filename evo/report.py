@@ -38,8 +38,9 @@ TOP_GENOMES = 3
 TOP_TABLE = 10
 """Rows of the ranking table."""
 ALME_PREFIX = "alme"
-LOSS_CURVE_KEYS = ("loss_curve", "losses")
-ESCAPE_STEP_KEYS = ("escape_steps", "escape_events")
+LOSS_CURVE_KEY = "loss_curve"
+LOSS_CURVE_STEPS_KEY = "loss_curve_steps"
+ESCAPE_STEPS_KEY = "escape_steps"
 ESCAPE_COUNT_KEY = "escape_count"
 
 
@@ -108,33 +109,27 @@ def population_diversity(store: Store, run_id: int, generations: Sequence[int]) 
     return rows
 
 
-def loss_curves(metrics: Mapping[str, Any]) -> tuple[list[float], list[int], int | None]:
-    """Loss curve, escape steps and escape count found in one evaluation's stored metrics.
+def loss_curves(metrics: Mapping[str, Any]) -> tuple[list[float], list[int], list[int], int | None]:
+    """Loss curve, its steps, escape steps and escape count from one evaluation's stored metrics.
 
-    Keys read (top level of ``metrics`` first, then its ``extra`` dict): ``loss_curve`` or
-    ``losses`` (list of per-step training losses), ``escape_steps`` or ``escape_events``
-    (list of step indices, or of dicts with a ``step`` key) and ``escape_count`` (number).
-    Missing keys give ``[]``, ``[]`` and ``None``.
+    Reads exactly the worker's keys (``workers.requests.MemberResult``): ``loss_curve`` (the
+    training loss downsampled to <= 50 window means), ``loss_curve_steps`` (each window's last
+    step), ``escape_steps`` and ``escape_count``. Missing keys give ``[]``, ``[]``, ``[]`` and
+    None; a curve whose steps do not match it in length is dropped.
     """
-    scopes = [metrics, metrics.get("extra") or {}]
 
-    def first(keys: Sequence[str]) -> Any:
-        for scope in scopes:
-            for key in keys:
-                if isinstance(scope, Mapping) and scope.get(key) is not None:
-                    return scope[key]
-        return None
+    def numbers(key: str) -> list[float]:
+        values = metrics.get(key)
+        if not isinstance(values, list):
+            return []
+        return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
-    losses = first(LOSS_CURVE_KEYS)
-    escapes = first(ESCAPE_STEP_KEYS)
-    count = first((ESCAPE_COUNT_KEY,))
-    curve = [float(v) for v in losses] if isinstance(losses, list) else []
-    steps = []
-    for event in escapes if isinstance(escapes, list) else []:
-        step = event.get("step") if isinstance(event, Mapping) else event
-        if isinstance(step, int | float) and not isinstance(step, bool):
-            steps.append(int(step))
-    return curve, steps, (int(count) if isinstance(count, int | float) and _finite(count) else None)
+    curve, curve_steps = numbers(LOSS_CURVE_KEY), [int(s) for s in numbers(LOSS_CURVE_STEPS_KEY)]
+    if len(curve) != len(curve_steps):
+        curve, curve_steps = [], []
+    count = metrics.get(ESCAPE_COUNT_KEY)
+    escapes = [int(s) for s in numbers(ESCAPE_STEPS_KEY)]
+    return curve, curve_steps, escapes, (int(count) if isinstance(count, int | float) and _finite(count) else None)
 
 
 # -- sections: each draws its figure (when it has data) and returns its markdown -------------
@@ -208,22 +203,24 @@ def _alme_section(store: Store, run: RunRecord, alme: Sequence[RankedEntry], out
     for ev in evaluations:
         if ev.seed not in run.scope.seeds:
             continue
-        curve, steps, count = loss_curves(ev.metrics or {})
+        curve, curve_steps, steps, count = loss_curves(ev.metrics or {})
         if count is None and not steps and not curve:
             continue
         n_escapes = count if count is not None else len(steps)
         shown = ", ".join(map(str, steps)) or "-"
         rows.append(f"| {labels[ev.entry_key]} | {ev.task} | {ev.seed} | {n_escapes} | {shown} |")
         if curve:
-            curves.append((f"{labels[ev.entry_key]} {ev.task} s{ev.seed}", curve, steps))
+            curves.append((f"{labels[ev.entry_key]} {ev.task} s{ev.seed}", curve_steps, curve, steps))
     if not rows:
-        keys = ", ".join(f"`{k}`" for k in (*LOSS_CURVE_KEYS, *ESCAPE_STEP_KEYS, ESCAPE_COUNT_KEY))
+        keys = ", ".join(
+            f"`{k}`" for k in (LOSS_CURVE_KEY, LOSS_CURVE_STEPS_KEY, ESCAPE_STEPS_KEY, ESCAPE_COUNT_KEY)
+        )
         return f"## {title}\n\nThe stored ALME metrics carry no escape data (keys read: {keys}).\n"
     table = "| entry | task | seed | escapes | escape steps |\n|---|---|---:|---:|---|\n" + "\n".join(rows)
     if curves:
         plots.plot_loss_curves(out / "alme_escapes.png", curves)
         return _figure(title, "alme_escapes.png", table)
-    return f"## {title}\n\nNo loss curve stored (keys `loss_curve` / `losses`), so no figure.\n\n{table}\n"
+    return f"## {title}\n\nNo loss curve stored (key `{LOSS_CURVE_KEY}`), so no figure.\n\n{table}\n"
 
 
 def _summary(run: RunRecord, generations: Sequence[GenerationRecord], evolved: Sequence[RankedEntry]) -> str:

@@ -76,9 +76,10 @@ def build_run(store: Store) -> int:
         for seed in SEEDS:
             store.record_evaluation(evaluation(ADAM.hash, task, seed, score(ADAM, task, seed)))
             metrics = (
-                {"loss_curve": ALME_CURVE, "escape_steps": ALME_STEPS}
+                {"loss_curve": ALME_CURVE, "loss_curve_steps": list(range(1, len(ALME_CURVE) + 1)),
+                 "escape_steps": ALME_STEPS, "escape_count": len(ALME_STEPS)}
                 if seed == 0
-                else {"extra": {"escape_count": 0}}
+                else {"escape_count": 0}
             )
             store.record_evaluation(evaluation("alme", task, seed, 0.31, metrics))
     for gen, population in enumerate(POPULATIONS):
@@ -178,10 +179,11 @@ def test_unknown_run_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize(
     ("metrics", "expected"),
     [
-        ({}, ([], [], None)),
-        ({"loss_curve": [2, 1.5], "escape_steps": [1]}, ([2.0, 1.5], [1], None)),
-        ({"extra": {"losses": [3.0], "escape_events": [{"step": 4}], "escape_count": 1.0}}, ([3.0], [4], 1)),
-        ({"escape_count": float("nan")}, ([], [], None)),
+        ({}, ([], [], [], None)),
+        ({"loss_curve": [2, 1.5], "loss_curve_steps": [5, 10], "escape_steps": [7]}, ([2.0, 1.5], [5, 10], [7], None)),
+        ({"loss_curve": [2, 1.5], "loss_curve_steps": [5]}, ([], [], [], None)),  # mismatched: dropped
+        ({"escape_steps": [4], "escape_count": 1.0}, ([], [], [4], 1)),
+        ({"escape_count": float("nan")}, ([], [], [], None)),
     ],
 )
 def test_loss_curve_keys(metrics, expected):

@@ -35,7 +35,7 @@ from optimizers.registry import REGISTRY, get_entry
 from workers.device import describe_device, resolve_device
 from workers.errors import UnknownEntryError
 from workers.fitness import DIVERGED_FITNESS, mean_last_losses, seed_fitness
-from workers.outcome import MemberOutcome, error_text
+from workers.outcome import MemberOutcome, error_text, loss_curve
 from workers.population import train_population
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
@@ -89,10 +89,12 @@ def _member_result(entry_key: str, seed: int, outcome: MemberOutcome) -> MemberR
         fitness = seed_fitness(outcome.accuracy, mean_last)
     else:
         fitness = DIVERGED_FITNESS
+    curve, curve_steps = loss_curve(outcome.losses)
     return MemberResult(
         entry_key=entry_key, seed=seed, status=outcome.status, fitness=fitness, accuracy=outcome.accuracy,
         final_loss=outcome.final_loss, mean_last_losses=mean_last, steps_done=outcome.steps_done,
         wall_time_s=outcome.wall_time_s, error=outcome.error, extra=outcome.extra,
+        loss_curve=curve or None, loss_curve_steps=curve_steps or None, escape_steps=outcome.escape_steps,
     )  # fmt: skip
 
 

@@ -77,7 +77,14 @@ class MemberResult(BaseModel):
     steps_done: int = 0
     wall_time_s: float = 0.0
     error: str | None = None
-    extra: dict[str, float] = Field(default_factory=dict, description="Task-specific metrics.")
+    extra: dict[str, float] = Field(
+        default_factory=dict, description="Task-specific metrics (ALME: ``escape_count``)."
+    )
+    loss_curve: list[float] | None = Field(
+        None, description="Training loss downsampled to <= 50 points: the mean of each window of steps."
+    )
+    loss_curve_steps: list[int] | None = Field(None, description="The last step (1-based) of each window.")
+    escape_steps: list[int] | None = Field(None, description="Steps at which ALME escaped (ALME only).")
 
 
 class EvalResult(BaseModel):

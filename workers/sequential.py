@@ -7,6 +7,8 @@ first call of a step is judged), runs the backward pass and returns the loss. St
 optimizers get the member's own ``optimizer`` RNG stream, so scores depend only on the seed.
 An exception in training marks the member failed with
 its error text (the seed counted a RuntimeError in the step as a divergence; both score -1).
+An :class:`~optimizers.alme.ALME` member also reports its escapes (``get_stats()``): the
+steps in ``escape_steps`` and their number in ``extra["escape_count"]``, whatever its status.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from optimizers.alme import ALME
 from workers.models import bind_dropout_generator
 from workers.outcome import MemberOutcome, error_text
 from workers.tasks import Runtime
@@ -36,6 +39,7 @@ def train_sequential(
     started = time.perf_counter()
     losses: list[float] = []
     step = 0
+    optimizer: torch.optim.Optimizer | None = None
     try:
         streams = runtime.streams(seed)
         model = runtime.model_for(seed, streams)
@@ -68,11 +72,17 @@ def train_sequential(
         score = runtime.evaluate(model)
     except _Diverged:
         losses.append(step_losses[-1])
-        return MemberOutcome("diverged", step, losses, wall_time_s=time.perf_counter() - started)
+        outcome = MemberOutcome("diverged", step, losses, wall_time_s=time.perf_counter() - started)
     except Exception as exc:
-        return MemberOutcome(
+        outcome = MemberOutcome(
             "failed", step, losses, error=error_text(exc), wall_time_s=time.perf_counter() - started
         )
-    return MemberOutcome(
-        "ok", steps, losses, score.accuracy, dict(score.extra), wall_time_s=time.perf_counter() - started
-    )
+    else:
+        outcome = MemberOutcome(
+            "ok", steps, losses, score.accuracy, dict(score.extra), wall_time_s=time.perf_counter() - started
+        )
+    if isinstance(optimizer, ALME):
+        stats = optimizer.get_stats()
+        outcome.escape_steps = list(stats["escape_steps"])
+        outcome.extra["escape_count"] = float(stats["escape_count"])
+    return outcome
