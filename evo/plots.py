@@ -168,7 +168,8 @@ def plot_loss_curves(
         positive = positive and all(v > 0 for v in losses)
         for step in escapes:
             ax.axvline(step, color=color, linestyle=":", alpha=0.6)
-        marks = [(s, float(np.interp(s, steps, losses))) for s in escapes if steps and steps[0] <= s <= steps[-1]]
+        inside = [s for s in escapes if steps and steps[0] <= s <= steps[-1]]
+        marks = [(s, float(np.interp(s, steps, losses))) for s in inside]
         if marks:
             ax.scatter(*zip(*marks, strict=True), color=color, marker="v", zorder=3)
     if positive and curves:

@@ -129,7 +129,8 @@ def loss_curves(metrics: Mapping[str, Any]) -> tuple[list[float], list[int], lis
         curve, curve_steps = [], []
     count = metrics.get(ESCAPE_COUNT_KEY)
     escapes = [int(s) for s in numbers(ESCAPE_STEPS_KEY)]
-    return curve, curve_steps, escapes, (int(count) if isinstance(count, int | float) and _finite(count) else None)
+    number = int(count) if isinstance(count, int | float) and _finite(count) else None
+    return curve, curve_steps, escapes, number
 
 
 # -- sections: each draws its figure (when it has data) and returns its markdown -------------

@@ -180,7 +180,10 @@ def test_unknown_run_is_a_clear_error(tmp_path):
     ("metrics", "expected"),
     [
         ({}, ([], [], [], None)),
-        ({"loss_curve": [2, 1.5], "loss_curve_steps": [5, 10], "escape_steps": [7]}, ([2.0, 1.5], [5, 10], [7], None)),
+        (
+            {"loss_curve": [2, 1.5], "loss_curve_steps": [5, 10], "escape_steps": [7]},
+            ([2.0, 1.5], [5, 10], [7], None),
+        ),
         ({"loss_curve": [2, 1.5], "loss_curve_steps": [5]}, ([], [], [], None)),  # mismatched: dropped
         ({"escape_steps": [4], "escape_count": 1.0}, ([], [], [4], 1)),
         ({"escape_count": float("nan")}, ([], [], [], None)),
