@@ -56,17 +56,19 @@ candidate_evaluations (closure or loader evaluations spent on escapes).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
 
+from optimizers._common import as_float, check, is_int
 from optimizers.alme_escape import (
     BatchScorer,
     CandidateScorer,
     ClosureScorer,
+    Slot,
     adam_update,
-    as_float,
+    effective_step_size,
     half_window_plateau,
     sample_candidates,
 )
@@ -90,8 +92,15 @@ settle into its basin before it is scored, so candidates are compared by their b
 class ALME(torch.optim.Optimizer):
     """Adam with stagnation detection and a population-based escape (see the module docstring).
 
+    Every hyperparameter below (all but ``generator``) lives in ``defaults`` and in each param
+    group, like torch.optim's, so it is saved by ``state_dict`` and restored by
+    ``load_state_dict``. The Adam terms (lr, betas, eps, weight_decay) and the perturbation
+    terms (perturbation_floor, max_step_scale) act per group; the rest describe the one
+    stagnation test and escape shared by all parameters and are read from the first group
+    (:attr:`settings`).
+
     Args:
-        params: parameters or param-group dicts (lr, betas, eps, weight_decay are per group).
+        params: parameters or param-group dicts (any hyperparameter below may be set per group).
         lr, betas, eps, weight_decay: Adam hyperparameters (decoupled weight decay).
         grad_norm_window, grad_norm_threshold: window and relative threshold of the
             gradient-norm plateau (used when ``use_loss_plateau`` is False).
@@ -149,42 +158,37 @@ class ALME(torch.optim.Optimizer):
         generator: torch.Generator | None = None,
     ) -> None:
         scales = _parse_scales(scale_distribution if scale_distribution is not None else DEFAULT_SCALES)
-        _check(lr >= 0.0, "lr", lr, "must be >= 0")
-        _check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas", betas, "each in [0, 1)")
-        _check(eps >= 0.0, "eps", eps, "must be >= 0")
-        _check(weight_decay >= 0.0, "weight_decay", weight_decay, "must be >= 0")
+        check(lr >= 0.0, "lr", lr, "must be >= 0")
+        check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas", betas, "each in [0, 1)")
+        check(eps >= 0.0, "eps", eps, "must be >= 0")
+        check(weight_decay >= 0.0, "weight_decay", weight_decay, "must be >= 0")
         for name, value in (("grad_norm_window", grad_norm_window), ("loss_window", loss_window)):
-            _check(_is_int(value) and value >= 2, name, value, "must be an integer >= 2")
+            check(is_int(value) and value >= 2, name, value, "must be an integer >= 2")
         for name, value in (("grad_norm_threshold", grad_norm_threshold), ("loss_threshold", loss_threshold)):
-            _check(value >= 0.0, name, value, "must be >= 0")
-        _check(_is_int(stagnation_patience) and stagnation_patience >= 1, "stagnation_patience",
+            check(value >= 0.0, name, value, "must be >= 0")
+        check(is_int(stagnation_patience) and stagnation_patience >= 1, "stagnation_patience",
                stagnation_patience, "must be an integer >= 1")
-        _check(_is_int(population_size) and population_size >= 1, "population_size", population_size,
+        check(is_int(population_size) and population_size >= 1, "population_size", population_size,
                "must be an integer >= 1")
-        _check(sum(scales.values()) == population_size, "population_size", population_size,
+        check(sum(scales.values()) == population_size, "population_size", population_size,
                f"must equal the sum of the scale_distribution counts ({sum(scales.values())})")
-        _check(_is_int(n_eval_steps) and n_eval_steps >= 0, "n_eval_steps", n_eval_steps,
+        check(is_int(n_eval_steps) and n_eval_steps >= 0, "n_eval_steps", n_eval_steps,
                "must be an integer >= 0")
-        _check(0.0 < eval_batch_size_factor <= 1.0, "eval_batch_size_factor", eval_batch_size_factor,
+        check(0.0 < eval_batch_size_factor <= 1.0, "eval_batch_size_factor", eval_batch_size_factor,
                "must lie in (0, 1]")
-        _check(eval_on in ("train", "val"), "eval_on", eval_on, "must be 'train' or 'val'")
-        _check(perturbation_floor >= 0.0, "perturbation_floor", perturbation_floor, "must be >= 0")
-        _check(max_step_scale > 0.0, "max_step_scale", max_step_scale, "must be > 0")
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
-        self.grad_norm_window = grad_norm_window
-        self.grad_norm_threshold = grad_norm_threshold
-        self.loss_window = loss_window
-        self.loss_threshold = loss_threshold
-        self.stagnation_patience = stagnation_patience
-        self.use_loss_plateau = use_loss_plateau
-        self.population_size = population_size
-        self.scale_distribution = scales
-        self.n_eval_steps = n_eval_steps
-        self.eval_batch_size_factor = eval_batch_size_factor
-        self.eval_on = eval_on
-        self.track_best = track_best
-        self.perturbation_floor = perturbation_floor
-        self.max_step_scale = max_step_scale
+        check(eval_on in ("train", "val"), "eval_on", eval_on, "must be 'train' or 'val'")
+        check(perturbation_floor >= 0.0, "perturbation_floor", perturbation_floor, "must be >= 0")
+        check(max_step_scale > 0.0, "max_step_scale", max_step_scale, "must be > 0")
+        defaults = {
+            "lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+            "grad_norm_window": grad_norm_window, "grad_norm_threshold": grad_norm_threshold,
+            "loss_window": loss_window, "loss_threshold": loss_threshold,
+            "stagnation_patience": stagnation_patience, "use_loss_plateau": use_loss_plateau,
+            "population_size": population_size, "scale_distribution": scales, "n_eval_steps": n_eval_steps,
+            "eval_batch_size_factor": eval_batch_size_factor, "eval_on": eval_on, "track_best": track_best,
+            "perturbation_floor": perturbation_floor, "max_step_scale": max_step_scale,
+        }
+        super().__init__(params, defaults)
         self.generator = generator
         self.state["global"] = {
             "step": 0, "grad_norm_history": [], "loss_history": [], "stagnation_count": 0,
@@ -198,6 +202,11 @@ class ALME(torch.optim.Optimizer):
     def global_state(self) -> dict[str, Any]:
         """Bookkeeping shared by all parameters (``self.state["global"]``, saved in state_dict)."""
         return self.state["global"]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The first param group: its values drive what all groups share (see the class doc)."""
+        return self.param_groups[0]
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -223,17 +232,17 @@ class ALME(torch.optim.Optimizer):
         g = self.global_state
         g["step"] += 1
         g["current_grad_norm"] = _total_norm(grads)
-        self._record("grad_norm_history", g["current_grad_norm"], self.grad_norm_window)
+        self._record("grad_norm_history", g["current_grad_norm"], self.settings["grad_norm_window"])
         if loss is not None:
             self.update_loss(loss)
             if self._detect_stagnation():
-                self._escape_local_minimum(ClosureScorer(self, closure))
+                self._escape_local_minimum(self._closure_scorer(closure))
         return loss
 
     def update_loss(self, loss: float | torch.Tensor) -> None:
         """Record a training loss (per step or per epoch) for the plateau test."""
         value = as_float(loss)
-        self._record("loss_history", value, self.loss_window)
+        self._record("loss_history", value, self.settings["loss_window"])
         self.global_state["best_loss"] = min(self.global_state["best_loss"], value)
 
     def check_and_escape(
@@ -253,8 +262,12 @@ class ALME(torch.optim.Optimizer):
             return False
         if criterion is None:
             raise ValueError("Invalid criterion: None (check_and_escape needs a loss function to score)")
-        score_loader = val_loader if self.eval_on == "val" and val_loader is not None else train_loader
-        scorer = BatchScorer(self, model, train_loader, score_loader, criterion, device)
+        settings = self.settings
+        score_loader = val_loader if settings["eval_on"] == "val" and val_loader is not None else train_loader
+        scorer = BatchScorer(
+            self._slots(), model, train_loader, score_loader, criterion, device,
+            settings["n_eval_steps"], settings["eval_batch_size_factor"],
+        )  # fmt: skip
         return self._escape_local_minimum(scorer)
 
     @torch.no_grad()
@@ -262,7 +275,7 @@ class ALME(torch.optim.Optimizer):
         """Keep a copy of the weights if ``val_loss`` is the best so far (when track_best)."""
         value = as_float(val_loss)
         g = self.global_state
-        if not self.track_best or not value < g["best_val_loss"]:
+        if not self.settings["track_best"] or not value < g["best_val_loss"]:
             return False
         g["best_val_loss"] = value
         g["best_params"] = [p.detach().clone() for p in self._all_params()]
@@ -307,6 +320,23 @@ class ALME(torch.optim.Optimizer):
     def _params_with_grad(self) -> list[torch.Tensor]:
         return [p for p in self._all_params() if p.grad is not None]
 
+    def _slots(self) -> list[Slot]:
+        """Every parameter with its group and its (possibly empty) state, for the escape code."""
+        return [(p, group, self.state.get(p, {})) for group in self.param_groups for p in group["params"]]
+
+    def _step_sizes(self) -> list[torch.Tensor]:
+        """Each parameter's capped Adam step size (:func:`~optimizers.alme_escape.effective_step_size`)."""
+        return [effective_step_size(p, state, group) for p, group, state in self._slots()]
+
+    def _candidates(self, origin: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+        """The escape's perturbed copies of ``origin`` (the parameters' values, in group order)."""
+        floors = [group["perturbation_floor"] for _, group, _ in self._slots()]
+        scales = self.settings["scale_distribution"]
+        return sample_candidates(origin, self._step_sizes(), floors, scales, self.generator)
+
+    def _closure_scorer(self, closure: Callable[[], Any]) -> ClosureScorer:
+        return ClosureScorer(self._slots(), closure, self.settings["n_eval_steps"])
+
     def _record(self, key: str, value: float, window: int) -> None:
         history = self.global_state[key]
         history.append(value)
@@ -314,17 +344,17 @@ class ALME(torch.optim.Optimizer):
 
     def _detect_stagnation(self) -> bool:
         """Update the stagnation counter from one plateau check; True when it reaches patience."""
-        g = self.global_state
-        if self.use_loss_plateau:
-            verdict = half_window_plateau(g["loss_history"], self.loss_window, self.loss_threshold, True)
+        g, s = self.global_state, self.settings
+        if s["use_loss_plateau"]:
+            verdict = half_window_plateau(g["loss_history"], s["loss_window"], s["loss_threshold"], True)
         else:
             verdict = half_window_plateau(
-                g["grad_norm_history"], self.grad_norm_window, self.grad_norm_threshold, False
+                g["grad_norm_history"], s["grad_norm_window"], s["grad_norm_threshold"], False
             )
         if verdict is None:
             return False
         g["stagnation_count"] = g["stagnation_count"] + 1 if verdict else 0
-        return g["stagnation_count"] >= self.stagnation_patience
+        return g["stagnation_count"] >= s["stagnation_patience"]
 
     @torch.no_grad()
     def _escape_local_minimum(self, scorer: CandidateScorer) -> bool:
@@ -332,13 +362,14 @@ class ALME(torch.optim.Optimizer):
         params = self._all_params()
         origin = [p.detach().clone() for p in params]
         best_loss, best_params = math.inf, None
-        for candidate in sample_candidates(self, origin):
+        for candidate in self._candidates(origin):
             for p, c in zip(params, candidate, strict=True):
                 p.copy_(c)
             loss = scorer.refine_and_score()
             if math.isfinite(loss) and loss < best_loss:
                 best_loss, best_params = loss, [p.detach().clone() for p in params]
         g = self.global_state
+        g["candidate_evaluations"] += scorer.evaluations
         g["stagnation_count"] = 0
         g["loss_history"].clear()
         g["grad_norm_history"].clear()
@@ -370,18 +401,9 @@ def _parse_scales(distribution: Mapping[float | str, int]) -> dict[float, int]:
             scale = float(key)
         except (TypeError, ValueError):
             raise ValueError(f"Invalid scale_distribution: key {key!r} is not a number") from None
-        _check(math.isfinite(scale) and scale > 0.0, "scale_distribution", dict(distribution),
+        check(math.isfinite(scale) and scale > 0.0, "scale_distribution", dict(distribution),
                f"scale {key!r} must be a finite number > 0")
-        _check(_is_int(count) and count >= 0, "scale_distribution", dict(distribution),
+        check(is_int(count) and count >= 0, "scale_distribution", dict(distribution),
                f"count of scale {key!r} must be an integer >= 0")
         scales[scale] = scales.get(scale, 0) + int(count)
     return scales
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check(ok: bool, name: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ValueError(f"Invalid {name}: {value!r} ({rule})")

@@ -1,8 +1,10 @@
 """ALME's escape machinery: the plateau test, candidate sampling and candidate scoring.
 
 Kept apart from :mod:`optimizers.alme` (the optimizer class) so each file has one job. The
-scorers refine a candidate with Adam steps on *private copies* of the moments (the real
-optimizer state is read, never written) and return its loss.
+functions take values (parameters, their groups and states, settings) and return results;
+they never touch the optimizer object. The scorers refine a candidate with Adam steps on
+*private copies* of the moments (the real optimizer state is read, never written), return
+its loss and count the loss evaluations they spent (``evaluations``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import torch
 
-if TYPE_CHECKING:
-    from optimizers.alme import ALME
+from optimizers._common import as_float, standard_normal
+
+Slot = tuple[torch.Tensor, Mapping[str, Any], Mapping[str, Any]]
+"""One parameter with its param group and its optimizer state (read, never written)."""
 
 _TINY = 1e-12
 
@@ -32,11 +36,6 @@ def adam_update(
     param.addcdiv_(exp_avg, exp_avg_sq.sqrt().add_(group["eps"]), value=-step_size)
     if group["weight_decay"] != 0.0:
         param.mul_(1.0 - group["lr"] * group["weight_decay"])
-
-
-def as_float(value: Any) -> float:
-    """A loss as a Python float (``.item()`` on tensors: no requires-grad warning)."""
-    return value.item() if isinstance(value, torch.Tensor) else float(value)
 
 
 def half_window_plateau(history: list[float], window: int, threshold: float, signed: bool) -> bool | None:
@@ -57,53 +56,47 @@ def half_window_plateau(history: list[float], window: int, threshold: float, sig
     return change < threshold * max(abs(older), _TINY)
 
 
-def effective_step_sizes(opt: ALME, params: list[torch.Tensor]) -> list[torch.Tensor]:
+def effective_step_size(
+    param: torch.Tensor, state: Mapping[str, Any], group: Mapping[str, Any]
+) -> torch.Tensor:
     """Adam's per-weight step size ``lr sqrt(1-b2^t)/(1-b1^t)/(sqrt(v)+eps)``, capped.
 
-    Weights without Adam state (no gradient yet) get the plain ``lr``, as in the seed. The cap
-    ``max_step_scale`` stops the size from reaching lr/eps where ``v -> 0``.
+    A weight without Adam state (no gradient yet) gets the plain ``lr``, as in the seed. The
+    cap, the group's ``max_step_scale``, stops the size from reaching lr/eps where ``v -> 0``.
     """
-    sizes = []
-    groups = {id(p): group for group in opt.param_groups for p in group["params"]}
-    for p in params:
-        group = groups[id(p)]
-        state = opt.state.get(p, {})
-        t = state.get("step", 0)
-        if t > 0:
-            beta1, beta2 = group["betas"]
-            bias = math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
-            size = (group["lr"] * bias) / (state["exp_avg_sq"].sqrt() + group["eps"])
-        else:
-            size = torch.full_like(p, group["lr"])
-        sizes.append(size.clamp(max=opt.max_step_scale))
-    return sizes
+    t = state.get("step", 0)
+    if t > 0:
+        beta1, beta2 = group["betas"]
+        bias = math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+        size = (group["lr"] * bias) / (state["exp_avg_sq"].sqrt() + group["eps"])
+    else:
+        size = torch.full_like(param, group["lr"])
+    return size.clamp(max=group["max_step_scale"])
 
 
-def sample_candidates(opt: ALME, origin: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:
-    """Yield ``population_size`` perturbed copies of ``origin`` (one list of tensors each).
+def sample_candidates(
+    origin: list[torch.Tensor],
+    step_sizes: list[torch.Tensor],
+    floors: list[float],
+    scale_distribution: Mapping[float, int],
+    generator: torch.Generator | None,
+) -> Iterator[list[torch.Tensor]]:
+    """Yield perturbed copies of ``origin`` (one list of tensors each), ``count`` per scale.
 
-    Candidate = ``w + xi * max(|w|, floor) * s * scale`` with ``xi ~ N(0, I)``, ``s`` from
-    :func:`effective_step_sizes`, and ``count`` candidates for every ``scale: count`` pair.
+    Candidate = ``w + xi * max(|w|, floor) * s * scale`` with ``xi ~ N(0, I)``, ``s`` the
+    weight's :func:`effective_step_size` and ``floor`` its group's ``perturbation_floor``.
     """
-    params = [p for group in opt.param_groups for p in group["params"]]
-    bases = [
-        w.abs().clamp(min=opt.perturbation_floor) * s
-        for w, s in zip(origin, effective_step_sizes(opt, params), strict=True)
-    ]
-    for scale, count in opt.scale_distribution.items():
+    bases = [w.abs().clamp(min=f) * s for w, s, f in zip(origin, step_sizes, floors, strict=True)]
+    for scale, count in scale_distribution.items():
         for _ in range(count):
-            noise = [_standard_normal(w, opt.generator) for w in origin]
+            noise = [standard_normal(w, generator) for w in origin]
             yield [w + xi * base * scale for w, xi, base in zip(origin, noise, bases, strict=True)]
 
 
-def _standard_normal(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    if generator is None:
-        return torch.randn_like(like)
-    noise = torch.randn(like.shape, generator=generator, dtype=like.dtype, device=generator.device)
-    return noise.to(like.device)
-
-
 class CandidateScorer(Protocol):
+    evaluations: int
+    """Closure or loader evaluations spent so far."""
+
     def refine_and_score(self) -> float:
         """Refine the weights currently loaded in the optimizer's params; return their loss."""
         ...
@@ -123,16 +116,14 @@ class _Moments:
 class _ScratchAdam:
     """Adam on private copies of the optimizer's moments and step counts (real state untouched)."""
 
-    def __init__(self, opt: ALME) -> None:
+    def __init__(self, slots: list[Slot]) -> None:
         self.moments: list[_Moments] = []
-        for group in opt.param_groups:
-            for p in group["params"]:
-                s = opt.state.get(p, {})
-                if "exp_avg" in s:
-                    m, v, t = s["exp_avg"].clone(), s["exp_avg_sq"].clone(), s["step"]
-                else:
-                    m, v, t = torch.zeros_like(p), torch.zeros_like(p), 0
-                self.moments.append(_Moments(p, group, m, v, t))
+        for p, group, s in slots:
+            if "exp_avg" in s:
+                m, v, t = s["exp_avg"].clone(), s["exp_avg_sq"].clone(), s["step"]
+            else:
+                m, v, t = torch.zeros_like(p), torch.zeros_like(p), 0
+            self.moments.append(_Moments(p, group, m, v, t))
 
     @torch.no_grad()
     def step(self) -> None:
@@ -150,20 +141,20 @@ class _ScratchAdam:
 class ClosureScorer:
     """Refine with ``n_eval_steps`` closure steps, score with one more closure call."""
 
-    def __init__(self, opt: ALME, closure: Callable[[], Any]) -> None:
-        self.opt = opt
-        self.closure = closure
+    def __init__(self, slots: list[Slot], closure: Callable[[], Any], n_eval_steps: int) -> None:
+        self.slots, self.closure, self.n_eval_steps = slots, closure, n_eval_steps
+        self.evaluations = 0
 
     def _loss(self, adam: _ScratchAdam) -> float:
         adam.clear_grads()
         with torch.enable_grad():
             loss = self.closure()
-        self.opt.global_state["candidate_evaluations"] += 1
+        self.evaluations += 1
         return as_float(loss)
 
     def refine_and_score(self) -> float:
-        adam = _ScratchAdam(self.opt)
-        for _ in range(self.opt.n_eval_steps):
+        adam = _ScratchAdam(self.slots)
+        for _ in range(self.n_eval_steps):
             self._loss(adam)
             adam.step()
         return self._loss(adam)
@@ -178,12 +169,14 @@ class BatchScorer:
     """
 
     def __init__(
-        self, opt: ALME, model: torch.nn.Module, train_loader: Iterable[Any], score_loader: Iterable[Any],
-        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], device: str | torch.device,
+        self, slots: list[Slot], model: torch.nn.Module, train_loader: Iterable[Any],
+        score_loader: Iterable[Any], criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        device: str | torch.device, n_eval_steps: int, eval_batch_size_factor: float,
     ) -> None:
-        self.opt, self.model, self.score_loader = opt, model, score_loader
+        self.slots, self.model, self.score_loader = slots, model, score_loader
         self.criterion, self.device = criterion, device
-        self.batches = self._draw_batches(train_loader, opt.n_eval_steps, opt.eval_batch_size_factor)
+        self.evaluations = 0
+        self.batches = self._draw_batches(train_loader, n_eval_steps, eval_batch_size_factor)
 
     def _draw_batches(self, loader: Iterable[Any], n: int, factor: float) -> list[tuple[Any, Any]]:
         batches: list[tuple[Any, Any]] = []
@@ -202,14 +195,14 @@ class BatchScorer:
 
     def refine_and_score(self) -> float:
         was_training = self.model.training
-        adam = _ScratchAdam(self.opt)
+        adam = _ScratchAdam(self.slots)
         try:
             for inputs, targets in self.batches:
                 adam.clear_grads()
                 with torch.enable_grad():
                     self.criterion(self.model(inputs), targets).backward()
                 adam.step()
-                self.opt.global_state["candidate_evaluations"] += 1
+                self.evaluations += 1
             adam.clear_grads()
             self.model.eval()
             total, count = 0.0, 0
@@ -218,7 +211,7 @@ class BatchScorer:
                     inputs, targets = inputs.to(self.device), targets.to(self.device)
                     total += float(self.criterion(self.model(inputs), targets)) * len(inputs)
                     count += len(inputs)
-            self.opt.global_state["candidate_evaluations"] += 1
+            self.evaluations += 1
         finally:
             self.model.train(was_training)
         if count == 0:

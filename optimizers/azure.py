@@ -35,6 +35,10 @@ increments ``spike_count``.
 The seed's hooks module (per-module clipping and spike hooks) is not reproduced: its clipping
 hook was a no-op and its spike hook read layer outputs as losses.
 
+Every hyperparameter but ``generator`` lives in ``defaults`` and the param groups (as in
+torch.optim), so it is saved by ``state_dict``; ``acceptance`` and the spike monitor's, which
+watch the one closure loss, are read from the first group.
+
 State: ``self.state["global"]`` holds step_count, sa_active, loss_history, spike_count,
 spike_steps, accepted, rejected (all saved in ``state_dict``).
 """
@@ -47,6 +51,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+
+from optimizers._common import as_float, check, is_int, standard_normal
 
 logger = logging.getLogger(__name__)
 
@@ -114,27 +120,25 @@ class Azure(torch.optim.Optimizer):
         spike_factor: float = 10.0,
         generator: torch.Generator | None = None,
     ) -> None:
-        _check(lr >= 0.0, "lr", lr, "must be >= 0")
-        _check(T0 >= 0.0, "T0", T0, "must be >= 0")
-        _check(sigma >= 0.0, "sigma", sigma, "must be >= 0")
-        _check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas", betas, "each in [0, 1)")
-        _check(eps >= 0.0, "eps", eps, "must be >= 0")
-        _check(_is_int(sa_steps) and sa_steps >= 1, "sa_steps", sa_steps, "must be an integer >= 1")
-        _check(0.0 <= sa_momentum < 1.0, "sa_momentum", sa_momentum, "must lie in [0, 1)")
-        _check(clip_grad_norm is None or clip_grad_norm > 0.0, "clip_grad_norm", clip_grad_norm,
+        check(lr >= 0.0, "lr", lr, "must be >= 0")
+        check(T0 >= 0.0, "T0", T0, "must be >= 0")
+        check(sigma >= 0.0, "sigma", sigma, "must be >= 0")
+        check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas", betas, "each in [0, 1)")
+        check(eps >= 0.0, "eps", eps, "must be >= 0")
+        check(is_int(sa_steps) and sa_steps >= 1, "sa_steps", sa_steps, "must be an integer >= 1")
+        check(0.0 <= sa_momentum < 1.0, "sa_momentum", sa_momentum, "must lie in [0, 1)")
+        check(clip_grad_norm is None or clip_grad_norm > 0.0, "clip_grad_norm", clip_grad_norm,
                "must be > 0, or None to disable clipping")
-        _check(acceptance in ACCEPTANCE_RULES, "acceptance", acceptance, f"must be one of {ACCEPTANCE_RULES}")
-        _check(_is_int(spike_window) and spike_window >= 2, "spike_window", spike_window,
+        check(acceptance in ACCEPTANCE_RULES, "acceptance", acceptance, f"must be one of {ACCEPTANCE_RULES}")
+        check(is_int(spike_window) and spike_window >= 2, "spike_window", spike_window,
                "must be an integer >= 2")
-        _check(spike_factor > 0.0, "spike_factor", spike_factor, "must be > 0")
+        check(spike_factor > 0.0, "spike_factor", spike_factor, "must be > 0")
         defaults = {
             "lr": lr, "T0": T0, "sigma": sigma, "betas": tuple(betas), "eps": eps, "sa_steps": sa_steps,
-            "sa_momentum": sa_momentum, "clip_grad_norm": clip_grad_norm,
+            "sa_momentum": sa_momentum, "clip_grad_norm": clip_grad_norm, "acceptance": acceptance,
+            "spike_window": spike_window, "spike_factor": spike_factor,
         }
         super().__init__(params, defaults)
-        self.acceptance = acceptance
-        self.spike_window = spike_window
-        self.spike_factor = spike_factor
         self.generator = generator
         self.state["global"] = {
             "step_count": 0, "sa_active": True, "loss_history": [], "spike_count": 0, "spike_steps": [],
@@ -155,7 +159,7 @@ class Azure(torch.optim.Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One blended update; the closure's loss feeds the spike monitor (and Metropolis)."""
         g = self.global_state
-        metropolis = self.acceptance == "metropolis" and g["sa_active"]
+        metropolis = self.param_groups[0]["acceptance"] == "metropolis" and g["sa_active"]
         if metropolis and closure is None:
             raise ValueError("Invalid acceptance: 'metropolis' needs step(closure) to score the move")
         loss = None
@@ -163,12 +167,12 @@ class Azure(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
             if loss is not None:
-                self._monitor_loss(_as_float(loss))
+                self._monitor_loss(as_float(loss))
         before = [p.detach().clone() for p in self._all_params()] if metropolis else []
         for group in self.param_groups:
             self._update_group(group, g["sa_active"])
         if metropolis:
-            self._metropolis_test(closure, _as_float(loss), before)
+            self._metropolis_test(closure, as_float(loss), before)
         g["step_count"] += 1
         if g["sa_active"] and g["step_count"] >= self.param_groups[0]["sa_steps"]:
             g["sa_active"] = False
@@ -199,7 +203,7 @@ class Azure(torch.optim.Optimizer):
             denom = (state["exp_avg_sq"] / (1.0 - beta2**t)).sqrt_().add_(group["eps"])
             p.addcdiv_(state["exp_avg"], denom, value=-alpha * group["lr"] / (1.0 - beta1**t))
             if sa_active:
-                xi = self._standard_normal(p)
+                xi = standard_normal(p, self.generator)
                 if "sa_noise" in state:
                     state["sa_noise"].mul_(mu).add_(xi, alpha=math.sqrt(1.0 - mu * mu))
                 else:
@@ -216,7 +220,7 @@ class Azure(torch.optim.Optimizer):
     ) -> None:
         """Keep the move with probability min(1, exp(-(new - old) / T_k)), else restore."""
         with torch.enable_grad():
-            new_loss = _as_float(closure())
+            new_loss = as_float(closure())
         temp = self._compute_temperature(self.param_groups[0])
         delta = new_loss - old_loss
         if delta <= 0.0:
@@ -236,37 +240,19 @@ class Azure(torch.optim.Optimizer):
 
     def _monitor_loss(self, loss: float) -> None:
         """The seed's spike monitor: warn when a loss exceeds 10x the mean of the previous four."""
-        g = self.global_state
+        g, first = self.global_state, self.param_groups[0]
+        window, factor = first["spike_window"], first["spike_factor"]
         history = g["loss_history"]
         history.append(loss)
-        if len(history) <= self.spike_window:
+        if len(history) <= window:
             return
-        del history[: len(history) - self.spike_window]
+        del history[: len(history) - window]
         previous = history[:-1]
         mean = sum(previous) / len(previous)
-        if mean > 0.0 and loss > self.spike_factor * mean:
+        if mean > 0.0 and loss > factor * mean:
             g["spike_count"] += 1
             g["spike_steps"].append(g["step_count"])
             logger.warning(
                 "Azure: loss spike at step %d: %.4g > %g x mean %.4g of the previous %d losses",
-                g["step_count"], loss, self.spike_factor, mean, len(previous),
+                g["step_count"], loss, factor, mean, len(previous),
             )
-
-    def _standard_normal(self, like: torch.Tensor) -> torch.Tensor:
-        if self.generator is None:
-            return torch.randn_like(like)
-        gen = self.generator
-        return torch.randn(like.shape, generator=gen, dtype=like.dtype, device=gen.device).to(like.device)
-
-
-def _as_float(value: Any) -> float:
-    return value.item() if isinstance(value, torch.Tensor) else float(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check(ok: bool, name: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ValueError(f"Invalid {name}: {value!r} ({rule})")

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from optimizers.alme import ALME, LANDSCAPE_SETTINGS
-from optimizers.alme_escape import ClosureScorer, effective_step_sizes, sample_candidates
 
 
 def rastrigin(x: torch.Tensor) -> torch.Tensor:
@@ -27,6 +26,11 @@ def state_bytes(opt: ALME) -> list[tuple[int, bytes, bytes]]:
             s = opt.state[p]
             out.append((s["step"], s["exp_avg"].numpy().tobytes(), s["exp_avg_sq"].numpy().tobytes()))
     return out
+
+
+def per_escape(opt: ALME) -> int:
+    """Closure/loader evaluations one escape spends: (refinement steps + 1 score) per candidate."""
+    return opt.defaults["population_size"] * (opt.defaults["n_eval_steps"] + 1)
 
 
 def classifier() -> torch.nn.Sequential:
@@ -49,17 +53,17 @@ def test_constructor_keeps_the_seed_defaults() -> None:
     }
     assert {k: defaults[k] for k in seed_defaults} == seed_defaults
     opt = ALME([torch.nn.Parameter(torch.zeros(2))])
-    assert opt.scale_distribution == {0.5: 2, 1.0: 3, 2.0: 3, 4.0: 1, 8.0: 1}
+    assert opt.defaults["scale_distribution"] == {0.5: 2, 1.0: 3, 2.0: 3, 4.0: 1, 8.0: 1}
 
 
 def test_json_string_scale_keys_work() -> None:
     config = json.loads('{"scale_distribution": {"0.5": 4, "2": 6}, "population_size": 10}')
     w = torch.nn.Parameter(torch.ones(3))
     opt = ALME([w], **config)
-    assert opt.scale_distribution == {0.5: 4, 2.0: 6}
+    assert opt.defaults["scale_distribution"] == {0.5: 4, 2.0: 6}
     w.grad = torch.ones(3)
     opt.step()
-    assert len(list(sample_candidates(opt, [w.detach().clone()]))) == 10
+    assert len(list(opt._candidates([w.detach().clone()]))) == 10
 
 
 def test_without_escapes_it_is_adam() -> None:
@@ -110,12 +114,13 @@ def test_zero_weights_get_perturbed_and_step_sizes_are_capped() -> None:
     opt = ALME([w], lr=1e-3, generator=torch.Generator().manual_seed(0))
     w.grad = torch.zeros(100)  # v = 0: the seed's scale would be lr / eps = 1e5
     opt.step()
-    sizes = effective_step_sizes(opt, [w])[0]
-    assert torch.all(sizes == opt.max_step_scale)
-    candidates = [c[0] for c in sample_candidates(opt, [w.detach().clone()])]
-    assert len(candidates) == opt.population_size
+    sizes = opt._step_sizes()[0]
+    assert torch.all(sizes == opt.defaults["max_step_scale"])
+    candidates = [c[0] for c in opt._candidates([w.detach().clone()])]
+    assert len(candidates) == opt.defaults["population_size"]
     assert all(torch.count_nonzero(c) == 100 for c in candidates)
-    assert max(float(c.abs().max()) for c in candidates) < 6 * 8 * opt.perturbation_floor  # 6 sigma, scale 8
+    largest = max(float(c.abs().max()) for c in candidates)
+    assert largest < 6 * 8 * opt.defaults["perturbation_floor"]  # 6 sigma, scale 8
 
 
 def test_stagnation_is_measured_on_smoothed_losses() -> None:
@@ -153,11 +158,11 @@ def test_candidate_evaluation_leaves_adam_moments_byte_identical() -> None:
     for _ in range(5):
         opt.step(closure)
     before, weights = state_bytes(opt), [p.detach().clone() for p in model.parameters()]
-    opt._escape_local_minimum(ClosureScorer(opt, closure))
+    opt._escape_local_minimum(opt._closure_scorer(closure))
     assert state_bytes(opt) == before
     stats = opt.get_stats()
     assert stats["escape_count"] == 1 and stats["escape_steps"] == [5]
-    assert stats["candidate_evaluations"] == opt.population_size * (opt.n_eval_steps + 1)
+    assert stats["candidate_evaluations"] == per_escape(opt)
     pairs = zip(model.parameters(), weights, strict=True)
     moved = math.sqrt(sum(float((p.detach() - w).pow(2).sum()) for p, w in pairs))
     assert moved > 0 and stats["escape_distances"] == [pytest.approx(moved, rel=1e-5)]
@@ -173,7 +178,7 @@ def test_weights_stay_when_every_candidate_diverges() -> None:
         loss.backward()
         return loss
 
-    assert not opt._escape_local_minimum(ClosureScorer(opt, closure))
+    assert not opt._escape_local_minimum(opt._closure_scorer(closure))
     assert torch.equal(w.detach(), torch.tensor([1.0, -1.0])) and opt.get_stats()["escape_count"] == 0
 
 
@@ -192,14 +197,14 @@ def test_loader_escape_keeps_moments_and_restores_the_model_mode(mode: str) -> N
         opt.step()
     model.train(mode == "train")
     before = state_bytes(opt)
-    for _ in range(opt.loss_window):
+    for _ in range(opt.defaults["loss_window"]):
         opt.update_loss(0.7)
     escaped = [opt.check_and_escape(model, loader, val, criterion) for _ in range(3)]
     assert escaped == [False, True, False]  # patience 2; the counter and histories reset after it
     assert state_bytes(opt) == before
     assert model.training == (mode == "train")
-    assert opt.get_stats()["candidate_evaluations"] == opt.population_size * (opt.n_eval_steps + 1)
-    for _ in range(opt.loss_window):
+    assert opt.get_stats()["candidate_evaluations"] == per_escape(opt)
+    for _ in range(opt.defaults["loss_window"]):
         opt.update_loss(0.7)
     assert not opt.check_and_escape(model, loader)
     with pytest.raises(ValueError, match="criterion"):
@@ -254,3 +259,25 @@ def test_escape_beats_adam_stalled_in_a_rastrigin_local_minimum() -> None:
     # Adam stalls: it ends within 1% of its starting local minimum on every seed.
     assert all(abs(a - s) <= 0.01 * s for a, s in zip(adam_final, starts, strict=True))
     assert statistics.median(alme_final) < statistics.median(adam_final)
+
+
+def test_hyperparameters_are_per_group_and_survive_state_dict() -> None:
+    """Like torch.optim: every hyperparameter sits in the param groups and is saved with them."""
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = ALME([{"params": [a]}, {"params": [b], "perturbation_floor": 0.5}], loss_window=12)
+    assert [g["perturbation_floor"] for g in opt.param_groups] == [1e-3, 0.5]
+    opt.param_groups[0]["stagnation_patience"] = 9
+    opt.param_groups[1]["max_step_scale"] = 1e-4
+    a.grad, b.grad = torch.ones(3), torch.ones(2)
+    opt.step()
+    saved = opt.state_dict()
+    fresh = ALME([{"params": [a]}, {"params": [b]}])
+    fresh.load_state_dict(saved)
+    assert fresh.param_groups[0]["stagnation_patience"] == 9
+    assert fresh.param_groups[0]["loss_window"] == 12
+    assert [g["perturbation_floor"] for g in fresh.param_groups] == [1e-3, 0.5]
+    assert [g["max_step_scale"] for g in fresh.param_groups] == [1.0, 1e-4]
+    assert fresh.param_groups[1]["scale_distribution"] == {0.5: 2, 1.0: 3, 2.0: 3, 4.0: 1, 8.0: 1}
+    assert fresh.global_state["step"] == 1
+    sizes = fresh._step_sizes()  # the escape reads each group's own cap
+    assert torch.all(sizes[0] > 1e-3) and torch.all(sizes[1] == 1e-4)

@@ -148,3 +148,24 @@ def test_metropolis_rejects_uphill_moves_when_cold_and_accepts_them_when_hot() -
         assert bool(w.detach().abs().sum() > 0) == expect_moved
     with pytest.raises(ValueError, match="acceptance"):
         Azure([w], acceptance="metropolis").step()
+
+
+def test_hyperparameters_are_per_group_and_survive_state_dict() -> None:
+    """Like torch.optim: every hyperparameter (acceptance, spike monitor too) is in the groups."""
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = Azure([{"params": [a]}, {"params": [b], "sigma": 0.5}], spike_factor=4.0)
+    opt.param_groups[0]["spike_window"] = 7
+    opt.param_groups[1]["T0"] = 3.0
+    a.grad, b.grad = torch.ones(3), torch.ones(2)
+    opt.step()
+    fresh = Azure([{"params": [a]}, {"params": [b]}])
+    fresh.load_state_dict(opt.state_dict())
+    assert [g["sigma"] for g in fresh.param_groups] == [opt.defaults["sigma"], 0.5]
+    assert [g["T0"] for g in fresh.param_groups] == [opt.defaults["T0"], 3.0]
+    assert fresh.param_groups[0]["spike_window"] == 7 and fresh.param_groups[0]["spike_factor"] == 4.0
+    assert fresh.param_groups[0]["acceptance"] == "none" and fresh.global_state["step_count"] == 1
+    for loss in [1.0] * 7 + [3.0]:  # 3 < 4 x 1: no spike
+        fresh._monitor_loss(loss)
+    # 6 > 4 x 1.33, the mean of the previous 6 (window 7); not with factor 10, nor window 5 (4 x 1.5)
+    fresh._monitor_loss(6.0)
+    assert fresh.global_state["spike_count"] == 1
