@@ -28,6 +28,8 @@ import enum
 import hashlib
 import json
 import math
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -190,11 +192,22 @@ class Genome(BaseModel):
             use_cosine_decay=self.use_cosine_decay,
         )
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        """Stable 16-hex-digit SHA-256 of the canonical form (same update => same hash)."""
+        """Stable 16-hex-digit SHA-256 of the canonical form (same update => same hash).
+
+        Computed once per instance (the model is frozen); :meth:`model_copy` with changes
+        drops the cached value, so a changed copy never carries its source's hash.
+        """
         payload = json.dumps(self.canonical().to_seed_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Genome:
+        """A copy (pydantic's); with ``update`` the cached :attr:`hash` is recomputed on demand."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied.__dict__.pop("hash", None)
+        return copied
 
     # -- (de)serialisation ---------------------------------------------------------------
     def to_seed_dict(self) -> dict[str, Any]:

@@ -166,3 +166,14 @@ def test_canonical_form_may_exceed_four_terms() -> None:
         (Term.SQRT_GRAD, 1.0),
     )
     assert genome.hash == Genome(term_types=[5, 4, 2, 6], alphas=[1, 1, 1, 1]).hash
+
+
+def test_hash_is_cached_and_a_changed_copy_gets_its_own() -> None:
+    g = Genome(term_types=[Term.GRAD, Term.MOMENTUM], alphas=[1.0, 0.5])
+    first = g.hash
+    assert g.hash is first  # computed once per instance
+    changed = g.model_copy(update={"alphas": [2.0, 0.5]})
+    assert changed.hash != first
+    assert changed.hash == Genome(term_types=[Term.GRAD, Term.MOMENTUM], alphas=[2.0, 0.5]).hash
+    assert g.model_copy().hash == first and Genome.model_validate(changed.model_dump()).hash == changed.hash
+    assert g == Genome.model_validate(g.model_dump())  # the cache is not part of equality

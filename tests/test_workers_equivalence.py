@@ -18,7 +18,7 @@ from workers import EntrySpec, EvalRequest, evaluate
 from workers.datasets import MD5_ENV
 from workers.landscape_models import MLP9, Point
 from workers.models import bind_dropout_generator, build_model, cifar_cnn, mlp, small_cnn
-from workers.population_ops import PopulationContext, population_forward, stack_members
+from workers.stacked_forward import PopulationContext, population_forward, stack_members
 from workers.tasks import TASKS
 
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)

@@ -41,7 +41,7 @@ from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
 from workers.tasks import Task, get_task
 
-Path = Literal["sequential", "population"]
+TrainingPath = Literal["sequential", "population"]
 logger = logging.getLogger(__name__)
 
 
@@ -74,7 +74,7 @@ def validate_entries(entries: list[EntrySpec]) -> None:
             )
 
 
-def choose_path(requested: str, device: torch.device, task: Task, genome_members: int) -> Path:
+def choose_path(requested: str, device: torch.device, task: Task, genome_members: int) -> TrainingPath:
     """The path the genome members take (fixed opaque entries are always sequential)."""
     if requested in ("sequential", "population"):
         return requested  # type: ignore[return-value]

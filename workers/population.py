@@ -25,8 +25,8 @@ import torch
 from optimizers.genome import Genome
 from optimizers.rule import rule_coefficients, rule_step, scheduled_lr
 from workers.outcome import MemberOutcome
-from workers.population_ops import chunk, stack_members
-from workers.tasks import Runtime
+from workers.runtime import Runtime
+from workers.stacked_forward import chunk, stack_members
 
 Tensor = torch.Tensor
 

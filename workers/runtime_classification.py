@@ -1,15 +1,12 @@
 """A classification task ready to train on one device: data, model, loss, accuracy.
 
-The same object serves both training paths: per-member methods (``model_for``, ``batch``,
-``loss``, ``evaluate``) for the sequential path and stacked ones (``population_*``) for the
-population path. They draw from the same member streams in the same shapes, which is why
-the paths agree.
+It implements :class:`workers.runtime.Runtime`: per-member methods for the sequential path
+and stacked ones (``population_*``) for the population path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +16,9 @@ from workers.batches import BatchCursor, flip_and_crop
 from workers.datasets import ClassificationData
 from workers.fitness import DIVERGENCE_LOSS
 from workers.models import build_model
-from workers.population_ops import PopulationContext, chunk, population_forward
+from workers.runtime import Score
 from workers.seeding import MemberStreams
+from workers.stacked_forward import PopulationContext, chunk, population_forward
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -31,18 +29,8 @@ POPULATION_EVAL_BUDGET = {"cpu": 1000, "cuda": 16384}
 """Member-examples per population forward when scoring, by device type."""
 
 
-@dataclass(frozen=True)
-class Score:
-    """A member's selection score: accuracy (or landscape score) and task metrics."""
-
-    accuracy: float
-    extra: dict[str, float] = field(default_factory=dict)
-
-
 class ClassificationRuntime:
-    """Cross-entropy training on mini-batches; accuracy on the selection split."""
-
-    kind = "classification"
+    """Cross-entropy training on mini-batches; accuracy on the selection split (a :class:`Runtime`)."""
 
     def __init__(
         self,

@@ -20,9 +20,9 @@ from workers.fitness import landscape_divergence_bound, landscape_score
 from workers.landscape_models import place_at
 from workers.landscapes import Landscape
 from workers.models import build_model
-from workers.population_ops import PopulationContext, chunk, population_forward
-from workers.runtime_classification import Score
+from workers.runtime import Score
 from workers.seeding import MemberStreams, make_generator
+from workers.stacked_forward import PopulationContext, chunk, population_forward
 
 Tensor = torch.Tensor
 
@@ -31,9 +31,7 @@ _PLACED_LOCK = threading.Lock()
 
 
 class LandscapeRuntime:
-    """Full-batch minimisation of an analytic function through a point-producing model."""
-
-    kind = "landscape"
+    """Full-batch minimisation of an analytic function through a point-producing model (a Runtime)."""
 
     def __init__(
         self,

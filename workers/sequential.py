@@ -22,7 +22,7 @@ import torch
 from optimizers.alme import ALME
 from workers.models import bind_dropout_generator
 from workers.outcome import MemberOutcome, error_text
-from workers.tasks import Runtime
+from workers.runtime import Runtime
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter], torch.Generator], torch.optim.Optimizer]
 """(parameters, the member's optimizer RNG stream) -> optimizer."""

@@ -43,10 +43,9 @@ from workers.errors import UnknownTaskError
 from workers.landscape_models import MLP9, Point
 from workers.landscapes import LANDSCAPES, Landscape
 from workers.models import cifar_cnn, mlp, small_cnn
+from workers.runtime import Runtime
 from workers.runtime_classification import ClassificationRuntime
 from workers.runtime_landscape import LandscapeRuntime
-
-Runtime = ClassificationRuntime | LandscapeRuntime
 
 OVERPARAM_LATENT = 32
 OVERPARAM_HIDDEN = 128
