@@ -172,7 +172,7 @@ def test_hash_is_cached_and_a_changed_copy_gets_its_own() -> None:
     g = Genome(term_types=[Term.GRAD, Term.MOMENTUM], alphas=[1.0, 0.5])
     first = g.hash
     assert g.hash is first  # computed once per instance
-    changed = g.model_copy(update={"alphas": [2.0, 0.5]})
+    changed = g.model_copy(update={"alphas": (2.0, 0.5)})
     assert changed.hash != first
     assert changed.hash == Genome(term_types=[Term.GRAD, Term.MOMENTUM], alphas=[2.0, 0.5]).hash
     assert g.model_copy().hash == first and Genome.model_validate(changed.model_dump()).hash == changed.hash
