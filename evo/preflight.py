@@ -14,7 +14,8 @@ from evo.driver import fixed_entries
 def preflight(cfg: JobConfig) -> None:
     """Raise the first user error that would make ``cfg`` fail later.
 
-    * every task exists and its data is on disk under ``data.dir`` (``workers.check_data``);
+    * every task exists and its data is on disk under ``data.dir`` (``workers.check_data``;
+      with ``data.download: true`` torchvision first downloads what is missing, here);
     * every fixed entry is in the registry;
     * the evaluation device exists here, when evaluations run on this machine (inline, or a
       local Ray cluster started by the driver); a remote cluster checks its own GPUs when
@@ -22,7 +23,7 @@ def preflight(cfg: JobConfig) -> None:
     """
     from workers import check_data, resolve_device
 
-    check_data(list(cfg.tasks), cfg.data.dir)
+    check_data(list(cfg.tasks), cfg.data.dir, download=cfg.data.download)
     fixed_entries(cfg.fixed_entries)
     if cfg.executor.kind == "inline" or cfg.executor.address is None:
         resolve_device(cfg.evaluation.device)

@@ -296,7 +296,13 @@ def clear_cache() -> None:
 
 
 def download_data(names: list[str], data_dir: str | Path) -> None:
-    """Download the file data sets among ``names`` with torchvision (needs a network)."""
+    """Download the file data sets among ``names`` that miss files, with torchvision's own
+    ``download=True`` into ``data_dir`` (needs a network; others and complete ones are skipped).
+
+    Raises:
+        MissingDataError: the download failed (offline, refused, ...): one line naming the
+            data set, the directory, the reason and the command to run where there is a network.
+    """
     from torchvision import datasets as tv
 
     for name in names:
@@ -304,5 +310,12 @@ def download_data(names: list[str], data_dir: str | Path) -> None:
         if dataset is None or not dataset.missing_files(data_dir):
             continue
         cls = getattr(tv, dataset.torchvision_class)
-        for train in (True, False):
-            cls(str(Path(data_dir).expanduser()), train=train, download=True)
+        try:
+            for train in (True, False):
+                cls(str(Path(data_dir).expanduser()), train=train, download=True)
+        except (OSError, RuntimeError) as exc:  # URLError is an OSError; torchvision wraps some
+            reason = " ".join(str(getattr(exc, "reason", None) or exc).split())
+            raise MissingDataError(
+                f"could not download {name} into {Path(data_dir).expanduser()}: {reason}; "
+                f"fetch it on a machine with internet: {dataset.download_command(data_dir)}"
+            ) from None

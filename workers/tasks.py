@@ -38,7 +38,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from workers.datasets import FILE_DATASETS, Split, load_classification, require_files
+from workers.datasets import FILE_DATASETS, Split, download_data, load_classification, require_files
 from workers.errors import UnknownTaskError
 from workers.landscape_models import MLP9, Point
 from workers.landscapes import LANDSCAPES, Landscape
@@ -176,8 +176,11 @@ def get_task(name: str) -> Task:
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
 
 
-def check_data(tasks: list[str], data_dir: str) -> None:
+def check_data(tasks: list[str], data_dir: str, download: bool = False) -> None:
     """Fail fast, before a run starts, when a task is unknown or its files are missing.
+
+    With ``download`` (``data.download: true``) missing files are first fetched with
+    torchvision into ``data_dir`` (:func:`~workers.datasets.download_data`).
 
     Raises:
         UnknownTaskError: a name not in :data:`TASKS` (the message lists them).
@@ -187,4 +190,6 @@ def check_data(tasks: list[str], data_dir: str) -> None:
     for name in tasks:
         task = get_task(name)
         if task.needs_data_dir and isinstance(task, ClassificationTask):
+            if download:
+                download_data([task.dataset], data_dir)
             require_files(FILE_DATASETS[task.dataset], data_dir)
