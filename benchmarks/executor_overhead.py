@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evo.executors import Executor, InlineExecutor, RayExecutor
+from evo.executor import Executor
+from evo.executor_inline import InlineExecutor
+from evo.executor_ray import RayExecutor
 from evo.ray_session import ensure_ray
 from optimizers.baselines import BASELINE_GENOMES
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult

@@ -34,7 +34,7 @@ from repro_common import markdown_table, write_results
 
 from evo.compare import score_fixed
 from evo.config import load_config
-from evo.executors import make_executor
+from evo.executor import make_executor
 from optimizers.errors import EvoError
 from storage import Store
 from workers import check_data

@@ -44,8 +44,10 @@ from repro_common import markdown_table, write_results
 
 from evo.aggregate import entry_fitness, outcome_rows
 from evo.config import JobConfig, load_config
-from evo.driver import Driver, create_run, fixed_entries, work_settings
-from evo.executors import Executor, InlineExecutor, RayExecutor
+from evo.driver import Driver, create_run, fixed_entries
+from evo.executor import Executor
+from evo.executor_inline import InlineExecutor
+from evo.executor_ray import RayExecutor
 from evo.ga import GAState, GeneticAlgorithm
 from evo.ray_session import ensure_ray
 from evo.work import plan_requests
@@ -100,7 +102,7 @@ def train_all(
 ) -> dict[str, float]:
     """Train every spec on every task and seed (no cache); fitness per spec key."""
     missing = [(key, t, s) for key in specs for t in cfg.tasks for s in cfg.evaluation.seeds]
-    requests = plan_requests(missing, specs, work_settings(cfg), prefix=prefix)
+    requests = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix)
     by_id = {r.request_id: r for r in requests}
     rows = []
     for outcome in executor.map_unordered(requests):
@@ -112,7 +114,7 @@ def train_all(
 def run_seed_way(cfg: JobConfig) -> dict[str, Any]:
     """The GA loop as the seed runs it: every slot trained every generation."""
     counter = StepCounter()
-    ga = GeneticAlgorithm(cfg.population.ga_params())
+    ga = GeneticAlgorithm(cfg.population)
     state: GAState = ga.init(cfg.seed)
     seen: set[str] = set()
     cache_hits = dedup_hits = 0
@@ -122,7 +124,7 @@ def run_seed_way(cfg: JobConfig) -> dict[str, Any]:
         train_all(executor, {f"{k}#fixed": s for k, s in fixed.items()}, cfg, "fixed")
         seen.update(fixed)
         best = []
-        while state.generation < ga.params.max_generations:
+        while state.generation < ga.params.generations:
             population = ga.ask(state)
             specs = {  # one spec per slot: the '#slot' suffix defeats any sharing
                 f"{ind.key}#{slot}": EntrySpec(key=f"{ind.key}#{slot}", genome=ind.genome.canonical())
@@ -148,13 +150,13 @@ def run_seed_way(cfg: JobConfig) -> dict[str, Any]:
 
 def generation_zero_work(cfg: JobConfig) -> list[EvalRequest]:
     """Generation 0 of the config and its fixed entries, as the driver plans it."""
-    ga = GeneticAlgorithm(cfg.population.ga_params())
+    ga = GeneticAlgorithm(cfg.population)
     population = ga.ask(ga.init(cfg.seed))
     specs = {ind.key: EntrySpec(key=ind.key, genome=ind.genome.canonical()) for ind in population}
     _, fixed = fixed_entries(cfg.fixed_entries)
     specs = {**fixed, **specs}
     missing = [(k, t, s) for k in specs for t in cfg.tasks for s in cfg.evaluation.seeds]
-    return plan_requests(missing, specs, work_settings(cfg), prefix="bench")
+    return plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix="bench")
 
 
 @contextmanager

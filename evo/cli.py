@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from evo.config import JobConfig, load_config, parse_config
+from evo.config import load_config
 from evo.errors import UsageError
 from evo.tables import best_table, runs_table
-from optimizers.errors import EvoError
+from optimizers.errors import EvoError, one_line
 
 if TYPE_CHECKING:
-    from evo.executors import Executor
+    from evo.config import JobConfig
+    from evo.executor import Executor
     from optimizers.genome import Genome
     from storage import Store
     from storage.records import RankedEntry, RunRecord
@@ -124,14 +125,14 @@ def open_store(url: str, create: bool = False) -> Iterator[Store]:
         store.close()
 
 
-def _with(cfg: JobConfig, *, db: str | None = None, address: str | None = None) -> JobConfig:
-    """``cfg`` with the command line's store URL and Ray address (validated again)."""
-    data = cfg.model_dump(mode="json")
-    if db is not None:
-        data["storage"]["url"] = db
-    if address is not None:
-        data["executor"]["address"] = address
-    return parse_config(data, source="command line")
+def option_values(
+    db: str | None = None, address: str | None = None, name: str | None = None
+) -> dict[str, str]:
+    """The options ``--db``, ``--address``, ``--name`` as config values (the ones given):
+    plain overrides of ``storage.url``, ``executor.address`` and ``name``, set after the
+    ``key=value`` ones and validated with the rest of the config in its one parse."""
+    given = {"storage.url": db, "executor.address": address, "name": name}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def ranked_with_fixed(store: Store, run_id: int, top: int, task: str | None = None) -> list[RankedEntry]:
@@ -171,14 +172,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _drive(store: Store, run: RunRecord, executor: Executor, db_url: str) -> None:
-    """Run ``run`` to its end on ``executor``, then print the final table."""
+def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_url: str) -> None:
+    """Run ``run`` (configured by ``cfg``) to its end on ``executor``, then print the final table."""
     from evo.driver import Driver
     from evo.progress import RichProgress
 
     try:
         with sigterm_as_interrupt(), RichProgress(_console(stderr=True)) as progress:
-            Driver(store, run, executor, progress).run()
+            Driver(store, run, executor, progress, cfg=cfg).run()
     except KeyboardInterrupt:
         say(f"interrupted: run {run.name!r} is paused; continue it with: evo resume {run.name} --db {db_url}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -198,16 +199,14 @@ def run(
 ) -> None:
     """Start a run, or resume the run of that name if it exists."""
     from evo.driver import create_run, find_run
-    from evo.executors import make_executor
+    from evo.executor import make_executor
     from evo.preflight import preflight
 
-    cfg = load_config(config, overrides or [])
-    cfg = _with(cfg, db=db, address=address)
-    run_name = name or cfg.name or config.stem
-    if name is not None:
-        cfg = parse_config({**cfg.model_dump(mode="json"), "name": name}, source="--name")
+    cfg = load_config(config, overrides or [], option_values(db, address, name))
+    run_name = cfg.name or config.stem
     preflight(cfg)
     url = cfg.storage.url
+    existing = None
     if database_exists(url):
         with open_store(url) as store:
             existing = find_run(store, run_name, cfg)
@@ -218,12 +217,11 @@ def run(
     # The executor starts before the store is written (or even created): a cluster that
     # cannot run the job fails with the database as it was.
     with make_executor(cfg.executor) as executor, open_store(url, create=True) as store:
-        existing = find_run(store, run_name, cfg)
         if existing is None:
             existing = create_run(store, cfg, run_name)
         else:
             say(f"run {run_name!r} exists ({existing.status}); resuming it")
-        _drive(store, existing, executor, url)
+        _drive(store, existing, cfg, executor, url)
 
 
 @app.command()
@@ -234,16 +232,16 @@ def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption =
 
     with open_store(db) as store:
         run_record = store.get_run(run_name)
-        cfg = _with(stored_config(run_record), address=address)
+        cfg = stored_config(run_record, option_values(address=address))
         preflight(cfg)
         if run_record.status == "finished":
             say(f"run {run_record.name!r} already finished; its results:")
             _print_best(store, run_record)
             return
-        from evo.executors import make_executor
+        from evo.executor import make_executor
 
         with make_executor(cfg.executor) as executor:
-            _drive(store, run_record, executor, db)
+            _drive(store, run_record, cfg, executor, db)
 
 
 @app.command()
@@ -345,11 +343,11 @@ def compare(
 ) -> None:
     """Score only the fixed entries, on the config's tasks, seeds and budget."""
     from evo.compare import score_fixed
-    from evo.executors import make_executor
+    from evo.executor import make_executor
     from evo.preflight import preflight
     from evo.progress import RichProgress
 
-    cfg = _with(load_config(config, overrides or []), db=db, address=address)
+    cfg = load_config(config, overrides or [], option_values(db, address))
     preflight(cfg)
     with (
         make_executor(cfg.executor) as executor,
@@ -373,10 +371,6 @@ def report(
         run_record = store.get_run(run_name)
         path = write_report(store, run_record.id, output)
     say(f"wrote {path}")
-
-
-def one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from evo.aggregate import overall_fitness, per_task_fitness
 from evo.config import JobConfig
-from evo.driver import evaluate, fixed_entries, work_settings
+from evo.driver import evaluate, fixed_entries
 from evo.events import RunObserver
 from storage.records import RankedEntry
 
 if TYPE_CHECKING:
-    from evo.executors import Executor
+    from evo.executor import Executor
     from storage import Store
 
 
@@ -44,7 +44,7 @@ def score_fixed(
     keys, missing = missing_fixed(store, cfg)
     total = len(keys) * len(cfg.tasks) * len(cfg.evaluation.seeds)
     observer.generation_started(0, total, total - len(missing))
-    evaluate(store, executor, missing, specs, work_settings(cfg), prefix="fixed", observer=observer)
+    evaluate(store, executor, missing, specs, cfg, prefix="fixed", observer=observer)
 
     stored = store.evaluations(keys, cfg.budget_key, tasks=cfg.tasks)
     table = per_task_fitness(stored, cfg.tasks, cfg.evaluation.seeds)

@@ -6,18 +6,22 @@ how to search (population), what to compare against (fixed entries), where to ru
 unknown keys are rejected at every level::
 
     cfg = load_config("configs/quick.yaml", ["population.size=32", "evaluation.seeds=[0,1,2]"])
-    cfg.population.ga_params()      # -> evo.ga.GAParams
-    cfg.budget_key                  # -> "steps=...;split=val;v1"
+    GeneticAlgorithm(cfg.population)  # the GA's hyperparameters are this section
+    cfg.budget_key                    # -> "steps=...;split=val;v1"
 
 Override values are parsed as YAML (``population.size=32`` is an int, ``tasks=[digits]`` a
-list, ``executor.address=null`` None) and validated exactly like the file. Every problem
-raises :class:`evo.errors.ConfigError` with one line naming the field.
+list, ``executor.address=null`` None) and validated exactly like the file; ``values`` (the
+command line's ``--db``, ``--address``, ``--name``) set a dotted key to a value as given.
+Everything is validated once, here: a config is parsed one time per command and the
+:class:`JobConfig` object is passed along. The value rules (ranges, Ray's GPU amounts, task
+and fixed-entry names, CUDA needing GPU actors) are checked only here; what depends on the
+machine (data on disk, a local device, the cluster's resources) is checked by
+``evo.preflight`` and ``evo.ray_session``. Every problem raises
+:class:`evo.errors.ConfigError` with one line naming the field.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evo.errors import ConfigError
-from evo.ga import GAParams
+from optimizers.errors import one_line
 
 DEFAULT_FIXED_ENTRIES: tuple[str, ...] = ("sgd_momentum", "adam", "adamw", "rmsprop", "evo_seed_best")
 """The seed's comparison set: its four baselines and its published evolved genome."""
@@ -76,7 +80,7 @@ class EvaluationConfig(_Section):
 
 
 class PopulationConfig(_Section):
-    """The genetic algorithm's hyperparameters (seed: 50, 3, 4, 50)."""
+    """The genetic algorithm's hyperparameters (seed: 50, 3, 4, 50); ``evo.ga`` runs on it."""
 
     size: int = Field(50, ge=2, description="Individuals per generation.")
     elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged (not re-evaluated).")
@@ -93,15 +97,6 @@ class PopulationConfig(_Section):
         if self.tournament_k > self.size:
             raise ValueError(f"tournament_k ({self.tournament_k}) must not exceed size ({self.size})")
         return self
-
-    def ga_params(self) -> GAParams:
-        return GAParams(
-            population_size=self.size,
-            n_elites=self.elites,
-            tournament_k=self.tournament_k,
-            max_generations=self.generations,
-            fix_crossover_bias=self.fix_crossover_bias,
-        )
 
 
 class ExecutorConfig(_Section):
@@ -173,12 +168,12 @@ class JobConfig(_Section):
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        from workers.tasks import TASKS
+
         _check_distinct(tasks)
-        known = _known_task_names()
-        if known is not None:
-            unknown = [t for t in tasks if t not in known]
-            if unknown:
-                raise ValueError(f"unknown task {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"unknown task {unknown[0]!r}; known: {', '.join(sorted(TASKS))}")
         return tasks
 
     @field_validator("fixed_entries")
@@ -216,16 +211,6 @@ def _check_distinct(names: list[str]) -> None:
         raise ValueError(f"listed twice: {', '.join(duplicates)}")
 
 
-def _known_task_names() -> set[str] | None:
-    """Names in ``workers.tasks.TASKS``, or None while that module does not exist.
-
-    Only a missing module skips the check; a broken one raises its own error.
-    """
-    if importlib.util.find_spec("workers.tasks") is None:
-        return None
-    return set(importlib.import_module("workers.tasks").TASKS)
-
-
 # -- loading ------------------------------------------------------------------------------
 
 
@@ -248,10 +233,6 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML file; ConfigError if it is missing, unreadable or not a mapping."""
     path = Path(path)
@@ -260,9 +241,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {_one_line(exc)}") from None
+        raise ConfigError(f"{path}: cannot read: {one_line(exc)}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {_one_line(exc)}") from None
+        raise ConfigError(f"{path}: invalid YAML: {one_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -270,8 +251,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``data`` with each ``a.b.c=value`` set (value parsed as YAML).
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Sequence[str] = (), values: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A copy of ``data`` with each ``a.b.c=value`` set (value parsed as YAML), then each
+    ``values`` item (dotted key -> value, taken as given, e.g. ``{"storage.url": db}``).
 
     Missing sections are created; a dotted path through a non-mapping is an error.
     Unknown keys are left for validation to reject, so they get the same message as in a file.
@@ -279,22 +263,29 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
     result = _deep_copy(data)
     for override in overrides:
         key, sep, raw = override.partition("=")
-        parts = key.strip().split(".")
-        if not sep or not all(_KEY_PATTERN.match(p) for p in parts):
+        if not sep or not all(_KEY_PATTERN.match(p) for p in key.strip().split(".")):
             raise ConfigError(f"override {override!r}: expected key.sub=value, e.g. population.size=32")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"override {override!r}: value is not valid YAML: {_one_line(exc)}") from None
-        node = result
-        for depth, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                section = ".".join(parts[: depth + 1])
-                raise ConfigError(f"override {override!r}: {section} is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+            raise ConfigError(f"override {override!r}: value is not valid YAML: {one_line(exc)}") from None
+        _set(result, key.strip(), value, f"override {override!r}")
+    for key, value in (values or {}).items():
+        _set(result, key, value, key)
     return result
+
+
+def _set(data: dict[str, Any], key: str, value: Any, what: str) -> None:
+    """Set dotted ``key`` in ``data`` to ``value``, creating missing sections."""
+    parts = key.split(".")
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            section = ".".join(parts[: depth + 1])
+            raise ConfigError(f"{what}: {section} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
 
 
 def _deep_copy(data: Any) -> Any:
@@ -314,16 +305,21 @@ def _describe_error(error: Mapping[str, Any]) -> str:
         message += f" (got {error.get('input')!r})"
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see evo/config.py for the fields)"
-    return f"{location}: {_one_line(message)}" if location else _one_line(message)
+    return f"{location}: {one_line(message)}" if location else one_line(message)
 
 
-def parse_config(data: Mapping[str, Any], overrides: Sequence[str] = (), source: str = "config") -> JobConfig:
-    """Validate a config mapping (plus overrides) into a :class:`JobConfig`.
+def parse_config(
+    data: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    source: str = "config",
+    values: Mapping[str, Any] | None = None,
+) -> JobConfig:
+    """Validate a config mapping (plus overrides and ``values``) into a :class:`JobConfig`.
 
     Raises:
         ConfigError: one line, ``<source>: <field.path>: <what is wrong>``.
     """
-    merged = apply_overrides(data, overrides)
+    merged = apply_overrides(data, overrides, values)
     try:
         return JobConfig.model_validate(merged)
     except ValidationError as exc:
@@ -332,11 +328,13 @@ def parse_config(data: Mapping[str, Any], overrides: Sequence[str] = (), source:
         raise ConfigError(f"{source}: {_describe_error(errors[0])}{more}") from None
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> JobConfig:
-    """Read a YAML job config, apply ``key.sub=value`` overrides and validate.
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), values: Mapping[str, Any] | None = None
+) -> JobConfig:
+    """Read a YAML job config, apply ``key.sub=value`` overrides (then ``values``) and validate.
 
     Raises:
         ConfigError: missing or unreadable file, invalid YAML, bad override syntax, unknown
             key, invalid value; the one-line message names the field.
     """
-    return parse_config(read_yaml(path), overrides, source=str(path))
+    return parse_config(read_yaml(path), overrides, source=str(path), values=values)

@@ -32,18 +32,17 @@ from typing import TYPE_CHECKING
 
 from evo.aggregate import entry_fitness, outcome_rows, population_stats
 from evo.config import JobConfig, parse_config
-from evo.errors import ConfigError
+from evo.errors import RunConflictError
 from evo.events import RunObserver
 from evo.ga import GAState, GeneticAlgorithm, Individual
-from evo.work import WorkSettings, plan_requests
-from optimizers.errors import EvoError
+from evo.work import plan_requests
 from optimizers.registry import REGISTRY
 from storage.errors import UnknownRunError
 from storage.records import FIXED_GENERATION, IndividualIn, RunRecord, RunScope
 from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
-    from evo.executors import Executor
+    from evo.executor import Executor
     from storage import Store
 
 MAX_PASSES = 2
@@ -51,10 +50,6 @@ MAX_PASSES = 2
 SEMANTIC_SECTIONS = ("seed", "tasks", "evaluation", "population", "fixed_entries")
 """Config parts that change results; a run may only be resumed with these unchanged."""
 NON_SEMANTIC_EVALUATION_FIELDS = ("device", "genomes_per_request")
-
-
-class RunConflictError(EvoError):
-    """A run of that name exists with a different configuration."""
 
 
 class LostEvaluationsError(RuntimeError):
@@ -81,19 +76,13 @@ def fixed_entries(names: Iterable[str]) -> tuple[list[IndividualIn], dict[str, E
     """Generation -1 rows and work-item specs of registry entries (duplicates dropped).
 
     Genome-kind entries key on their genome hash (sharing the cache with identical evolved
-    genomes); opaque ones on their registry name.
-
-    Raises:
-        ConfigError: an unknown registry name.
+    genomes); opaque ones on their registry name. The names are registry names: the job
+    config checks that (``JobConfig.fixed_entries``), here a bad one is a KeyError.
     """
     rows: list[IndividualIn] = []
     specs: dict[str, EntrySpec] = {}
     for name in dict.fromkeys(names):
-        entry = REGISTRY.get(name)
-        if entry is None:
-            raise ConfigError(
-                f"fixed_entries: unknown optimizer {name!r}; known: {', '.join(sorted(REGISTRY))}"
-            )
+        entry = REGISTRY[name]
         if entry.genome is not None:
             key = entry.genome.hash
             spec = EntrySpec(key=key, genome=entry.genome.canonical())
@@ -106,24 +95,13 @@ def fixed_entries(names: Iterable[str]) -> tuple[list[IndividualIn], dict[str, E
     return rows, specs
 
 
-def work_settings(cfg: JobConfig) -> WorkSettings:
-    ev = cfg.evaluation
-    return WorkSettings(
-        steps=ev.steps,
-        selection_split=ev.selection_split,
-        data_dir=str(cfg.data.dir),
-        device=ev.device,
-        per_request=ev.genomes_per_request,
-    )
-
-
 # -- evaluation ------------------------------------------------------------------------
 def evaluate(
     store: Store,
     executor: Executor,
     missing: Iterable[tuple[str, str, int]],
     specs: dict[str, EntrySpec],
-    settings: WorkSettings,
+    cfg: JobConfig,
     *,
     prefix: str,
     observer: RunObserver,
@@ -133,7 +111,7 @@ def evaluate(
     An outcome the executor gave up on (``error`` set) becomes failed rows carrying the
     error text, fitness -1; the run goes on. Returns the number of rows stored.
     """
-    requests = plan_requests(missing, specs, settings, prefix=prefix)
+    requests = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix)
     by_id = {r.request_id: r for r in requests}
     stored = 0
     for outcome in executor.map_unordered(requests):
@@ -186,9 +164,13 @@ def find_run(store: Store, name: str, cfg: JobConfig | None = None) -> RunRecord
     return run
 
 
-def stored_config(run: RunRecord) -> JobConfig:
-    """The job config a run was created with (ConfigError if it no longer validates)."""
-    return parse_config(run.config, source=f"the stored config of run {run.name!r}")
+def stored_config(run: RunRecord, values: dict[str, object] | None = None) -> JobConfig:
+    """The job config a run was created with, ``values`` (dotted key -> value) set on it.
+
+    Raises:
+        ConfigError: it no longer validates.
+    """
+    return parse_config(run.config, source=f"the stored config of run {run.name!r}", values=values)
 
 
 def create_run(store: Store, cfg: JobConfig, name: str) -> RunRecord:
@@ -202,21 +184,27 @@ class Driver:
 
     Args:
         store: the open store holding the run.
-        run: the run record (its stored config drives everything).
+        run: the run record.
         executor: where evaluations run (Ray actors or inline).
         observer: progress hooks; see :class:`evo.events.RunObserver`.
+        cfg: the job config, already validated (the CLI's, which :func:`find_run` checked
+            against the stored one); None parses the run's stored config.
     """
 
     def __init__(
-        self, store: Store, run: RunRecord, executor: Executor, observer: RunObserver | None = None
+        self,
+        store: Store,
+        run: RunRecord,
+        executor: Executor,
+        observer: RunObserver | None = None,
+        cfg: JobConfig | None = None,
     ) -> None:
         self.store = store
         self.run_record = run
-        self.cfg = stored_config(run)
+        self.cfg = cfg if cfg is not None else stored_config(run)
         self.executor = executor
         self.observer = observer or RunObserver()
-        self.ga = GeneticAlgorithm(self.cfg.population.ga_params())
-        self.settings = work_settings(self.cfg)
+        self.ga = GeneticAlgorithm(self.cfg.population)
         self.fixed_rows, self.fixed_specs = fixed_entries(self.cfg.fixed_entries)
 
     @property
@@ -237,7 +225,7 @@ class Driver:
         ``failed`` on any other exception (re-raised). Either way it can be resumed.
         """
         state = self.initial_state()
-        generations = self.ga.params.max_generations
+        generations = self.ga.params.generations
         self.store.set_status(self.run_id, "running")
         try:
             self.observer.run_started(self.run_record.name, state.generation, generations)
@@ -271,7 +259,7 @@ class Driver:
             if not missing:
                 break
             evaluate(
-                self.store, self.executor, missing, specs, self.settings,
+                self.store, self.executor, missing, specs, self.cfg,
                 prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer,
             )
             missing = self._missing(g)

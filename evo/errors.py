@@ -1,15 +1,25 @@
-"""Errors the driver and the CLI raise for user mistakes.
+"""Every error class of the ``evo`` package: config, command line, run, executor and cluster.
 
-Every class derives from :class:`optimizers.errors.EvoError` (re-exported here), so the
-CLI catches one type at its edge, prints the one-line message and exits 2. Errors of the
-store (``storage.errors``) and of the workers (``workers`` ``WorkerError``) share that root.
+Each derives from :class:`optimizers.errors.EvoError` (re-exported here), so the CLI catches
+one type at its edge, prints the one-line message (:func:`optimizers.errors.one_line`) and
+exits 2. Errors of the store (``storage.errors``) and of the workers (``workers.errors``)
+share that root.
 """
 
 from __future__ import annotations
 
 from optimizers.errors import EvoError
 
-__all__ = ["ClusterError", "ConfigError", "EvoError", "UsageError"]
+__all__ = [
+    "ClusterResourceError",
+    "ConfigError",
+    "EvoError",
+    "ExecutorError",
+    "NoGPUError",
+    "RayConnectError",
+    "RunConflictError",
+    "UsageError",
+]
 
 
 class ConfigError(EvoError):
@@ -20,5 +30,21 @@ class UsageError(EvoError):
     """A command-line call is inconsistent (conflicting or missing options)."""
 
 
-class ClusterError(EvoError):
-    """The Ray cluster cannot run the job as configured (e.g. GPUs asked, none present)."""
+class RunConflictError(EvoError):
+    """A run of that name exists with a different configuration."""
+
+
+class ExecutorError(EvoError):
+    """The executor cannot run as configured (cluster, resources)."""
+
+
+class RayConnectError(ExecutorError):
+    """The Ray cluster at the given address cannot be reached."""
+
+
+class ClusterResourceError(ExecutorError):
+    """The actor pool asks for more than the cluster has; Ray would wait forever."""
+
+
+class NoGPUError(ClusterResourceError):
+    """GPU actors requested on a cluster without GPUs."""

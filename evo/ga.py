@@ -1,11 +1,11 @@
 """The seed's genetic algorithm as ask/tell over an explicit, serialisable state.
 
-Like evosax, the :class:`GeneticAlgorithm` object holds only frozen hyperparameters
-(:class:`GAParams`); everything that changes between generations lives in a
-:class:`GAState` record (generation, population, best-so-far, numpy RNG state) that the
-driver stores and resumes from::
+Like evosax, the :class:`GeneticAlgorithm` object holds only frozen hyperparameters (the
+job config's population section, :class:`evo.config.PopulationConfig`); everything that
+changes between generations lives in a :class:`GAState` record (generation, population,
+best-so-far, numpy RNG state) that the driver stores and resumes from::
 
-    ga = GeneticAlgorithm(GAParams(population_size=8, max_generations=3))
+    ga = GeneticAlgorithm(PopulationConfig(size=8, generations=3))
     state = ga.init(seed=42)                       # generation 0
     while True:
         population = ga.ask(state)                 # evaluate these
@@ -15,7 +15,7 @@ driver stores and resumes from::
         state = ga.tell(state, fitness)            # next generation, RNG advanced
 
 One generation of :meth:`GeneticAlgorithm.tell` (seed notebook, section 3 of
-``seed-algorithms.md``): the ``n_elites`` fittest individuals are copied unchanged; every
+``seed-algorithms.md``): the ``elites`` fittest individuals are copied unchanged; every
 other slot is ``mutate(crossover(p1, p2))`` with p1, p2 from two independent tournaments
 (p1 may equal p2) and mutation rates annealed by the generation bred from. NaN fitness
 ranks as -inf (last, like evosax); ties go to the lower slot. Same seed and same fitness sequence give
@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from evo.config import PopulationConfig
 from evo.operators import crossover, initial_population, mutate, tournament_select
 from optimizers.genome import Genome
 
@@ -56,26 +57,6 @@ class Individual(BaseModel):
     def key(self) -> str:
         """The genome's canonical hash (the evaluation-cache key)."""
         return self.genome.hash
-
-
-class GAParams(BaseModel):
-    """Static hyperparameters of the GA (defaults: the seed's CONFIG)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    population_size: int = Field(50, ge=2, description="Individuals per generation.")
-    n_elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged.")
-    tournament_k: int = Field(4, ge=1, description="Distinct contestants per tournament.")
-    max_generations: int = Field(50, ge=1, description="Generations evaluated; sets the annealing.")
-    fix_crossover_bias: bool = Field(False, description="Let crossover children have one term.")
-
-    @model_validator(mode="after")
-    def _check_sizes(self) -> GAParams:
-        if self.n_elites >= self.population_size:
-            raise ValueError(
-                f"n_elites ({self.n_elites}) must be smaller than population_size ({self.population_size})"
-            )
-        return self
 
 
 class GAState(BaseModel):
@@ -117,15 +98,20 @@ def _generator(rng_state: dict[str, Any]) -> np.random.Generator:
 
 
 class GeneticAlgorithm:
-    """Ask/tell GA over genomes; the object holds only :class:`GAParams`."""
+    """Ask/tell GA over genomes; the object holds only its hyperparameters.
 
-    def __init__(self, params: GAParams | None = None) -> None:
-        self.params = params or GAParams()
+    Args:
+        params: population size, elites, tournament size, generations (which also set the
+            mutation annealing) and the crossover-bias fix; default: the seed's.
+    """
+
+    def __init__(self, params: PopulationConfig | None = None) -> None:
+        self.params = params or PopulationConfig()
 
     def init(self, seed: int) -> GAState:
         """Generation 0 from ``seed``: the four seed baselines, then random genomes."""
         rng = np.random.Generator(np.random.PCG64(seed))
-        genomes = initial_population(rng, self.params.population_size)
+        genomes = initial_population(rng, self.params.size)
         return GAState(
             generation=0,
             population=tuple(Individual(genome=g, origin="init") for g in genomes),
@@ -138,13 +124,13 @@ class GeneticAlgorithm:
 
     def is_last(self, state: GAState) -> bool:
         """True when ``state.population`` is the last generation to evaluate."""
-        return state.generation >= self.params.max_generations - 1
+        return state.generation >= self.params.generations - 1
 
     def tell(self, state: GAState, fitness: Sequence[float] | np.ndarray) -> GAState:
         """Record ``fitness`` (one value per individual, higher is better) and breed.
 
         Returns:
-            The next state: ``generation + 1``, a new population of ``population_size``,
+            The next state: ``generation + 1``, a new population of ``size``,
             best-so-far updated (strict improvement; the lowest slot wins ties) and the
             RNG advanced.
         Raises:
@@ -164,13 +150,13 @@ class GeneticAlgorithm:
         hashes = [ind.key for ind in population]
         offspring = [
             Individual(genome=population[i].genome, origin="elite", parents=(hashes[i],))
-            for i in elite_indices(ranked, self.params.n_elites)
+            for i in elite_indices(ranked, self.params.elites)
         ]
-        while len(offspring) < self.params.population_size:
+        while len(offspring) < self.params.size:
             i = tournament_select(rng, ranked, self.params.tournament_k)
             j = tournament_select(rng, ranked, self.params.tournament_k)
             child = crossover(rng, population[i].genome, population[j].genome, self.params.fix_crossover_bias)
-            mutant = mutate(rng, child, state.generation, self.params.max_generations)
+            mutant = mutate(rng, child, state.generation, self.params.generations)
             origin: Origin = "crossover" if mutant == child else "mutation"
             offspring.append(Individual(genome=mutant, origin=origin, parents=(hashes[i], hashes[j])))
 

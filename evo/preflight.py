@@ -8,15 +8,14 @@ without one fails here with a one-line :class:`~optimizers.errors.EvoError`.
 from __future__ import annotations
 
 from evo.config import JobConfig
-from evo.driver import fixed_entries
 
 
 def preflight(cfg: JobConfig) -> None:
     """Raise the first user error that would make ``cfg`` fail later.
 
-    * every task exists and its data is on disk under ``data.dir`` (``workers.check_data``;
-      with ``data.download: true`` torchvision first downloads what is missing, here);
-    * every fixed entry is in the registry;
+    * every task's data is on disk under ``data.dir`` (``workers.check_data``; task and
+      fixed-entry names were checked when ``cfg`` was validated; with ``data.download: true``
+      torchvision first downloads what is missing, here);
     * the evaluation device exists here, when evaluations run on this machine (inline, or a
       local Ray cluster started by the driver); a remote cluster checks its own GPUs when
       the executor starts.
@@ -24,6 +23,5 @@ def preflight(cfg: JobConfig) -> None:
     from workers import check_data, resolve_device
 
     check_data(list(cfg.tasks), cfg.data.dir, download=cfg.data.download)
-    fixed_entries(cfg.fixed_entries)
     if cfg.executor.kind == "inline" or cfg.executor.address is None:
         resolve_device(cfg.evaluation.device)

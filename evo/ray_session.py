@@ -11,8 +11,8 @@ forever are turned into one-line errors here:
   request against ``ray.cluster_resources()`` before any actor is created. It is a pure
   function of a resources dict, so it is tested without a cluster.
 
-Ray itself is imported lazily: importing this module (for the errors or the planner)
-costs nothing.
+Ray itself is imported lazily: importing this module (for the planner) costs nothing. Its
+errors (:class:`~evo.errors.RayConnectError`, ...) live in :mod:`evo.errors`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from optimizers.errors import EvoError
+from evo.errors import ClusterResourceError, NoGPUError, RayConnectError
+from optimizers.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +37,6 @@ LOCAL_DEFAULTS: dict[str, Any] = {"include_dashboard": False, "logging_level": l
 
 CONNECT_TIMEOUT_S = 5.0
 
-
-class ExecutorError(EvoError):
-    """The executor cannot run as configured (cluster, resources)."""
-
-
-class RayConnectError(ExecutorError):
-    """The Ray cluster at the given address cannot be reached."""
-
-
-class ClusterResourceError(ExecutorError):
-    """The actor pool asks for more than the cluster has; Ray would wait forever."""
-
-
-class NoGPUError(ClusterResourceError):
-    """GPU actors requested on a cluster without GPUs."""
 
 
 class ActorResources(BaseModel):
@@ -80,10 +66,13 @@ def plan_actor_resources(
     * ``gpus_per_actor="auto"``: ``min(1, G / n)`` GPUs per actor (one GPU each, or an even
       share of the GPUs there are: 2 actors on 1 GPU get 0.5); ``G == 0`` falls back to
       CPU actors and logs a warning.
-    * a number ``g > 0`` needs ``G > 0`` (else :class:`NoGPUError`), ``g <= 1`` or a whole
-      number (Ray's rule), and ``n * g <= G``; ``n * cpus_per_actor <= C`` always. An actor
-      that does not fit would stay pending forever, and the work queued on it with it, so
-      these raise :class:`ClusterResourceError` instead.
+    * a number ``g > 0`` needs ``G > 0`` (else :class:`NoGPUError`) and ``n * g <= G``;
+      ``n * cpus_per_actor <= C`` always. An actor that does not fit would stay pending
+      forever, and the work queued on it with it, so these raise
+      :class:`ClusterResourceError` instead.
+
+    The values themselves (``n >= 1``, CPUs > 0, ``g >= 0`` and ``g <= 1`` or whole, Ray's
+    rule) are :class:`evo.config.ExecutorConfig`'s rules, checked there only.
 
     Args:
         num_actors: actors in the pool (>= 1).
@@ -101,10 +90,6 @@ def plan_actor_resources(
         >>> plan_actor_resources(2, 1.0, "auto", {"CPU": 2.0}).num_gpus
         0.0
     """
-    if num_actors < 1:
-        raise ClusterResourceError(f"executor.num_actors must be at least 1, got {num_actors}")
-    if cpus_per_actor <= 0:
-        raise ClusterResourceError(f"executor.cpus_per_actor must be > 0, got {cpus_per_actor}")
     total_cpus = float(cluster_resources.get("CPU", 0.0))
     total_gpus = float(cluster_resources.get("GPU", 0.0))
     gpus = _resolve_gpus(num_actors, gpus_per_actor, total_gpus)
@@ -129,12 +114,6 @@ def _resolve_gpus(num_actors: int, gpus_per_actor: GpuRequest, total_gpus: float
             return 0.0
         return min(1.0, total_gpus / num_actors)
     gpus = float(gpus_per_actor)
-    if gpus < 0:
-        raise ClusterResourceError(f"executor.gpus_per_actor must be >= 0 or 'auto', got {gpus_per_actor}")
-    if gpus > 1 and not gpus.is_integer():
-        raise ClusterResourceError(
-            f"executor.gpus_per_actor={gpus:g}: above 1 it must be a whole number (Ray's rule); use 1, 2, ..."
-        )
     if gpus > 0 and total_gpus <= 0:
         raise NoGPUError(
             f"executor.gpus_per_actor={gpus:g} asks for GPUs but the Ray cluster has none; "
@@ -198,15 +177,10 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
         ray.init(address=address, **kwargs)
     except ray.exceptions.AuthenticationError as exc:
         raise RayConnectError(
-            f"the Ray cluster at {address} refused this driver's token ({_first_line(exc)}); set "
+            f"the Ray cluster at {address} refused this driver's token ({one_line(exc, 300)}); set "
             "RAY_AUTH_TOKEN to the cluster's token (token authentication is on)"
         ) from None
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
         where = f"the cluster at {address}" if address else "a new local cluster"
-        raise RayConnectError(f"cannot start Ray on {where}: {_first_line(exc)}") from None
+        raise RayConnectError(f"cannot start Ray on {where}: {one_line(exc, 300)}") from None
     return dict(ray.cluster_resources())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

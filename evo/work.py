@@ -5,7 +5,9 @@ train them as one population. Entries whose missing seeds on a task are the same
 grouped; each group is cut into requests of at most ``per_request`` entries. Genome entries
 and opaque fixed entries (which only the sequential loop can train) never share a request.
 The plan is a pure function of its inputs: the same missing set gives the same requests
-with the same ids, in the same order.
+with the same ids, in the same order. The request fields shared by every item (steps,
+split, device, batch size, data folder) come straight from the job config's
+``evaluation`` and ``data`` sections.
 """
 
 from __future__ import annotations
@@ -13,27 +15,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from workers.requests import EntrySpec, EvalRequest, SelectionSplit
-
-
-class WorkSettings(BaseModel):
-    """The request fields shared by every item of a run."""
-
-    model_config = ConfigDict(frozen=True)
-
-    steps: int = Field(ge=1)
-    selection_split: SelectionSplit = "val"
-    data_dir: str = "./data"
-    device: str = "auto"
-    per_request: int = Field(8, ge=1, description="Entries per request (genomes_per_request).")
+from evo.config import DataConfig, EvaluationConfig
+from workers.requests import EntrySpec, EvalRequest
 
 
 def plan_requests(
     missing: Iterable[tuple[str, str, int]],
     entries: Mapping[str, EntrySpec],
-    settings: WorkSettings,
+    evaluation: EvaluationConfig,
+    data: DataConfig | None = None,
     *,
     prefix: str,
 ) -> list[EvalRequest]:
@@ -42,7 +32,8 @@ def plan_requests(
     Args:
         missing: (entry_key, task, seed) triples; duplicates are harmless.
         entries: the spec of every key that can appear in ``missing``.
-        settings: steps, split, data folder, device and batch size.
+        evaluation: steps, split, device and entries per request (``genomes_per_request``).
+        data: the data folder (default: :class:`DataConfig`'s).
         prefix: request-id prefix, e.g. ``"g3"``; ids are ``{prefix}:{task}:{n}``.
     Raises:
         KeyError: a missing key has no spec (a driver bug, not a user error).
@@ -58,20 +49,22 @@ def plan_requests(
         opaque = entries[key].genome is None
         groups[(task, tuple(sorted(seeds_of[(key, task)])), opaque)].append(key)
 
+    data_dir = (data or DataConfig()).dir
+    per_request = evaluation.genomes_per_request
     requests: list[EvalRequest] = []
     counter: dict[str, int] = defaultdict(int)
     for (task, seeds, _opaque), keys in groups.items():
-        for start in range(0, len(keys), settings.per_request):
+        for start in range(0, len(keys), per_request):
             requests.append(
                 EvalRequest(
                     request_id=f"{prefix}:{task}:{counter[task]}",
-                    entries=[entries[k] for k in keys[start : start + settings.per_request]],
+                    entries=[entries[k] for k in keys[start : start + per_request]],
                     task=task,
                     seeds=list(seeds),
-                    steps=settings.steps,
-                    selection_split=settings.selection_split,
-                    data_dir=settings.data_dir,
-                    device=settings.device,
+                    steps=evaluation.steps,
+                    selection_split=evaluation.selection_split,
+                    data_dir=data_dir,
+                    device=evaluation.device,
                 )
             )
             counter[task] += 1

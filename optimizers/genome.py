@@ -7,7 +7,7 @@ A genome describes the update rule (seed ``evolutionary_optimizer_colab.ipynb``)
     \\Delta w_t = \\eta_t \\sum_k \\alpha_k T_k(g_t, \\hat m_t, \\hat v_t), \\qquad
     w_{t} = w_{t-1}(1 - \\eta_t \\lambda) - \\Delta w_t
 
-with the primitive terms :class:`Term` (see :mod:`optimizers.terms`), a log-scaled learning
+with the primitive terms :class:`Term` (their formulas: :mod:`optimizers.rule`), a log-scaled learning
 rate, eps and decoupled weight decay, EMA coefficients ``beta1``/``beta2`` and flags for
 momentum, second moment, bias correction, element-wise gradient clipping, linear warmup and
 cosine decay.

@@ -9,9 +9,9 @@ from storage.errors import (
     RunExistsError,
     SchemaVersionError,
     StorageError,
+    TaskNotInRunError,
     UnknownGenomeError,
     UnknownRunError,
-    UnknownTaskError,
 )
 from storage.records import (
     FIXED_GENERATION,
@@ -44,7 +44,7 @@ __all__ = [
     "SchemaVersionError",
     "StorageError",
     "Store",
+    "TaskNotInRunError",
     "UnknownGenomeError",
     "UnknownRunError",
-    "UnknownTaskError",
 ]

@@ -28,7 +28,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
-from storage.errors import DatabaseOpenError, SchemaVersionError, StorageError, one_line
+from optimizers.errors import one_line
+from storage.errors import DatabaseOpenError, SchemaVersionError, StorageError
 from storage.schema import SCHEMA_VERSION, Base, Meta
 
 BUSY_TIMEOUT_S = 30.0
@@ -52,7 +53,9 @@ def parse_url(url: str | URL) -> URL:
     try:
         return make_url(str(url).strip())
     except (ArgumentError, ValueError) as exc:
-        raise DatabaseOpenError(f"bad database URL {url!r}: {one_line(exc)}; use {URL_EXAMPLES}") from None
+        raise DatabaseOpenError(
+            f"bad database URL {url!r}: {one_line(exc, 300)}; use {URL_EXAMPLES}"
+        ) from None
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -88,7 +91,7 @@ def create(url: URL) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseOpenError(
-                    f"cannot create the folder of {path}: {one_line(exc)}; choose a writable location"
+                    f"cannot create the folder of {path}: {one_line(exc, 300)}; choose a writable location"
                 ) from None
     elif backend == "postgresql" and "connect_timeout" not in url.query:
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -100,12 +103,12 @@ def create(url: URL) -> Engine:
         ) from None
     except ImportError as exc:
         raise DatabaseOpenError(
-            f"the database driver for {describe(url)!r} is not installed ({one_line(exc)}); install it "
+            f"the database driver for {describe(url)!r} is not installed ({one_line(exc, 300)}); install it "
             "(for PostgreSQL: pip install 'psycopg[binary]')"
         ) from None
     except (ArgumentError, ValueError, TypeError) as exc:
         raise DatabaseOpenError(
-            f"bad database URL {describe(url)!r}: {one_line(exc)}; use {URL_EXAMPLES}"
+            f"bad database URL {describe(url)!r}: {one_line(exc, 300)}; use {URL_EXAMPLES}"
         ) from None
     if backend == "sqlite":
         _configure_sqlite(engine)
@@ -135,7 +138,7 @@ def translate(exc: SQLAlchemyError, url: URL, action: str, *, opening: bool = Fa
     server cannot be reached (or refuses the login).
     """
     where = describe(url)
-    message = one_line(getattr(exc, "orig", None) or exc)
+    message = one_line(getattr(exc, "orig", None) or exc, 300)
     lowered = message.lower()
     if "file is not a database" in lowered or "not a database" in lowered:
         return DatabaseOpenError(
@@ -241,7 +244,9 @@ def _use_wal(engine: Engine, url: URL) -> None:
         cursor.close()
     except sqlite3.Error as exc:
         if "readonly" not in str(exc).lower():
-            raise DatabaseOpenError(f"cannot switch {describe(url)} to WAL mode: {one_line(exc)}") from exc
+            raise DatabaseOpenError(
+                f"cannot switch {describe(url)} to WAL mode: {one_line(exc, 300)}"
+            ) from exc
     finally:
         raw.close()
 

@@ -25,8 +25,9 @@ class UnknownGenomeError(StorageError):
     """No stored genome has the given hash or prefix (or the prefix is ambiguous)."""
 
 
-class UnknownTaskError(StorageError):
-    """A task outside the run's scope was asked for."""
+class TaskNotInRunError(StorageError):
+    """A task the run does not score was asked for (``workers``' ``UnknownTaskError`` is a name
+    that is no task at all)."""
 
 
 class SchemaVersionError(StorageError):
@@ -35,9 +36,3 @@ class SchemaVersionError(StorageError):
 
 class DatabaseOpenError(StorageError):
     """The database cannot be opened: not a database, read-only location, bad URL, no server."""
-
-
-def one_line(text: object, limit: int = 300) -> str:
-    """``text`` as a single line of at most ``limit`` characters (driver messages are multi-line)."""
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from optimizers.genome import Genome
 from storage import checks, convert, queries
 from storage.engine import WRITE_OPTION, describe, open_database, translate
-from storage.errors import RunExistsError, StorageError, UnknownRunError, UnknownTaskError
+from storage.errors import RunExistsError, StorageError, TaskNotInRunError, UnknownRunError
 from storage.queries import chunks
 from storage.records import (
     RUN_STATUSES,
@@ -329,7 +329,7 @@ class Store:
         """The run's entries (every generation's plus its fixed ones), best first.
 
         See :mod:`storage.ranking` for the fitness and the order. ``task`` ranks on that task
-        alone (UnknownTaskError if it is not in the run's scope); ``top_k=None`` returns all.
+        alone (TaskNotInRunError if it is not in the run's scope); ``top_k=None`` returns all.
         ``is_fixed``/``label`` mark the run's fixed entries, also when the GA made the same genome.
         """
         if top_k is not None and top_k < 1:
@@ -338,7 +338,7 @@ class Store:
             run = self._run_row(s, run_id)
             scope = RunScope.model_validate(run.scope)
             if task is not None and task not in scope.tasks:
-                raise UnknownTaskError(
+                raise TaskNotInRunError(
                     f"task {task!r} is not in run {run.name!r}; its tasks: {', '.join(scope.tasks)}"
                 )
             return queries.ranked_entries(

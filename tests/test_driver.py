@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from evo.aggregate import entry_fitness, outcome_rows, per_task_fitness, population_stats
-from evo.config import parse_config
+from evo.config import EvaluationConfig, parse_config
 from evo.driver import Driver, create_run, fixed_entries
 from evo.events import RunObserver
-from evo.executors import InlineExecutor
-from evo.work import WorkSettings, count_evaluations, plan_requests
+from evo.executor_inline import InlineExecutor
+from evo.work import count_evaluations, plan_requests
 from optimizers.baselines import ADAM, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from storage import Store
@@ -71,7 +71,7 @@ def test_plan_covers_each_missing_evaluation_exactly_once() -> None:
     specs = {g.hash: EntrySpec.of_genome(g) for g in (_genome(i) for i in range(11))}
     specs["lion_like"] = EntrySpec(key="lion_like", fixed="lion_like")
     triples = [(k, t, s) for k in specs for t in ("a", "b") for s in (0, 1, 2) if rng.random() < 0.7]
-    settings = WorkSettings(steps=5, per_request=4)
+    settings = EvaluationConfig(steps=5, genomes_per_request=4)
     requests = plan_requests(triples + triples[:5], specs, settings, prefix="g0")
 
     produced = [(e.key, r.task, s) for r in requests for e in r.entries for s in r.seeds]
@@ -91,7 +91,7 @@ def test_plan_groups_entries_missing_the_same_seeds() -> None:
     specs = {g.hash: EntrySpec.of_genome(g) for g in (_genome(i) for i in range(5))}
     keys = list(specs)
     missing = [(k, "t", s) for k in keys for s in (0, 1)] + [(keys[0], "u", 1)]
-    requests = plan_requests(missing, specs, WorkSettings(steps=3, per_request=8), prefix="p")
+    requests = plan_requests(missing, specs, EvaluationConfig(steps=3, genomes_per_request=8), prefix="p")
     assert [(r.task, r.seeds, len(r.entries)) for r in requests] == [("t", [0, 1], 5), ("u", [1], 1)]
     assert requests[0].request_id == "p:t:0" and requests[0].steps == 3
 
@@ -267,7 +267,7 @@ class KillAnActor(RunObserver):
 
 
 def test_actor_killed_mid_run_loses_no_evaluation(tmp_path, ray_session) -> None:
-    from evo.executors import RayExecutor
+    from evo.executor_ray import RayExecutor
 
     cfg = parse_config(tiny_config(population__generations=1, executor={"kind": "ray", "max_retries": 0}))
     store = Store(f"sqlite:///{tmp_path / 'evo.db'}")

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from evo.ga import GAParams, GAState, GeneticAlgorithm, Individual, elite_indices, ranking_fitness
+from evo.config import PopulationConfig
+from evo.ga import GAState, GeneticAlgorithm, Individual, elite_indices, ranking_fitness
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome, Term
 
-PARAMS = GAParams(population_size=12, n_elites=3, tournament_k=4, max_generations=8)
+PARAMS = PopulationConfig(size=12, elites=3, tournament_k=4, generations=8)
 
 
 def toy_fitness(genome: Genome) -> float:
@@ -40,7 +41,7 @@ def dump(state: GAState) -> str:
 
 def test_init_is_the_seed_population() -> None:
     state = GeneticAlgorithm(PARAMS).init(seed=42)
-    assert state.generation == 0 and len(state.population) == PARAMS.population_size
+    assert state.generation == 0 and len(state.population) == PARAMS.size
     assert [ind.genome for ind in state.population[:4]] == list(BASELINE_GENOMES.values())
     assert all(ind.origin == "init" and ind.parents == () for ind in state.population)
     assert state.best_genome is None and state.best_fitness == -math.inf
@@ -69,14 +70,14 @@ def test_elites_are_carried_unchanged_and_children_record_their_parents() -> Non
     fitness = [toy_fitness(i.genome) for i in state.population]
     nxt = ga.tell(state, fitness)
     order = sorted(range(len(fitness)), key=lambda i: fitness[i], reverse=True)
-    elites = nxt.population[: PARAMS.n_elites]
-    assert [e.genome for e in elites] == [state.population[i].genome for i in order[: PARAMS.n_elites]]
+    elites = nxt.population[: PARAMS.elites]
+    assert [e.genome for e in elites] == [state.population[i].genome for i in order[: PARAMS.elites]]
     assert all(e.origin == "elite" and e.parents == (e.key,) for e in elites)
     previous_keys = {i.key for i in state.population}
-    for child in nxt.population[PARAMS.n_elites:]:
+    for child in nxt.population[PARAMS.elites:]:
         assert child.origin in ("crossover", "mutation")
         assert len(child.parents) == 2 and set(child.parents) <= previous_keys
-    assert nxt.generation == 1 and len(nxt.population) == PARAMS.population_size
+    assert nxt.generation == 1 and len(nxt.population) == PARAMS.size
 
 
 def test_best_so_far_is_monotone_and_matches_the_evaluated_genomes() -> None:
@@ -90,7 +91,7 @@ def test_best_so_far_is_monotone_and_matches_the_evaluated_genomes() -> None:
 
 
 def test_nan_ranks_last_and_never_becomes_best() -> None:
-    ga = GeneticAlgorithm(GAParams(population_size=6, n_elites=5, tournament_k=6, max_generations=3))
+    ga = GeneticAlgorithm(PopulationConfig(size=6, elites=5, tournament_k=6, generations=3))
     state = ga.init(0)
     fitness = [math.nan, 0.5, math.nan, 0.2, -math.inf, 0.1]
     nxt = ga.tell(state, fitness)
@@ -105,9 +106,9 @@ def test_nan_ranks_last_and_never_becomes_best() -> None:
 def test_all_nan_leaves_best_unset_and_still_breeds() -> None:
     ga = GeneticAlgorithm(PARAMS)
     state = ga.init(1)
-    nxt = ga.tell(state, [math.nan] * PARAMS.population_size)
+    nxt = ga.tell(state, [math.nan] * PARAMS.size)
     assert nxt.best_genome is None and nxt.best_fitness == -math.inf
-    assert len(nxt.population) == PARAMS.population_size
+    assert len(nxt.population) == PARAMS.size
     restored = GAState.model_validate(json.loads(dump(nxt)))
     assert restored.best_fitness == -math.inf
 
@@ -128,21 +129,21 @@ def test_tell_rejects_a_wrong_number_of_fitness_values() -> None:
     ga = GeneticAlgorithm(PARAMS)
     state = ga.init(0)
     with pytest.raises(ValueError, match="fitness values"):
-        ga.tell(state, [0.0] * (PARAMS.population_size - 1))
+        ga.tell(state, [0.0] * (PARAMS.size - 1))
 
 
 def test_is_last_counts_generations_from_zero() -> None:
-    ga = GeneticAlgorithm(GAParams(population_size=4, n_elites=1, tournament_k=2, max_generations=3))
+    ga = GeneticAlgorithm(PopulationConfig(size=4, elites=1, tournament_k=2, generations=3))
     states = run(ga, 0, 2)
     assert [ga.is_last(s) for s in states] == [False, False, True]
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"population_size": 1}, {"population_size": 4, "n_elites": 4}, {"tournament_k": 0}]
+    "kwargs", [{"size": 1}, {"size": 4, "elites": 4}, {"tournament_k": 0}]
 )
 def test_params_reject_impossible_sizes(kwargs: dict) -> None:
     with pytest.raises(ValidationError):
-        GAParams(**kwargs)
+        PopulationConfig(**kwargs)
 
 
 def test_individual_key_is_the_genome_hash() -> None:
@@ -152,8 +153,8 @@ def test_individual_key_is_the_genome_hash() -> None:
 
 @pytest.mark.parametrize("fix_bias", [False, True])
 def test_toy_fitness_improves_over_generations(fix_bias: bool) -> None:
-    params = GAParams(
-        population_size=20, n_elites=3, tournament_k=4, max_generations=15, fix_crossover_bias=fix_bias
+    params = PopulationConfig(
+        size=20, elites=3, tournament_k=4, generations=15, fix_crossover_bias=fix_bias
     )
     states = run(GeneticAlgorithm(params), 2, 15)
 
@@ -170,7 +171,7 @@ def test_fixed_crossover_bias_gives_shorter_genomes() -> None:
     """Neutral fitness: only the operators shape term counts (seed drifts to 4 terms)."""
 
     def lengths(fix_bias: bool) -> float:
-        params = GAParams(population_size=30, n_elites=0, max_generations=10, fix_crossover_bias=fix_bias)
+        params = PopulationConfig(size=30, elites=0, generations=10, fix_crossover_bias=fix_bias)
         states = run(GeneticAlgorithm(params), 4, 10, score=lambda g: 0.0)
         return float(np.mean([len(i.genome.term_types) for i in states[-1].population]))
 

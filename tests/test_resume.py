@@ -23,7 +23,8 @@ import pytest
 
 from evo.config import parse_config
 from evo.driver import Driver, create_run, find_run
-from evo.executors import InlineExecutor, make_executor
+from evo.executor import make_executor
+from evo.executor_inline import InlineExecutor
 from storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ import json, os, signal, sys
 from evo.config import parse_config
 from evo.driver import Driver, create_run, find_run
 from evo.events import RunObserver
-from evo.executors import make_executor
+from evo.executor import make_executor
 from storage import Store
 
 url, config, name, point, n = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])

@@ -17,9 +17,9 @@ from storage import (
     RunScope,
     StorageError,
     Store,
+    TaskNotInRunError,
     UnknownGenomeError,
     UnknownRunError,
-    UnknownTaskError,
 )
 from storage.testing import BACKENDS, open_test_store, postgres_skip_reason
 
@@ -325,7 +325,7 @@ def test_best_ranks_fixed_entries_alongside(store: Store) -> None:
     assert by_key[keys[2]].per_task == pytest.approx({"mnist": 0.6, "digits": 0.6})
     assert [r.entry_key for r in store.best(run.id, top_k=2)] == [r.entry_key for r in ranked[:2]]
     assert len(store.best(run.id, top_k=None)) == 5
-    with pytest.raises(UnknownTaskError, match="mnist"):
+    with pytest.raises(TaskNotInRunError, match="mnist"):
         store.best(run.id, task="cifar10")
     with pytest.raises(StorageError, match="top_k"):
         store.best(run.id, top_k=0)

@@ -4,19 +4,19 @@ Worker state lives in the actor (Ray's global-variables pattern): the evaluate f
 the torch thread count and, through ``workers``' per-process data cache, the datasets,
 which are therefore loaded once per actor and reused by every request it serves.
 
-:class:`EvaluationActor` is a plain class. ``evo.executors.InlineExecutor`` runs it in the
-driver's process; :func:`remote_actor_class` wraps the same class with ``ray.remote`` for
-``RayExecutor``. Either way one call is one :class:`Attempt`: the evaluation's result, or
-the error it raised as text, so that failures travel back as data (no exception pickling)
-and the driver decides about retries. Ray is imported only inside functions: this module
-loads without it.
+:class:`EvaluationActor` is a plain class. ``evo.executor_inline.InlineExecutor`` runs it
+in the driver's process; :func:`remote_actor_class` wraps the same class with ``ray.remote``
+for ``evo.executor_ray.RayExecutor``. Either way one call returns one :class:`Outcome`: the
+evaluation's result, or the error it raised as text, so that failures travel back as data
+(no exception pickling) and the executor decides about retries; the executor's final
+Outcome of a request is the same type with its attempts counted. Ray is imported only
+inside functions: this module loads without it.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 import traceback
 from collections.abc import Callable
 from functools import cache
@@ -24,15 +24,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from optimizers.errors import EvoError
+from optimizers.errors import EvoError, one_line
 from workers.requests import EvalRequest, EvalResult
 
 EvaluateFn = Callable[[EvalRequest], EvalResult]
 
 
-class Attempt(BaseModel):
-    """One call of the evaluate function on one request.
+class Outcome(BaseModel):
+    """What became of a request: its result, or the error text it failed with.
 
+    The actor returns one per call (``attempts == 1``); the executor yields one per request,
+    the last call's, with ``attempts`` (calls that ran the evaluation) and
+    ``actor_deaths`` (calls lost with their actor) counted over all its calls.
     ``retryable`` is False for an :class:`~optimizers.errors.EvoError` (a bad request:
     unknown task or entry, missing data): running it again would fail the same way.
     """
@@ -43,8 +46,8 @@ class Attempt(BaseModel):
     result: EvalResult | None = None
     error: str | None = None
     retryable: bool = False
-    worker: str = ""
-    wall_time_s: float = 0.0
+    attempts: int = 1
+    actor_deaths: int = 0
 
     @property
     def ok(self) -> bool:
@@ -62,8 +65,7 @@ def error_text(exc: BaseException) -> str:
     """``"Type: message"`` plus the innermost frame, on one line."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
-    message = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {message}{where}"
+    return one_line(exc, typed=True) + where
 
 
 class EvaluationActor:
@@ -87,26 +89,16 @@ class EvaluationActor:
         self._worker = f"{socket.gethostname()}:{os.getpid()}"
         self._calls = 0
 
-    def evaluate(self, request: EvalRequest) -> Attempt:
-        """Run the evaluate function once; an exception becomes ``Attempt.error``."""
+    def evaluate(self, request: EvalRequest) -> Outcome:
+        """Run the evaluate function once; an exception becomes ``Outcome.error``."""
         self._calls += 1
-        started = time.perf_counter()
         try:
             result = self._evaluate(request)
-        except Exception as exc:  # failures are data; the driver retries or records them
-            return Attempt(
-                request_id=request.request_id,
-                error=error_text(exc),
-                retryable=not isinstance(exc, EvoError),
-                worker=self._worker,
-                wall_time_s=time.perf_counter() - started,
+        except Exception as exc:  # failures are data; the executor retries, the driver records
+            return Outcome(
+                request_id=request.request_id, error=error_text(exc), retryable=not isinstance(exc, EvoError)
             )
-        return Attempt(
-            request_id=request.request_id,
-            result=result,
-            worker=self._worker,
-            wall_time_s=time.perf_counter() - started,
-        )
+        return Outcome(request_id=request.request_id, result=result)
 
     def info(self) -> dict[str, Any]:
         """Where this actor runs: pid, host, GPU ids Ray assigned, torch threads, calls served."""

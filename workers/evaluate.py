@@ -29,13 +29,14 @@ from typing import Literal
 
 import torch
 
+from optimizers.errors import one_line
 from optimizers.genome import Genome
 from optimizers.genome_optimizer import GenomeOptimizer
 from optimizers.registry import REGISTRY, get_entry
 from workers.device import describe_device, resolve_device
 from workers.errors import UnknownEntryError
 from workers.fitness import DIVERGED_FITNESS, mean_last_losses, seed_fitness
-from workers.outcome import MemberOutcome, error_text, loss_curve
+from workers.outcome import MemberOutcome, loss_curve
 from workers.population import train_population
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
@@ -129,7 +130,7 @@ def evaluate(request: EvalRequest) -> EvalResult:
             outcomes.update(zip(genome_slots, trained, strict=True))
         except Exception as exc:  # retried member by member below; a member's own failure then shows
             logger.warning("population run of %s failed (%s); training its members sequentially",
-                           request.request_id, error_text(exc))  # fmt: skip
+                           request.request_id, one_line(exc, 500, typed=True))  # fmt: skip
             outcomes.clear()
             path = "sequential"
     for i, (entry, seed) in enumerate(members):

@@ -61,8 +61,3 @@ def loss_curve(losses: Sequence[float], points: int = CURVE_POINTS) -> tuple[lis
             steps.append(hi)
     return curve, steps
 
-
-def error_text(exc: BaseException, limit: int = 500) -> str:
-    """``Type: message`` on one line, truncated."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

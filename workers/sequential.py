@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable
 import torch
 
 from optimizers.alme import ALME
+from optimizers.errors import one_line
 from workers.models import bind_dropout_generator
-from workers.outcome import MemberOutcome, error_text
+from workers.outcome import MemberOutcome
 from workers.runtime import Runtime
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter], torch.Generator], torch.optim.Optimizer]
@@ -75,7 +76,11 @@ def train_sequential(
         outcome = MemberOutcome("diverged", step, losses, wall_time_s=time.perf_counter() - started)
     except Exception as exc:
         outcome = MemberOutcome(
-            "failed", step, losses, error=error_text(exc), wall_time_s=time.perf_counter() - started
+            "failed",
+            step,
+            losses,
+            error=one_line(exc, 500, typed=True),
+            wall_time_s=time.perf_counter() - started,
         )
     else:
         outcome = MemberOutcome(

@@ -1,29 +1,10 @@
-"""Executors: where evaluation requests run. One interface, two implementations.
+"""The Ray executor: a pool of :class:`workers.actors.EvaluationActor` on a Ray cluster.
 
-``executor.map_unordered(requests)`` yields one :class:`Outcome` per request, in completion
-order, tagged with the request's id. It never raises for a failed evaluation:
-
-* an evaluation that raises is run again, up to ``max_retries`` more times; after
-  ``max_retries + 1`` raising attempts its Outcome carries the last error text;
-* a bad request (an :class:`~optimizers.errors.EvoError` such as ``workers``'
-  ``UnknownTaskError`` or ``MissingDataError``) fails the same way every time, so it comes
-  back at once, ``attempts == 1``;
-* (Ray) an actor that dies (``ray.kill``, out of memory, a crashed process) is replaced
-  and the requests it held are resubmitted; that is not an attempt of the evaluation.
-  A request that was running when its actor died ``max_actor_deaths + 1`` times (one
-  that crashes every process it touches) is given up as an error; the requests queued
-  behind it are resubmitted without blame.
-
-:class:`InlineExecutor` runs the evaluate function in the driver's process (debugging,
-small tests). :class:`RayExecutor` is a pool of :class:`workers.actors.EvaluationActor`
-shaped like Ray's ``ActorPool``: at most two requests per actor in flight (one running,
-the next already queued so the actor never idles between items), ``ray.wait`` for
-whichever finishes first, the request iterator consumed lazily.
-
-Example:
-    >>> with make_executor(cfg.executor) as executor:  # doctest: +SKIP
-    ...     for outcome in executor.map_unordered(requests):
-    ...         store_rows(outcome.request_id, outcome.result, outcome.error)
+Shaped like Ray's ``ActorPool``: at most ``in_flight_per_actor`` (2) requests per actor in
+flight (one running, the next already queued so the actor never idles between items),
+``ray.wait`` for whichever finishes first, the request iterator consumed lazily. An actor
+that dies is replaced and the requests it held are resubmitted (see :mod:`evo.executor`
+for the rules). Ray is imported inside functions only.
 """
 
 from __future__ import annotations
@@ -33,38 +14,14 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from evo.ray_session import (
-    ActorResources,
-    ClusterResourceError,
-    ExecutorError,
-    GpuRequest,
-    NoGPUError,
-    RayConnectError,
-    ensure_ray,
-    plan_actor_resources,
-)
-from workers.actors import Attempt, EvaluateFn, EvaluationActor, remote_actor_class
-from workers.requests import EvalRequest, EvalResult
-
-if TYPE_CHECKING:
-    from evo.config import ExecutorConfig
-
-__all__ = [
-    "ClusterResourceError",
-    "Executor",
-    "ExecutorError",
-    "InlineExecutor",
-    "NoGPUError",
-    "Outcome",
-    "RayConnectError",
-    "RayExecutor",
-    "make_executor",
-]
+from evo.errors import ClusterResourceError, ExecutorError
+from evo.executor import ClosingExecutor, Work, as_work
+from evo.ray_session import ActorResources, GpuRequest, ensure_ray, plan_actor_resources
+from optimizers.errors import one_line
+from workers.actors import EvaluateFn, Outcome, remote_actor_class
+from workers.requests import EvalRequest
 
 log = logging.getLogger(__name__)
 
@@ -72,125 +29,17 @@ IN_FLIGHT_PER_ACTOR = 2
 """One request running on an actor and one queued behind it (Ray's pipelining pattern)."""
 
 
-class Outcome(BaseModel):
-    """The final word on one request: its result, or the error it was given up with."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request_id: str
-    result: EvalResult | None
-    error: str | None
-    attempts: int
-    actor_deaths: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None
-
-
-class Executor(Protocol):
-    """What the driver needs from an executor."""
-
-    def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]: ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-
-@dataclass
-class _Work:
-    """A request on its way through the pool, with what happened to it so far."""
-
-    request: EvalRequest
-    attempts: int = 0
-    actor_deaths: int = 0
-
-    def outcome(self, result: EvalResult | None = None, error: str | None = None) -> Outcome:
-        return Outcome(
-            request_id=self.request.request_id,
-            result=result,
-            error=error,
-            attempts=self.attempts,
-            actor_deaths=self.actor_deaths,
-        )
-
-    def settle(self, attempt: Attempt, max_retries: int) -> Outcome | None:
-        """Count ``attempt``; return the final Outcome, or None when it should run again."""
-        self.attempts += 1
-        if attempt.result is not None:
-            return self.outcome(result=attempt.result)
-        if attempt.retryable and self.attempts <= max_retries:
-            log.warning("request %s raised (attempt %d of %d), retrying: %s", self.request.request_id,
-                        self.attempts, max_retries + 1, attempt.error)
-            return None
-        return self.outcome(error=attempt.error)
-
-
 @dataclass(frozen=True)
 class _Call:
     """One submission of a request to an actor; ``seq`` orders submissions."""
 
-    work: _Work
+    work: Work
     slot: int
     actor: Any
     seq: int
 
 
-def _as_work(request: object) -> _Work:
-    if not isinstance(request, EvalRequest):
-        raise TypeError(f"executors take EvalRequest objects, got {type(request).__name__}")
-    return _Work(request)
-
-
-def _check_retries(max_retries: int) -> None:
-    if max_retries < 0:
-        raise ExecutorError(f"executor.max_retries must be >= 0, got {max_retries}")
-
-
-class _ContextManager:
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class InlineExecutor(_ContextManager):
-    """Runs each request in this process, in order, with the same retry rules as Ray.
-
-    Args:
-        max_retries: extra attempts for an evaluation that raises.
-        evaluate: ``EvalRequest -> EvalResult``; default ``workers.evaluate``.
-    """
-
-    def __init__(self, max_retries: int = 2, *, evaluate: EvaluateFn | None = None) -> None:
-        _check_retries(max_retries)
-        self.max_retries = max_retries
-        self._actor = EvaluationActor(evaluate)
-
-    def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]:
-        for request in requests:
-            work = _as_work(request)
-            outcome = None
-            while outcome is None:
-                outcome = work.settle(self._actor.evaluate(work.request), self.max_retries)
-            yield outcome
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-class RayExecutor(_ContextManager):
+class RayExecutor(ClosingExecutor):
     """A pool of evaluation actors on a Ray cluster (local, or joined by ``address``).
 
     The pool is checked against ``ray.cluster_resources()`` before any actor starts (see
@@ -230,7 +79,6 @@ class RayExecutor(_ContextManager):
         start_timeout_s: float = 180.0,
         in_flight_per_actor: int = IN_FLIGHT_PER_ACTOR,
     ) -> None:
-        _check_retries(max_retries)
         if in_flight_per_actor < 1:
             raise ExecutorError(f"in_flight_per_actor must be >= 1, got {in_flight_per_actor}")
         cluster = ensure_ray(address)
@@ -288,14 +136,14 @@ class RayExecutor(_ContextManager):
             ) from None
         except ray.exceptions.RayError as exc:
             self.close()
-            raise ExecutorError(f"an evaluation actor failed to start: {_first_line(exc)}") from None
+            raise ExecutorError(f"an evaluation actor failed to start: {one_line(exc, 300)}") from None
 
     def _free_slot(self) -> int | None:
         """The least-loaded slot with room for one more request, or None."""
         slot = min(range(len(self._slots)), key=self._load.__getitem__)
         return slot if self._load[slot] < self.in_flight_per_actor else None
 
-    def _submit(self, work: _Work, slot: int) -> None:
+    def _submit(self, work: Work, slot: int) -> None:
         if self._slots[slot] is None:  # emptied when an abandoned map left work on it
             self._slots[slot] = self._start_actor()
         actor = self._slots[slot]
@@ -340,7 +188,7 @@ class RayExecutor(_ContextManager):
             raise ExecutorError("map_unordered is already running on this executor; finish it first")
         self._mapping = True
         source = iter(requests)
-        retry_queue: deque[_Work] = deque()
+        retry_queue: deque[Work] = deque()
         try:
             while True:
                 while (slot := self._free_slot()) is not None:
@@ -349,7 +197,7 @@ class RayExecutor(_ContextManager):
                         request = next(source, None)
                         if request is None:
                             break
-                        work = _as_work(request)
+                        work = as_work(request)
                     self._submit(work, slot)
                 if not self._in_flight:
                     return
@@ -361,7 +209,7 @@ class RayExecutor(_ContextManager):
             self._mapping = False
             self._abandon_in_flight()
 
-    def _collect(self, ref: Any, retry_queue: deque[_Work]) -> Outcome | None:
+    def _collect(self, ref: Any, retry_queue: deque[Work]) -> Outcome | None:
         """Settle a finished call: the Outcome, or None after queueing it to run again."""
         import ray
 
@@ -369,20 +217,22 @@ class RayExecutor(_ContextManager):
         work = call.work
         self._load[call.slot] -= 1
         try:
-            attempt: Attempt = ray.get(ref)
+            call_outcome: Outcome = ray.get(ref)
         except _actor_death_errors() as exc:
             if self._blame_and_replace(call, type(exc).__name__):
                 work.actor_deaths += 1
             if work.actor_deaths > self.max_actor_deaths:
-                return work.outcome(
-                    error=f"gave up: the evaluation actor died {work.actor_deaths} time(s) while running "
-                    f"this request (last: {_first_line(exc)})"
+                return work.give_up(
+                    f"gave up: the evaluation actor died {work.actor_deaths} time(s) while running "
+                    f"this request (last: {one_line(exc, 300)})"
                 )
             retry_queue.appendleft(work)
             return None
         except ray.exceptions.RayError as exc:  # e.g. the request could not be deserialized
-            attempt = Attempt(request_id=work.request.request_id, error=_first_line(exc), retryable=True)
-        outcome = work.settle(attempt, self.max_retries)
+            call_outcome = Outcome(
+                request_id=work.request.request_id, error=one_line(exc, 300), retryable=True
+            )
+        outcome = work.settle(call_outcome, self.max_retries)
         if outcome is None:
             retry_queue.appendleft(work)
         return outcome
@@ -427,22 +277,3 @@ def _actor_death_errors() -> tuple[type[BaseException], ...]:
 
     return (rx.RayActorError, rx.WorkerCrashedError, rx.OutOfMemoryError, rx.NodeDiedError,
             rx.ObjectLostError, rx.LocalRayletDiedError)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
-
-
-def make_executor(cfg: ExecutorConfig, *, evaluate: EvaluateFn | None = None) -> InlineExecutor | RayExecutor:
-    """The executor a job config asks for (``executor.kind``: ``"ray"`` or ``"inline"``)."""
-    if cfg.kind == "inline":
-        return InlineExecutor(max_retries=cfg.max_retries, evaluate=evaluate)
-    return RayExecutor(
-        num_actors=cfg.num_actors,
-        cpus_per_actor=cfg.cpus_per_actor,
-        gpus_per_actor=cfg.gpus_per_actor,
-        max_retries=cfg.max_retries,
-        address=cfg.address,
-        evaluate=evaluate,
-    )
