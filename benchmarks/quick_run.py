@@ -102,6 +102,7 @@ class TreeSampler(threading.Thread):
 
 
 def summarize(url: str, name: str) -> dict:
+    from evo.ranking import best
     from storage import Store
 
     with Store(url) as store:
@@ -110,7 +111,7 @@ def summarize(url: str, name: str) -> dict:
             {"generation": g.index, "best": g.best_fitness, "mean": g.mean_fitness}
             for g in store.generations(run.id)
         ]
-        ranked = store.best(run.id, top_k=None)
+        ranked = best(store, run.id, top_k=None)
     evolved = [e for e in ranked if not e.is_fixed]
     fixed = [e for e in ranked if e.is_fixed]
 

@@ -42,12 +42,13 @@ from typing import Any
 import torch
 from repro_common import markdown_table, write_results
 
-from evo.aggregate import entry_fitness, outcome_rows
 from evo.config import JobConfig, load_config
 from evo.driver import Driver, create_run, fixed_entries
+from evo.evaluation_rows import outcome_rows
 from evo.executor import Executor
 from evo.executor_inline import InlineExecutor
 from evo.executor_ray import RayExecutor
+from evo.fitness import genome_fitness
 from evo.ga import GAState, GeneticAlgorithm
 from evo.ray_session import ensure_ray
 from evo.work import plan_requests
@@ -108,7 +109,7 @@ def train_all(
     for outcome in executor.map_unordered(requests):
         result = outcome.result
         rows += outcome_rows(by_id[outcome.request_id], result.members if result else None, outcome.error)
-    return entry_fitness(rows, list(specs), cfg.tasks, cfg.evaluation.seeds)
+    return genome_fitness(rows, list(specs), cfg.tasks, cfg.evaluation.seeds)
 
 
 def run_seed_way(cfg: JobConfig) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evo.ranking import best
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store
 from storage.testing import POSTGRES_ENV, postgres_schema_url
@@ -91,7 +92,7 @@ def measure(url: str, n: int, generations: int) -> dict[str, float]:
         timed(lambda: store.missing_evaluations(run.id, 0)) for _ in range(5)
     )
     out[f"best over {generations * POPULATION} entries (s/call)"] = min(
-        timed(lambda: store.best(run.id, top_k=10)) for _ in range(3)
+        timed(lambda: best(store, run.id, top_k=10)) for _ in range(3)
     )
     store.close()
     return out

@@ -38,9 +38,10 @@ from optimizers.errors import EvoError, one_line
 if TYPE_CHECKING:
     from evo.config import JobConfig
     from evo.executor import Executor
+    from evo.ranking import RankedEntry
     from optimizers.genome import Genome
     from storage import Store
-    from storage.records import RankedEntry, RunRecord
+    from storage.records import RunRecord
 
 DEFAULT_DB = "sqlite:///runs/evo.db"
 TOP_DEFAULT = 10
@@ -141,7 +142,9 @@ def ranked_with_fixed(store: Store, run_id: int, top: int, task: str | None = No
     The fixed entries are always shown, whatever their rank: the table answers "where does
     evolution stand against the known optimizers".
     """
-    entries = store.best(run_id, top_k=None, task=task)
+    from evo.ranking import best
+
+    entries = best(store, run_id, top_k=None, task=task)
     evolved = [e for e in entries if not e.is_fixed][:top]
     keep = {e.entry_key for e in evolved} | {e.entry_key for e in entries if e.is_fixed}
     return [e for e in entries if e.entry_key in keep]
@@ -326,7 +329,9 @@ def export(
 
 def _ranked_genome(store: Store, run_record: RunRecord, rank: int) -> Genome:
     """The ``rank``-th best evolved (non-fixed) genome of the run."""
-    ranked = [e for e in store.best(run_record.id, top_k=None) if not e.is_fixed and e.genome is not None]
+    from evo.ranking import best
+
+    ranked = [e for e in best(store, run_record.id, top_k=None) if not e.is_fixed and e.genome is not None]
     if not ranked:
         raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
     if rank > len(ranked):

@@ -6,14 +6,13 @@ the same budget reuses them (and ``compare`` after a run costs nothing).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-from evo.aggregate import overall_fitness, per_task_fitness
 from evo.config import JobConfig
 from evo.driver import evaluate, fixed_entries
 from evo.events import RunObserver
-from storage.records import RankedEntry
+from evo.ranking import RankedEntry, rank_entries
+from storage.records import RunEntry
 
 if TYPE_CHECKING:
     from evo.executor import Executor
@@ -34,10 +33,10 @@ def missing_fixed(store: Store, cfg: JobConfig) -> tuple[list[str], list[tuple[s
 def score_fixed(
     store: Store, cfg: JobConfig, executor: Executor, observer: RunObserver | None = None
 ) -> list[RankedEntry]:
-    """Evaluate what is missing, then rank the fixed entries by fitness (best first).
+    """Evaluate what is missing, then rank the fixed entries (best first, :mod:`evo.fitness`).
 
-    Fitness = mean over tasks of the mean over seeds, as for evolved genomes; an entry with a
-    missing result ranks last with NaN fitness and ``complete=False``.
+    Fitness = mean over tasks of the mean over seeds, as for evolved genomes; an entry still
+    missing a result ranks after the complete ones with ``complete=False``.
     """
     observer = observer or RunObserver()
     rows, specs = fixed_entries(cfg.fixed_entries)
@@ -45,30 +44,8 @@ def score_fixed(
     total = len(keys) * len(cfg.tasks) * len(cfg.evaluation.seeds)
     observer.generation_started(0, total, total - len(missing))
     evaluate(store, executor, missing, specs, cfg, prefix="fixed", observer=observer)
-
-    stored = store.evaluations(keys, cfg.budget_key, tasks=cfg.tasks)
-    table = per_task_fitness(stored, cfg.tasks, cfg.evaluation.seeds)
-    counts: dict[str, int] = {}
-    for r in stored:
-        if r.task in cfg.tasks and r.seed in cfg.evaluation.seeds:
-            counts[r.entry_key] = counts.get(r.entry_key, 0) + 1
-    scored = []
-    for row in rows:
-        per_task = table.get(row.entry_key, {})
-        fitness = overall_fitness(per_task, cfg.tasks)
-        scored.append((row, per_task, fitness))
-    scored.sort(key=lambda x: -x[2] if not math.isnan(x[2]) else math.inf)
-    return [
-        RankedEntry(
-            rank=rank,
-            entry_key=row.entry_key,
-            label=row.label,
-            is_fixed=True,
-            genome=row.genome,
-            fitness=fitness,
-            per_task={t: v for t, v in per_task.items() if not math.isnan(v)},
-            n_evaluations=counts.get(row.entry_key, 0),
-            complete=not math.isnan(fitness),
-        )
-        for rank, (row, per_task, fitness) in enumerate(scored, start=1)
+    entries = [
+        RunEntry(entry_key=r.entry_key, label=r.label, is_fixed=True, has_genome=r.genome is not None)
+        for r in rows
     ]
+    return rank_entries(store, entries, cfg.budget_key, cfg.tasks, cfg.evaluation.seeds)

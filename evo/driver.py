@@ -6,9 +6,9 @@ Per generation g (the design's "data's way through")::
     missing = store.missing_evaluations(run, g)      # (+ the fixed entries at g = 0)
     for outcome in executor.map_unordered(requests(missing)):
         store.record_evaluation(row) per member      # one transaction per result row
-    fitness = mean over tasks of mean over seeds     # read back from the store
+    fitness = evo.fitness.genome_fitness(...)        # read back from the store
     state = ga.tell(state, fitness)
-    store.close_generation(run, g, stats, rng_state=state as JSON)
+    store.close_generation(run, g, stats, ga_state=state as JSON)
 
 Resume: the state stored with the last closed generation is the GA state *after* its
 ``tell`` (population of the next generation, best so far, RNG), so a resumed run rebuilds
@@ -30,10 +30,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from evo.aggregate import entry_fitness, outcome_rows, population_stats
 from evo.config import JobConfig, parse_config
 from evo.errors import RunConflictError
+from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
+from evo.fitness import genome_fitness, population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.work import plan_requests
 from optimizers.registry import REGISTRY
@@ -216,7 +217,7 @@ class Driver:
         last = self.store.last_complete_generation(self.run_id)
         if last is None:
             return self.ga.init(self.run_record.seed)
-        return GAState.model_validate(last.rng_state)
+        return GAState.model_validate(last.ga_state)
 
     def run(self) -> GAState:
         """Evaluate every remaining generation; returns the GA state after the last ``tell``.
@@ -270,7 +271,7 @@ class Driver:
         stats = population_stats(fitness)
         next_state = self.ga.tell(state, fitness)
         self.store.close_generation(
-            self.run_id, g, stats.best, stats.mean, stats.std, rng_state=next_state.model_dump(mode="json")
+            self.run_id, g, stats.best, stats.mean, stats.std, ga_state=next_state.model_dump(mode="json")
         )
         self.observer.generation_closed(g, stats, next_state.best_fitness)
         return next_state
@@ -279,7 +280,7 @@ class Driver:
         """Fitness per slot, read back from the store (cached results count)."""
         keys = list(dict.fromkeys(ind.key for ind in population))
         rows = self.store.evaluations(keys, self.cfg.budget_key, tasks=list(self.cfg.tasks))
-        by_key = entry_fitness(rows, keys, self.cfg.tasks, self.cfg.evaluation.seeds)
+        by_key = genome_fitness(rows, keys, self.cfg.tasks, self.cfg.evaluation.seeds)
         return [by_key[ind.key] for ind in population]
 
     def _per_entry(self) -> int:

@@ -8,7 +8,7 @@ need. A hook that raises stops the run at that point (tests use this to crash a 
 
 from __future__ import annotations
 
-from evo.aggregate import PopulationStats
+from evo.fitness import PopulationStats
 from storage.records import EvaluationIn
 
 

@@ -22,8 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from evo.aggregate import PopulationStats
 from evo.events import RunObserver
+from evo.fitness import PopulationStats
 from storage.records import EvaluationIn
 
 

@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evo import plots
-from evo.aggregate import entry_fitness
+from evo.fitness import genome_fitness
+from evo.ranking import best
 from evo.tables import entry_name
 from optimizers.genome import Genome
 
 if TYPE_CHECKING:
+    from evo.ranking import RankedEntry
     from storage import Store
-    from storage.records import GenerationRecord, RankedEntry, RunRecord
+    from storage.records import GenerationRecord, RunRecord
 
 TOP_GENOMES = 3
 """Evolved genomes shown beside the fixed entries in the per-task figure."""
@@ -59,7 +61,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     run = store.get_run(run_id)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ranking = store.best(run.id, top_k=None)
+    ranking = best(store, run.id, top_k=None)
     fixed = [r for r in ranking if r.is_fixed]
     evolved = [r for r in ranking if not r.is_fixed]
     generations = list(store.generations(run.id))
@@ -91,7 +93,7 @@ def best_per_generation(
         if not genomes:
             continue
         rows = store.evaluations(list(genomes), run.scope.budget_key, tasks=list(run.scope.tasks))
-        scores = entry_fitness(rows, genomes, run.scope.tasks, run.scope.seeds)
+        scores = genome_fitness(rows, genomes, run.scope.tasks, run.scope.seeds)
         fitness = {k: v for k, v in scores.items() if _finite(v)}
         if fitness:
             key = max(fitness, key=lambda k: (fitness[k], k))

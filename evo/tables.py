@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 
-from storage.records import RankedEntry, RunRecord
+from evo.ranking import RankedEntry
+from storage.records import RunRecord
 
 
 def _num(value: float | None) -> str:

@@ -20,9 +20,10 @@ from storage.records import (
     GenerationRecord,
     IndividualIn,
     IndividualRecord,
-    RankedEntry,
+    RunEntry,
     RunRecord,
     RunScope,
+    SeedResult,
 )
 from storage.schema import SCHEMA_VERSION
 from storage.store import DEFAULT_URL, Store
@@ -37,11 +38,12 @@ __all__ = [
     "GenerationRecord",
     "IndividualIn",
     "IndividualRecord",
-    "RankedEntry",
+    "RunEntry",
     "RunExistsError",
     "RunRecord",
     "RunScope",
     "SchemaVersionError",
+    "SeedResult",
     "StorageError",
     "Store",
     "TaskNotInRunError",

@@ -8,7 +8,9 @@ transactions start with ``BEGIN IMMEDIATE``: they take the write lock up front, 
 queue on the busy timeout instead of one failing on a read-to-write lock upgrade.
 
 Nothing is written to a database that fails the checks: a file that is not SQLite, one with
-foreign tables, or one of another schema version is refused before any write.
+foreign tables, or one of a newer schema version is refused before any write. An empty
+database gets the tables and an older evo database is upgraded, both by the Alembic
+migrations in ``storage/migrations`` (:func:`ensure_schema`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -30,7 +34,7 @@ from sqlalchemy.pool import StaticPool
 
 from optimizers.errors import one_line
 from storage.errors import DatabaseOpenError, SchemaVersionError, StorageError
-from storage.schema import SCHEMA_VERSION, Base, Meta
+from storage.schema import SCHEMA_VERSION, Base
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for another process's write lock before failing."""
@@ -166,37 +170,50 @@ def translate(exc: SQLAlchemyError, url: URL, action: str, *, opening: bool = Fa
 
 
 # -- schema ----------------------------------------------------------------------------
+VERSION_TABLE = "alembic_version"
+V1_META_TABLE = "evo_meta"
+"""Version 1 kept its version in ``evo_meta``; from version 2 on Alembic's table holds it."""
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
 def stored_version(connection: Connection, where: str) -> int | None:
     """The database's schema version; None for an empty database.
 
+    The version is the revision id in Alembic's ``alembic_version`` (``0002`` is version 2);
+    a version-1 database (before Alembic) says ``schema_version`` in ``evo_meta``.
+
     Raises:
-        SchemaVersionError: foreign tables, an unreadable version, or tables missing.
+        SchemaVersionError: foreign tables, an unreadable or newer version, or tables missing.
     """
     tables = set(inspect(connection).get_table_names())
     if not tables:
         return None
-    if Meta.__tablename__ not in tables:
+    if VERSION_TABLE in tables:
+        value = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    elif V1_META_TABLE in tables:
+        value = connection.execute(
+            text(f"SELECT value FROM {V1_META_TABLE} WHERE key = 'schema_version'")
+        ).scalar()
+    else:
         shown = ", ".join(sorted(tables)[:5])
         raise SchemaVersionError(
             f"{where} holds tables ({shown}) but no evo schema version: it is not an evo database "
             "(or one of an unknown version); pass another database"
         )
-    value = connection.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
     try:
         version = int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise SchemaVersionError(
-            f"{where} has an unknown schema version {value!r}; this evo reads version {SCHEMA_VERSION}"
+            f"{where} has an unknown schema version {value!r}; this evo reads versions 1..{SCHEMA_VERSION}"
         ) from None
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"{where} was written by a newer evo (schema version {version}; this one reads "
             f"{SCHEMA_VERSION}); upgrade evo to open it"
         )
-    if version < SCHEMA_VERSION:
+    if version < 1:
         raise SchemaVersionError(
-            f"{where} has the old schema version {version} and no migration to {SCHEMA_VERSION} "
-            "exists; use the evo release that wrote it"
+            f"{where} has the unknown schema version {version}; it is not an evo database"
         )
     missing = set(Base.metadata.tables) - tables
     if missing:
@@ -206,29 +223,42 @@ def stored_version(connection: Connection, where: str) -> int | None:
     return version
 
 
-def ensure_schema(engine: Engine, url: URL) -> None:
-    """Check the schema version, creating the tables in an empty database.
+def _upgrade(connection: Connection, version: int | None) -> None:
+    """``alembic upgrade head`` on ``connection`` (inside the caller's transaction).
 
-    Creation runs in one write transaction (serialized across processes: SQLite's write lock,
-    a PostgreSQL advisory lock), so two processes opening a new database at once is safe.
+    A version-1 database predates Alembic: it is stamped as revision ``0001`` first.
+    """
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    if version == 1 and VERSION_TABLE not in set(inspect(connection).get_table_names()):
+        command.stamp(config, "0001")
+    command.upgrade(config, "head")
+
+
+def ensure_schema(engine: Engine, url: URL) -> None:
+    """Check the schema version; create the tables of an empty database, upgrade an older one.
+
+    An older database is migrated on open (Alembic, ``storage/migrations``), in one write
+    transaction serialized across processes (SQLite's write lock, a PostgreSQL advisory
+    lock), so two processes opening it at once migrate it once. A read-only older database
+    cannot be upgraded: the error says to open it once from a writable location.
     """
     where = describe(url)
     try:
         with engine.connect() as connection, connection.begin():
             version = stored_version(connection, where)
-        if version is None:
+        if version is None or version < SCHEMA_VERSION:
             with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
                 if url.get_backend_name() == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-                if stored_version(connection, where) is None:
-                    Base.metadata.create_all(connection)
-                    connection.execute(
-                        Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                    )
+                version = stored_version(connection, where)
+                if version is None or version < SCHEMA_VERSION:
+                    _upgrade(connection, version)
         if sqlite_path(url) is not None:
             _use_wal(engine, url)
     except SQLAlchemyError as exc:
-        raise translate(exc, url, "open the database", opening=True) from exc
+        raise translate(exc, url, "open (and upgrade) the database", opening=True) from exc
 
 
 def _use_wal(engine: Engine, url: URL) -> None:
@@ -257,7 +287,7 @@ def open_database(url: str | URL) -> tuple[Engine, URL]:
     Raises:
         DatabaseOpenError: bad URL, missing driver, unreachable server, not a database,
             read-only location.
-        SchemaVersionError: a newer, older or unknown schema version.
+        SchemaVersionError: a newer or unknown schema version.
     """
     parsed = parse_url(url)
     engine = create(parsed)

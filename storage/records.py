@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,10 +18,11 @@ from optimizers.genome import Genome
 RunStatus = Literal["running", "paused", "finished", "failed"]
 Origin = Literal["init", "elite", "crossover", "mutation", "fixed"]
 EvalStatus = Literal["ok", "diverged", "failed"]
+"""The status and origin vocabularies, written here only (the schema's CHECKs use the tuples)."""
 
-RUN_STATUSES: tuple[str, ...] = ("running", "paused", "finished", "failed")
-ORIGINS: tuple[str, ...] = ("init", "elite", "crossover", "mutation", "fixed")
-EVAL_STATUSES: tuple[str, ...] = ("ok", "diverged", "failed")
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+ORIGINS: tuple[str, ...] = get_args(Origin)
+EVAL_STATUSES: tuple[str, ...] = get_args(EvalStatus)
 FIXED_GENERATION = -1
 """The generation index under which a run's fixed comparison entries are saved."""
 
@@ -162,33 +163,34 @@ class EvaluationRecord(EvaluationIn):
 
 
 class GenerationRecord(_Frozen):
-    """A closed generation: fitness statistics and the RNG/GA state to resume from."""
+    """A closed generation: fitness statistics and the whole GA state to resume from."""
 
     run_id: int
     index: int
     best_fitness: float
     mean_fitness: float
     std_fitness: float
-    rng_state: dict[str, Any]
+    ga_state: dict[str, Any]
     completed_at: datetime
 
 
-class RankedEntry(_Frozen):
-    """One entry of :meth:`storage.Store.best`.
+class RunEntry(_Frozen):
+    """One distinct entry of a run (any generation, or fixed): what ranking it needs.
 
-    ``fitness`` is the mean over tasks of the mean over seeds of the stored fitness (NaN
-    without any evaluation); ``per_task`` holds the per-task means of the tasks evaluated so
-    far; ``complete`` says every (task, seed) of the scope has a stored evaluation.
-    ``is_fixed`` and ``label`` mark the run's fixed comparison entries, also when the GA
-    produced the same genome (one entry per key: same update rule, same cached scores).
+    ``label`` is the registry name of a fixed entry (``is_fixed``), also when the GA made
+    the same genome; ``has_genome`` is False for opaque fixed entries.
     """
 
-    rank: int
     entry_key: str
     label: str | None
     is_fixed: bool
-    genome: Genome | None
+    has_genome: bool
+
+
+class SeedResult(NamedTuple):
+    """One stored seed fitness, without the rest of the evaluation row (NaN for NULL)."""
+
+    entry_key: str
+    task: str
+    seed: int
     fitness: float
-    per_task: dict[str, float]
-    n_evaluations: int
-    complete: bool

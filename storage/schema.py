@@ -1,14 +1,20 @@
-"""The database schema (SQLAlchemy 2.x typed ORM). Invariants live here as constraints.
+"""The database schema (SQLAlchemy 2.x typed ORM) and the row <-> record conversions.
 
 Tables: ``runs``, ``genomes`` (unique canonical hash), ``individuals`` (unique run,
 generation, slot), ``evaluations`` (unique entry, task, seed, budget key: the evaluation
-cache shared by every run), ``generations`` (unique run, index) and ``evo_meta`` (the schema
-version). Times are naive UTC. Bump :data:`SCHEMA_VERSION` with every schema change and add
-its migration; a database of another version is refused (see :mod:`storage.engine`).
+cache shared by every run) and ``generations`` (unique run, index). Invariants live here as
+constraints; each model converts its rows to frozen records and finds its rows (as Optuna's
+models do: ``find_or_raise``). Times are naive UTC.
+
+Every schema change is an Alembic revision in ``storage/migrations/versions`` (numbered
+``0001``, ``0002``, ...) and bumps :data:`SCHEMA_VERSION` to that number (see
+:mod:`storage.engine`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +28,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    insert,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from optimizers.genome import Genome
+from storage.errors import UnknownGenomeError, UnknownRunError
 from storage.records import (
     BUDGET_KEY_LENGTH,
     EVAL_STATUSES,
@@ -32,15 +45,48 @@ from storage.records import (
     NAME_LENGTH,
     ORIGINS,
     RUN_STATUSES,
+    EvaluationIn,
+    EvaluationRecord,
+    GenerationRecord,
+    IndividualIn,
+    IndividualRecord,
+    RunRecord,
+    RunScope,
 )
 
-SCHEMA_VERSION = 1
-"""Version of the tables below; stored in ``evo_meta`` and in every run row."""
+SCHEMA_VERSION = 2
+"""Version of the tables below: the number of the newest migration; stored in every run row."""
+MIN_PREFIX = 6
+"""Shortest genome-hash prefix :meth:`GenomeRow.find_or_raise` resolves."""
+CHUNK = 500
+"""Keys per ``IN (...)`` clause (stays far below every driver's parameter limit)."""
+NATIVE_INSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+"""Dialects with ``INSERT ... ON CONFLICT DO NOTHING``."""
 
 
 def utcnow() -> datetime:
     """Now, as the naive UTC datetime every table stores."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def utc(value: datetime) -> datetime:
+    """A stored naive-UTC time as an aware datetime."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def nan_if_null(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def null_if_nan(x: float) -> float | None:
+    """NaN is stored as NULL (SQLite cannot hold NaN)."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -50,14 +96,33 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
 
+    @classmethod
+    def insert_ignore(cls, session: Session, rows: list[dict[str, Any]], *, native: bool = True) -> int:
+        """Insert the rows whose unique key is not stored yet; returns how many were inserted.
 
-class Meta(Base):
-    """Key/value facts about the database itself; ``schema_version`` for now."""
-
-    __tablename__ = "evo_meta"
-
-    key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
-    value: Mapped[str] = mapped_column(String(NAME_LENGTH))
+        SQLite and PostgreSQL use ``INSERT ... ON CONFLICT DO NOTHING RETURNING pk``: race-free
+        (a concurrent writer of the same key waits, then inserts nothing) and a returned row
+        means "inserted" (``rowcount`` is -1 on some drivers). Other databases (or
+        ``native=False``) insert each row in a savepoint and read an IntegrityError as "exists".
+        One statement object serves all rows, so SQLAlchemy compiles it once.
+        """
+        table = cls.__table__
+        dialect_insert = NATIVE_INSERT.get(session.get_bind().dialect.name) if native else None
+        inserted = 0
+        if dialect_insert is not None:
+            statement = dialect_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+            for row in rows:
+                inserted += len(session.execute(statement, row).all())
+            return inserted
+        statement = insert(table)
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.execute(statement, row)
+                inserted += 1
+            except IntegrityError:
+                pass
+        return inserted
 
 
 class Run(Base):
@@ -74,6 +139,34 @@ class Run(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime())
     schema_version: Mapped[int] = mapped_column(Integer)
 
+    @classmethod
+    def find_or_raise(cls, s: Session, name_or_id: str | int, where: str) -> Run:
+        """The run with that name, or id (an int, or a string of digits that is no name)."""
+        row = None
+        if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
+            row = s.get(cls, name_or_id)
+        else:
+            text = str(name_or_id).strip()
+            row = s.scalar(select(cls).where(cls.name == text))
+            if row is None and text.isdigit():
+                row = s.get(cls, int(text))
+        if row is None:
+            raise UnknownRunError(f"no run {name_or_id!r} in {where}; `evo runs` lists the stored runs")
+        return row
+
+    def record(self) -> RunRecord:
+        return RunRecord(
+            id=self.id,
+            name=self.name,
+            config=self.config,
+            scope=RunScope.model_validate(self.scope),
+            status=self.status,
+            seed=self.seed,
+            created_at=utc(self.created_at),
+            updated_at=utc(self.updated_at),
+            schema_version=self.schema_version,
+        )
+
 
 class GenomeRow(Base):
     """A genome by canonical hash; the first JSON seen for a hash is kept."""
@@ -83,6 +176,37 @@ class GenomeRow(Base):
     hash: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     genome: Mapped[dict[str, Any]]
     first_seen: Mapped[datetime] = mapped_column(DateTime())
+
+    @classmethod
+    def find_or_raise(cls, s: Session, hash_or_prefix: str) -> Genome:
+        """A genome by its hash, or by a unique prefix of at least :data:`MIN_PREFIX` characters."""
+        wanted = str(hash_or_prefix).strip().lower()
+        row = s.get(cls, wanted)
+        if row is not None:
+            return Genome.model_validate(row.genome)
+        if len(wanted) < MIN_PREFIX:
+            raise UnknownGenomeError(
+                f"no genome {wanted!r}; give a full hash or a prefix of at least {MIN_PREFIX} characters "
+                "(`evo best RUN` shows them)"
+            )
+        rows = s.scalars(select(cls).where(cls.hash.startswith(wanted, autoescape=True)).limit(11)).all()
+        if not rows:
+            raise UnknownGenomeError(
+                f"no genome with hash or prefix {wanted!r}; `evo best RUN` lists genomes"
+            )
+        if len(rows) > 1:
+            shown = ", ".join(r.hash for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+            raise UnknownGenomeError(f"genome prefix {wanted!r} is ambiguous ({shown}); give more characters")
+        return Genome.model_validate(rows[0].genome)
+
+    @classmethod
+    def by_hash(cls, s: Session, hashes: Sequence[str]) -> dict[str, Genome]:
+        """The stored genomes among ``hashes`` (unknown hashes are left out)."""
+        return {
+            row.hash: Genome.model_validate(row.genome)
+            for chunk in chunks(list(dict.fromkeys(hashes)))
+            for row in s.scalars(select(cls).where(cls.hash.in_(chunk)))
+        }
 
 
 class IndividualRow(Base):
@@ -104,6 +228,37 @@ class IndividualRow(Base):
     origin: Mapped[str] = mapped_column(String(16))
     parents: Mapped[list[str]]
     label: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
+
+    @staticmethod
+    def values(run_id: int, generation: int, ind: IndividualIn) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "generation": generation,
+            "slot": ind.slot,
+            "entry_key": ind.entry_key,
+            "genome_hash": ind.entry_key if ind.genome is not None else None,
+            "origin": ind.origin,
+            "parents": list(ind.parents),
+            "label": ind.label,
+        }
+
+    def record(self, genome: Genome | None) -> IndividualRecord:
+        return IndividualRecord(
+            run_id=self.run_id,
+            generation=self.generation,
+            slot=self.slot,
+            entry_key=self.entry_key,
+            genome=genome,
+            origin=self.origin,
+            parents=list(self.parents),
+            label=self.label,
+        )
+
+    @classmethod
+    def population(cls, s: Session, run_id: int, generation: int) -> Sequence[IndividualRow]:
+        return s.scalars(
+            select(cls).where(cls.run_id == run_id, cls.generation == generation).order_by(cls.slot)
+        ).all()
 
 
 class EvaluationRow(Base):
@@ -129,6 +284,39 @@ class EvaluationRow(Base):
     wall_time_s: Mapped[float] = mapped_column(Double())
     created_at: Mapped[datetime] = mapped_column(DateTime())
 
+    @staticmethod
+    def values(e: EvaluationIn, created_at: datetime) -> dict[str, Any]:
+        return {
+            "entry_key": e.entry_key,
+            "task": e.task,
+            "seed": e.seed,
+            "budget_key": e.budget_key,
+            "metrics": e.metrics,
+            "fitness": null_if_nan(e.fitness),
+            "status": e.status,
+            "error": e.error,
+            "worker": e.worker,
+            "device": e.device,
+            "wall_time_s": e.wall_time_s,
+            "created_at": created_at,
+        }
+
+    def record(self) -> EvaluationRecord:
+        return EvaluationRecord(
+            entry_key=self.entry_key,
+            task=self.task,
+            seed=self.seed,
+            budget_key=self.budget_key,
+            metrics=self.metrics,
+            fitness=nan_if_null(self.fitness),
+            status=self.status,
+            error=self.error,
+            worker=self.worker,
+            device=self.device,
+            wall_time_s=self.wall_time_s,
+            created_at=utc(self.created_at),
+        )
+
 
 class GenerationRow(Base):
     """A closed generation. Fitness columns NULL mean NaN."""
@@ -142,5 +330,17 @@ class GenerationRow(Base):
     best_fitness: Mapped[float | None] = mapped_column(Double())
     mean_fitness: Mapped[float | None] = mapped_column(Double())
     std_fitness: Mapped[float | None] = mapped_column(Double())
-    rng_state: Mapped[dict[str, Any]]
+    ga_state: Mapped[dict[str, Any]]
+    """The whole GA state after the generation's ``tell`` (population, best, RNG)."""
     completed_at: Mapped[datetime] = mapped_column(DateTime())
+
+    def record(self) -> GenerationRecord:
+        return GenerationRecord(
+            run_id=self.run_id,
+            index=self.generation,
+            best_fitness=nan_if_null(self.best_fitness),
+            mean_fitness=nan_if_null(self.mean_fitness),
+            std_fitness=nan_if_null(self.std_fitness),
+            ga_state=self.ga_state,
+            completed_at=utc(self.completed_at),
+        )

@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,21 +26,22 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
-from storage import checks, convert, queries
 from storage.engine import WRITE_OPTION, describe, open_database, translate
-from storage.errors import RunExistsError, StorageError, TaskNotInRunError, UnknownRunError
-from storage.queries import chunks
+from storage.errors import RunExistsError, StorageError
 from storage.records import (
+    FIXED_GENERATION,
+    NAME_LENGTH,
     RUN_STATUSES,
     EvaluationIn,
     EvaluationRecord,
     GenerationRecord,
     IndividualIn,
     IndividualRecord,
-    RankedEntry,
+    RunEntry,
     RunRecord,
     RunScope,
     RunStatus,
+    SeedResult,
 )
 from storage.schema import (
     SCHEMA_VERSION,
@@ -47,9 +50,11 @@ from storage.schema import (
     GenomeRow,
     IndividualRow,
     Run,
+    chunks,
+    nan_if_null,
+    null_if_nan,
     utcnow,
 )
-from storage.upsert import insert_ignore
 
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
@@ -100,8 +105,8 @@ class Store:
     # -- runs ----------------------------------------------------------------------------
     def create_run(self, name: str, config: dict[str, Any], seed: int, scope: RunScope) -> RunRecord:
         """Register a run (status ``running``). Raises RunExistsError if ``name`` is taken."""
-        name = checks.run_name(name)
-        config = checks.as_json(config, "a run's config")
+        name = _run_name(name)
+        config = _as_json(config, "a run's config")
         exists = RunExistsError(f"a run named {name!r} already exists; choose another name or resume it")
         with self._transaction(f"create run {name!r}", write=True, conflict=exists) as s:
             if s.scalar(select(Run.id).where(Run.name == name)) is not None:
@@ -119,17 +124,17 @@ class Store:
             )
             s.add(row)
             s.flush()
-            return convert.run(row)
+            return row.record()
 
     def get_run(self, name_or_id: str | int) -> RunRecord:
         """The run with that name, or id (an int, or a string of digits that is no name)."""
         with self._transaction("read a run") as s:
-            return convert.run(self._run_row(s, name_or_id))
+            return self._run_row(s, name_or_id).record()
 
     def list_runs(self) -> list[RunRecord]:
         """All runs, oldest first."""
         with self._transaction("list runs") as s:
-            return [convert.run(row) for row in s.scalars(select(Run).order_by(Run.id))]
+            return [row.record() for row in s.scalars(select(Run).order_by(Run.id))]
 
     def set_status(self, run_id: int, status: RunStatus) -> RunRecord:
         """Set a run's status (running / paused / finished / failed)."""
@@ -139,7 +144,7 @@ class Store:
             row = self._run_row(s, run_id)
             row.status, row.updated_at = status, utcnow()
             s.flush()
-            return convert.run(row)
+            return row.record()
 
     # -- populations ---------------------------------------------------------------------
     def save_generation(self, run_id: int, generation: int, individuals: Sequence[IndividualIn]) -> None:
@@ -150,24 +155,24 @@ class Store:
         (origin ``fixed``); generations >= 0 hold GA individuals.
         """
         individuals = sorted(individuals, key=lambda ind: ind.slot)
-        checks.population(generation, individuals)
+        _check_population(generation, individuals)
         with self._transaction(f"save generation {generation} of run {run_id}", write=True) as s:
             run = self._run_row(s, run_id)
-            stored = self._population_rows(s, run.id, generation)
+            stored = IndividualRow.population(s, run.id, generation)
             if stored or not individuals:
-                checks.same_population(run.name, generation, stored, individuals)
+                _same_population(run.name, generation, stored, individuals)
                 return
             now = utcnow()
             genomes = {ind.entry_key: ind.genome for ind in individuals if ind.genome is not None}
             genome_rows = [
                 {"hash": h, "genome": g.to_seed_dict(), "first_seen": now} for h, g in genomes.items()
             ]
-            insert_ignore(s, GenomeRow, genome_rows, native=self._native_upsert)
-            rows = [convert.individual_row(run.id, generation, ind) for ind in individuals]
-            if insert_ignore(s, IndividualRow, rows, native=self._native_upsert) < len(rows):
+            GenomeRow.insert_ignore(s, genome_rows, native=self._native_upsert)
+            rows = [IndividualRow.values(run.id, generation, ind) for ind in individuals]
+            if IndividualRow.insert_ignore(s, rows, native=self._native_upsert) < len(rows):
                 # Another process saved this generation concurrently: it must be the same one.
-                checks.same_population(
-                    run.name, generation, self._population_rows(s, run.id, generation), individuals
+                _same_population(
+                    run.name, generation, IndividualRow.population(s, run.id, generation), individuals
                 )
             run.updated_at = now
 
@@ -181,8 +186,8 @@ class Store:
                 .where(IndividualRow.run_id == run.id, IndividualRow.generation == generation)
                 .order_by(IndividualRow.slot)
             ).all()
-            genomes = convert.GenomeCache()
-            return [convert.individual(row, genomes.get(row.genome_hash, data)) for row, data in rows]
+            genomes = _GenomeCache()
+            return [row.record(genomes.get(row.genome_hash, data)) for row, data in rows]
 
     # -- evaluations ---------------------------------------------------------------------
     def missing_evaluations(self, run_id: int, generation: int) -> list[tuple[str, str, int]]:
@@ -234,9 +239,9 @@ class Store:
         if not evaluations:
             return 0
         now = utcnow()
-        rows = [convert.evaluation_row(e, now) for e in evaluations]
+        rows = [EvaluationRow.values(e, now) for e in evaluations]
         with self._transaction(f"record {len(rows)} evaluation(s)", write=True) as s:
-            return insert_ignore(s, EvaluationRow, rows, native=self._native_upsert)
+            return EvaluationRow.insert_ignore(s, rows, native=self._native_upsert)
 
     def evaluations(
         self, entry_keys: Sequence[str], budget_key: str, tasks: Sequence[str] | None = None
@@ -257,20 +262,20 @@ class Store:
                     query = query.where(EvaluationRow.task.in_(list(tasks)))
                 rows.extend(s.scalars(query))
             rows.sort(key=lambda r: (position[r.entry_key], r.task, r.seed))
-            return [convert.evaluation(r) for r in rows]
+            return [r.record() for r in rows]
 
     # -- generations ---------------------------------------------------------------------
     def close_generation(
-        self, run_id: int, generation: int, best: float, mean: float, std: float, rng_state: dict[str, Any]
+        self, run_id: int, generation: int, best: float, mean: float, std: float, ga_state: dict[str, Any]
     ) -> GenerationRecord:
-        """Mark a saved generation done with its fitness stats and the state to resume from.
+        """Mark a saved generation done with its fitness stats and the GA state to resume from.
 
         Closing it again with identical values returns the stored record; different values
         raise StorageError.
         """
         if generation < 0:
             raise StorageError(f"cannot close generation {generation}: GA generations start at 0")
-        state = checks.as_json(rng_state, "rng_state")
+        state = _as_json(ga_state, "ga_state")
         values = {"best_fitness": best, "mean_fitness": mean, "std_fitness": std}
         with self._transaction(f"close generation {generation} of run {run_id}", write=True) as s:
             run = self._run_row(s, run_id)
@@ -280,8 +285,8 @@ class Store:
                 )
             )
             if row is not None:
-                checks.same_close(run.name, row, values, state)
-                return convert.generation(row)
+                _same_close(run.name, row, values, state)
+                return row.record()
             saved = s.scalar(
                 select(func.count())
                 .select_from(IndividualRow)
@@ -294,14 +299,14 @@ class Store:
             row = GenerationRow(
                 run_id=run.id,
                 generation=generation,
-                rng_state=state,
+                ga_state=state,
                 completed_at=utcnow(),
-                **{k: checks.nullable(v) for k, v in values.items()},
+                **{k: null_if_nan(v) for k, v in values.items()},
             )
             s.add(row)
             run.updated_at = row.completed_at
             s.flush()
-            return convert.generation(row)
+            return row.record()
 
     def last_complete_generation(self, run_id: int) -> GenerationRecord | None:
         """The highest closed generation, or None before the first one closes."""
@@ -313,7 +318,7 @@ class Store:
                 .order_by(GenerationRow.generation.desc())
                 .limit(1)
             )
-            return None if row is None else convert.generation(row)
+            return None if row is None else row.record()
 
     def generations(self, run_id: int) -> list[GenerationRecord]:
         """All closed generations of a run, in order."""
@@ -322,28 +327,56 @@ class Store:
             rows = s.scalars(
                 select(GenerationRow).where(GenerationRow.run_id == run.id).order_by(GenerationRow.generation)
             )
-            return [convert.generation(row) for row in rows]
+            return [row.record() for row in rows]
 
     # -- queries -------------------------------------------------------------------------
-    def best(self, run_id: int, top_k: int | None = 10, task: str | None = None) -> list[RankedEntry]:
-        """The run's entries (every generation's plus its fixed ones), best first.
+    def run_entries(self, run_id: int) -> list[RunEntry]:
+        """The run's distinct entries (every generation's and its fixed ones), first seen first.
 
-        See :mod:`storage.ranking` for the fitness and the order. ``task`` ranks on that task
-        alone (TaskNotInRunError if it is not in the run's scope); ``top_k=None`` returns all.
-        ``is_fixed``/``label`` mark the run's fixed entries, also when the GA made the same genome.
+        Ranking them is the caller's (``evo.ranking``, with the fitness of ``evo.fitness``).
         """
-        if top_k is not None and top_k < 1:
-            raise StorageError(f"top_k must be at least 1, got {top_k}")
-        with self._transaction(f"rank the entries of run {run_id}") as s:
+        with self._transaction(f"read the entries of run {run_id}") as s:
             run = self._run_row(s, run_id)
-            scope = RunScope.model_validate(run.scope)
-            if task is not None and task not in scope.tasks:
-                raise TaskNotInRunError(
-                    f"task {task!r} is not in run {run.name!r}; its tasks: {', '.join(scope.tasks)}"
+            members = s.execute(
+                select(IndividualRow.entry_key, IndividualRow.generation, IndividualRow.label,
+                       IndividualRow.genome_hash)
+                .where(IndividualRow.run_id == run.id)
+                .order_by(IndividualRow.generation, IndividualRow.slot)
+            ).all()
+        labels = {m.entry_key: m.label for m in members if m.generation == FIXED_GENERATION}
+        has_genome = {m.entry_key: m.genome_hash is not None for m in members}
+        return [
+            RunEntry(entry_key=k, label=labels.get(k), is_fixed=k in labels, has_genome=g)
+            for k, g in has_genome.items()
+        ]
+
+    def seed_results(
+        self, entry_keys: Sequence[str], budget_key: str, tasks: Sequence[str], seeds: Sequence[int]
+    ) -> list[SeedResult]:
+        """(entry_key, task, seed, fitness) of the stored results of ``entry_keys`` in that scope.
+
+        The light read behind ranking: no metrics JSON is loaded. Order is unspecified.
+        """
+        keys = list(dict.fromkeys(entry_keys))
+        with self._transaction("read seed fitness") as s:
+            return [
+                SeedResult(key, task, seed, nan_if_null(fitness))
+                for chunk in chunks(keys)
+                for key, task, seed, fitness in s.execute(
+                    select(EvaluationRow.entry_key, EvaluationRow.task, EvaluationRow.seed,
+                           EvaluationRow.fitness).where(
+                        EvaluationRow.entry_key.in_(chunk),
+                        EvaluationRow.budget_key == budget_key,
+                        EvaluationRow.task.in_(list(tasks)),
+                        EvaluationRow.seed.in_(list(seeds)),
+                    )
                 )
-            return queries.ranked_entries(
-                s, run.id, scope, [task] if task is not None else scope.tasks, top_k
-            )
+            ]
+
+    def genomes(self, hashes: Sequence[str]) -> dict[str, Genome]:
+        """The stored genomes among ``hashes`` (unknown hashes are left out)."""
+        with self._transaction("read genomes") as s:
+            return GenomeRow.by_hash(s, hashes)
 
     def genome(self, hash_or_prefix: str) -> Genome:
         """A stored genome by its hash, or by a unique prefix of at least 6 characters.
@@ -352,28 +385,83 @@ class Store:
         candidates).
         """
         with self._transaction("look up a genome") as s:
-            return queries.find_genome(s, hash_or_prefix)
+            return GenomeRow.find_or_raise(s, hash_or_prefix)
 
     # -- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _population_rows(s: Session, run_id: int, generation: int) -> Sequence[IndividualRow]:
-        return s.scalars(
-            select(IndividualRow)
-            .where(IndividualRow.run_id == run_id, IndividualRow.generation == generation)
-            .order_by(IndividualRow.slot)
-        ).all()
-
     def _run_row(self, s: Session, name_or_id: str | int) -> Run:
-        row = None
-        if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
-            row = s.get(Run, name_or_id)
-        else:
-            text = str(name_or_id).strip()
-            row = s.scalar(select(Run).where(Run.name == text))
-            if row is None and text.isdigit():
-                row = s.get(Run, int(text))
-        if row is None:
-            raise UnknownRunError(
-                f"no run {name_or_id!r} in {describe(self.url)}; `evo runs` lists the stored runs"
+        return Run.find_or_raise(s, name_or_id, describe(self.url))
+
+
+# -- checks a write must pass before (or instead of) touching rows; each raises StorageError --
+def _as_json(value: Any, what: str) -> Any:
+    """``value`` as it reads back from JSON; StorageError when it is not JSON data."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise StorageError(f"{what} must be JSON data (numbers, strings, lists, dicts): {exc}") from None
+
+
+def _run_name(name: str) -> str:
+    """A stripped run name; names of only digits are refused (they would read as ids)."""
+    name = str(name).strip()
+    if not name or name.isdigit() or len(name) > NAME_LENGTH:
+        raise StorageError(
+            f"bad run name {name!r}: use 1..{NAME_LENGTH} characters, not only digits (ids are numbers)"
+        )
+    return name
+
+
+def _check_population(generation: int, individuals: Sequence[IndividualIn]) -> None:
+    """Reject slot clashes and origins that do not fit the generation."""
+    if generation < FIXED_GENERATION:
+        raise StorageError(f"bad generation {generation}: -1 (fixed entries) or a GA generation >= 0")
+    slots = [ind.slot for ind in individuals]
+    if len(set(slots)) != len(slots):
+        raise StorageError(f"generation {generation}: duplicate slots in {slots}")
+    for ind in individuals:
+        if (ind.origin == "fixed") != (generation == FIXED_GENERATION):
+            raise StorageError(
+                f"generation {generation}, slot {ind.slot}: origin {ind.origin!r} does not fit; fixed "
+                "entries go to generation -1 and only there"
             )
-        return row
+
+
+def _same_population(
+    run_name: str, generation: int, stored: Sequence[IndividualRow], given: Sequence[IndividualIn]
+) -> None:
+    """A re-save must match the stored population exactly (slot, key, origin, parents, label)."""
+    old = [(r.slot, r.entry_key, r.origin, list(r.parents), r.label) for r in stored]
+    new = [(i.slot, i.entry_key, i.origin, list(i.parents), i.label) for i in given]
+    if old != new:
+        first = next((o, n) for o, n in zip([*old, None], [*new, None], strict=False) if o != n)
+        raise StorageError(
+            f"run {run_name!r} already has a different generation {generation} "
+            f"(stored {first[0]}, given {first[1]}); a saved population cannot change"
+        )
+
+
+def _same_close(run_name: str, row: GenerationRow, values: dict[str, float], state: dict[str, Any]) -> None:
+    """Closing a closed generation again must repeat its values exactly (NaN equals NaN)."""
+
+    def same(stored: float | None, given: float) -> bool:
+        return (stored is None and math.isnan(given)) or stored == given
+
+    if not all(same(getattr(row, k), v) for k, v in values.items()) or row.ga_state != state:
+        raise StorageError(
+            f"run {run_name!r} generation {row.generation} is already closed with other values; "
+            "a closed generation cannot change"
+        )
+
+
+class _GenomeCache:
+    """Parses each genome JSON once per call (populations repeat elites)."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, Genome] = {}
+
+    def get(self, genome_hash: str | None, data: dict[str, Any] | None) -> Genome | None:
+        if genome_hash is None or data is None:
+            return None
+        if genome_hash not in self._by_hash:
+            self._by_hash[genome_hash] = Genome.model_validate(data)
+        return self._by_hash[genome_hash]

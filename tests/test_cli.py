@@ -287,7 +287,7 @@ def test_progress_draws_bars_on_a_terminal_and_lines_elsewhere() -> None:
 
     from rich.console import Console
 
-    from evo.aggregate import PopulationStats
+    from evo.fitness import PopulationStats
     from evo.progress import RichProgress
     from storage.records import EvaluationIn
 

@@ -6,16 +6,14 @@ inline executor (Ray paths: test_resume.py, test_smoke.py and the actor-kill tes
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
 
 import numpy as np
 import pytest
 
-from evo.aggregate import entry_fitness, outcome_rows, per_task_fitness, population_stats
 from evo.config import EvaluationConfig, parse_config
 from evo.driver import Driver, create_run, fixed_entries
+from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
 from evo.executor_inline import InlineExecutor
 from evo.work import count_evaluations, plan_requests
@@ -118,35 +116,6 @@ def test_outcome_rows_turn_errors_and_gaps_into_failed_rows() -> None:
     assert by_pair[(ADAM.hash, 1)].status == "diverged"
     assert by_pair[(SGD_MOMENTUM.hash, 1)].status == "failed" and by_pair[(SGD_MOMENTUM.hash, 1)].error
     assert all(r.budget_key == request.budget_key and r.task == "two_moons" for r in rows)
-
-
-def test_fitness_is_mean_over_tasks_of_mean_over_seeds() -> None:
-    rng = np.random.default_rng(3)
-    keys, tasks, seeds = ["a", "b", "c"], ["t1", "t2", "t3"], [0, 1, 2]
-    values = rng.uniform(-1, 1.05, size=(3, 3, 3))  # [entry, task, seed]
-    rows = [
-        EvaluationIn(entry_key=k, task=t, seed=s, budget_key="b", fitness=float(values[i, j, n]), status="ok")
-        for (i, k), (j, t), (n, s) in itertools.product(enumerate(keys), enumerate(tasks), enumerate(seeds))
-    ]
-    noise = [  # the cache is shared: rows of other seeds and tasks must not count
-        EvaluationIn(entry_key="a", task="t1", seed=9, budget_key="b", fitness=100.0, status="ok"),
-        EvaluationIn(entry_key="a", task="other", seed=0, budget_key="b", fitness=100.0, status="ok"),
-    ]
-    got = entry_fitness(rows + noise, [*keys, "never"], tasks, seeds)
-    expected = values.mean(axis=2).mean(axis=1)
-    np.testing.assert_allclose([got[k] for k in keys], expected, rtol=0, atol=1e-12)
-    assert math.isnan(got["never"])
-    partial = per_task_fitness(rows[1:], tasks, seeds)  # ("a", "t1", 0) removed
-    assert math.isnan(partial["a"]["t1"]) and not math.isnan(partial["a"]["t2"])
-    assert math.isnan(entry_fitness(rows[1:], ["a"], tasks, seeds)["a"])
-
-
-def test_population_stats_ignore_non_finite_values() -> None:
-    stats = population_stats([0.5, math.nan, 0.7, 0.6])
-    assert stats.best == 0.7
-    assert stats.mean == pytest.approx(0.6, abs=1e-15)
-    assert stats.std == pytest.approx(float(np.std([0.5, 0.7, 0.6])), abs=1e-15)
-    assert math.isnan(population_stats([math.nan]).best)
 
 
 def test_fixed_entries_key_genomes_by_hash_and_opaque_by_name() -> None:

@@ -12,7 +12,7 @@ import matplotlib.image
 import pytest
 
 from evo import plots
-from evo.aggregate import population_stats
+from evo.fitness import population_stats
 from evo.report import best_per_generation, loss_curves, population_diversity, write_report
 from optimizers.baselines import ADAM
 from optimizers.errors import EvoError
@@ -93,7 +93,7 @@ def build_run(store: Store) -> int:
                 for seed in SEEDS:
                     store.record_evaluation(evaluation(g.hash, task, seed, score(g, task, seed)))
         stats = population_stats([expected_fitness(g) for g in population])
-        store.close_generation(run.id, gen, stats.best, stats.mean, stats.std, rng_state={"g": gen})
+        store.close_generation(run.id, gen, stats.best, stats.mean, stats.std, ga_state={"g": gen})
     return run.id
 
 

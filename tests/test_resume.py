@@ -25,6 +25,7 @@ from evo.config import parse_config
 from evo.driver import Driver, create_run, find_run
 from evo.executor import make_executor
 from evo.executor_inline import InlineExecutor
+from evo.ranking import best
 from storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,10 +98,10 @@ def snapshot(store: Store, name: str) -> dict:
     return {
         "status": run.status,
         "generations": [
-            (g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.rng_state) for g in generations
+            (g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.ga_state) for g in generations
         ],
         "final_population": [i.model_dump(exclude={"run_id"}) for i in store.individuals(run.id, last)],
-        "best": [(e.entry_key, e.fitness, e.per_task) for e in store.best(run.id, top_k=50)],
+        "best": [(e.entry_key, e.fitness, e.per_task) for e in best(store, run.id, top_k=50)],
     }
 
 

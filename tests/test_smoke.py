@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evo.ranking import best
 from storage import FIXED_GENERATION, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def test_evo_run_quick_yaml_end_to_end(tmp_path: Path) -> None:
         assert run.config["executor"]["kind"] == "ray"
         assert [g.index for g in store.generations(run.id)] == [0, 1]
         assert all(store.missing_evaluations(run.id, g) == [] for g in (FIXED_GENERATION, 0, 1))
-        ranked = store.best(run.id, top_k=None)
+        ranked = best(store, run.id, top_k=None)
         fixed = [e for e in ranked if e.is_fixed]
         assert fixed and all(e.complete for e in fixed)
         rows = store.evaluations([e.entry_key for e in ranked], run.scope.budget_key)

@@ -18,21 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from storage import Store
-from storage.testing import (
-    BACKENDS,
+from storage_writers import (
     CRASH_RUN,
     CRASH_SCOPE,
     concurrent_writer,
     crash_evaluation,
+    crash_ga_state,
     crash_population,
-    crash_rng_state,
     crash_stats,
     crash_writer,
-    fresh_database_url,
-    postgres_skip_reason,
 )
+
+from storage import Store
+from storage.testing import BACKENDS, fresh_database_url, postgres_skip_reason
 
 KILLS = 25
 MAX_DELAY_S = 0.3
@@ -40,7 +38,7 @@ MAX_DELAY_S = 0.3
 
 CONTEXT = multiprocessing.get_context("forkserver")
 # Children fork from a warm interpreter; pytest too, as a child re-imports the main module (pytest).
-CONTEXT.set_forkserver_preload(["pytest", "storage.testing"])
+CONTEXT.set_forkserver_preload(["pytest", "storage_writers"])
 
 
 @dataclass
@@ -108,7 +106,7 @@ def verify(path: Path, report: Path, check: Check) -> None:
         assert check.generations_saved in (len(closed), len(closed) + 1)
         for g in closed[max(0, check.generations_closed - 1) :]:
             assert (g.best_fitness, g.mean_fitness, g.std_fitness) == pytest.approx(crash_stats(g.index))
-            assert g.rng_state == crash_rng_state(g.index)
+            assert g.ga_state == crash_ga_state(g.index)
             assert store.missing_evaluations(run.id, g.index) == []  # closed only when complete
             check.rows_checked += 1
         check.generations_closed = len(closed)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from evo.ranking import best
 from storage import (
     SCHEMA_VERSION,
     DatabaseOpenError,
@@ -230,7 +231,7 @@ def test_readers_do_not_wait_for_a_writer_and_writers_queue(tmp_path: Path) -> N
     started = time.monotonic()
     assert store.get_run("r") == run
     assert [e.entry_key for e in store.evaluations(["before", "other"], "steps=5")] == ["before"]
-    assert len(store.best(run.id)) == 0
+    assert len(best(store, run.id)) == 0
     reads = time.monotonic() - started
 
     release = threading.Timer(0.5, lambda: other.execute("COMMIT"))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from evo.ranking import best
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome, Term
 from storage import (
@@ -279,7 +280,7 @@ def test_close_generation(store: Store) -> None:
     for g in range(3):
         store.save_generation(run.id, g, population(g))
     closed = [store.close_generation(run.id, g, 1.0 + g, 0.5, math.nan, {**state, "g": g}) for g in (0, 1)]
-    assert closed[0].rng_state == {**state, "g": 0}  # 128-bit integers survive exactly
+    assert closed[0].ga_state == {**state, "g": 0}  # 128-bit integers survive exactly
     assert (closed[1].index, closed[1].best_fitness, closed[1].mean_fitness) == (1, 2.0, 0.5)
     assert math.isnan(closed[1].std_fitness)
     again = store.close_generation(run.id, 1, 2.0, 0.5, math.nan, {**state, "g": 1})
@@ -314,7 +315,7 @@ def test_best_ranks_fixed_entries_alongside(store: Store) -> None:
     fitness = {keys[0]: 0.4, keys[1]: 0.8, keys[2]: 0.6, adam.hash: 0.7, "lion": 0.8}
     fill(store, [*keys, adam.hash, "lion"], fitness)
     store.record_evaluation(evaluation(keys[0], "mnist", 0, 0.0, budget_key="steps=1"))  # other budget
-    ranked = store.best(run.id, top_k=10)
+    ranked = best(store, run.id, top_k=10)
     assert [r.entry_key for r in ranked] == [*sorted([keys[1], "lion"]), adam.hash, keys[2], keys[0]]
     by_key = {r.entry_key: r for r in ranked}
     assert [r.rank for r in ranked] == [1, 2, 3, 4, 5]
@@ -323,12 +324,12 @@ def test_best_ranks_fixed_entries_alongside(store: Store) -> None:
     assert not by_key[keys[1]].is_fixed and by_key[keys[1]].genome == pop[1].genome
     assert all(r.complete and r.n_evaluations == 6 for r in ranked)
     assert by_key[keys[2]].per_task == pytest.approx({"mnist": 0.6, "digits": 0.6})
-    assert [r.entry_key for r in store.best(run.id, top_k=2)] == [r.entry_key for r in ranked[:2]]
-    assert len(store.best(run.id, top_k=None)) == 5
+    assert [r.entry_key for r in best(store, run.id, top_k=2)] == [r.entry_key for r in ranked[:2]]
+    assert len(best(store, run.id, top_k=None)) == 5
     with pytest.raises(TaskNotInRunError, match="mnist"):
-        store.best(run.id, task="cifar10")
+        best(store, run.id, task="cifar10")
     with pytest.raises(StorageError, match="top_k"):
-        store.best(run.id, top_k=0)
+        best(store, run.id, top_k=0)
 
 
 def reference_ranking(store: Store, run_id: int, task: str | None) -> list[tuple[str, bool, float]]:
@@ -365,7 +366,7 @@ def test_best_matches_brute_force(store: Store, seed: int) -> None:
                     value = rng.choice([0.5, 0.25, -1.0, math.nan]) if rng.random() < 0.3 else rng.random()
                     store.record_evaluation(evaluation(key, task, s, value))
     for task in (None, "digits"):
-        got = [(r.entry_key, r.complete, r.fitness) for r in store.best(run.id, top_k=None, task=task)]
+        got = [(r.entry_key, r.complete, r.fitness) for r in best(store, run.id, top_k=None, task=task)]
         want = reference_ranking(store, run.id, task)
         assert [g[:2] for g in got] == [w[:2] for w in want]
         assert [g[2] for g in got] == pytest.approx([w[2] for w in want], nan_ok=True)

@@ -17,7 +17,6 @@ from workers import (
     UnknownEntryError,
     UnknownTaskError,
     evaluate,
-    genome_fitness,
 )
 from workers.datasets import MD5_ENV
 from workers.fitness import landscape_divergence_bound, landscape_score, mean_last_losses, seed_fitness
@@ -61,7 +60,6 @@ def test_fitness_helpers():
     assert mean_last_losses([]) is None
     assert seed_fitness(0.9, 0.2) == pytest.approx(0.94)
     assert seed_fitness(0.9, 3.0) == 0.9
-    assert genome_fitness({"a": [1.0, 0.0], "b": [0.2]}) == pytest.approx(0.35)
     assert landscape_score(0.0) == 1.0 and landscape_score(float("nan")) == 0.0
     assert landscape_divergence_bound(1.0) == 50.0 and landscape_divergence_bound(20.0) == 200.0
 

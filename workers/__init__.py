@@ -14,7 +14,6 @@ from workers.errors import (
     WorkerError,
 )
 from workers.evaluate import evaluate
-from workers.fitness import genome_fitness
 from workers.process import configure_worker_process
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult, budget_key
 from workers.tasks import TASKS, Task, check_data, get_task
@@ -36,7 +35,6 @@ __all__ = [
     "configure_worker_process",
     "download_data",
     "evaluate",
-    "genome_fitness",
     "get_task",
     "resolve_device",
 ]

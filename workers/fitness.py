@@ -10,7 +10,7 @@ Per task and seed, after ``steps`` optimizer steps:
     \\end{cases}
 
 where :math:`\\bar\\ell_{50}` is the mean of the last (up to) 50 training losses. A genome's
-fitness is the mean over tasks of the mean over seeds (:func:`genome_fitness`).
+fitness is the mean over tasks of the mean over seeds (``evo.fitness``, on the driver).
 
 Divergence is checked on every training loss before its backward pass:
 
@@ -27,7 +27,7 @@ lies in (0, 1.05] like a classification one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 DIVERGENCE_LOSS = 50.0
 DIVERGED_FITNESS = -1.0
@@ -58,17 +58,3 @@ def landscape_score(gap: float) -> float:
     if not math.isfinite(gap):
         return 0.0
     return 1.0 / (1.0 + max(gap, 0.0))
-
-
-def task_fitness(seed_fitnesses: Sequence[float]) -> float:
-    """Mean over seeds of one task."""
-    if not seed_fitnesses:
-        raise ValueError("no seed fitness to average")
-    return sum(seed_fitnesses) / len(seed_fitnesses)
-
-
-def genome_fitness(per_task: Mapping[str, Sequence[float]]) -> float:
-    """Mean over tasks of the mean over seeds, e.g. ``{"mnist": [0.98, 0.99], "digits": [0.9]}``."""
-    if not per_task:
-        raise ValueError("no task to average")
-    return sum(task_fitness(values) for values in per_task.values()) / len(per_task)

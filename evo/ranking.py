@@ -1,0 +1,91 @@
+"""A run's entries ranked by fitness, read from the store (``evo best``, report, compare).
+
+The store returns rows (:meth:`Store.run_entries`, :meth:`Store.seed_results`); the fitness
+and the order are :mod:`evo.fitness`'s (provisional fitness for incomplete entries, which
+rank after complete ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from evo.fitness import rank, score_entries
+from optimizers.genome import Genome
+from storage.errors import StorageError, TaskNotInRunError
+from storage.records import RunEntry
+
+if TYPE_CHECKING:
+    from storage import Store
+
+
+class RankedEntry(BaseModel):
+    """One ranked entry: its :class:`evo.fitness.EntryScore` plus what names it.
+
+    ``is_fixed`` and ``label`` mark the run's fixed comparison entries, also when the GA
+    produced the same genome (one entry per key: same update rule, same cached scores).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rank: int
+    entry_key: str
+    label: str | None
+    is_fixed: bool
+    genome: Genome | None
+    fitness: float
+    per_task: dict[str, float]
+    n_evaluations: int
+    complete: bool
+
+
+def rank_entries(
+    store: Store,
+    entries: Sequence[RunEntry],
+    budget_key: str,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    top_k: int | None = None,
+) -> list[RankedEntry]:
+    """``entries`` best first on ``tasks`` x ``seeds`` under ``budget_key`` (the first ``top_k``)."""
+    by_key = {e.entry_key: e for e in entries}
+    rows = store.seed_results(list(by_key), budget_key, tasks, seeds)
+    ranked = rank(score_entries(rows, by_key, tasks, seeds).values())[:top_k]
+    genomes = store.genomes([s.entry_key for s in ranked if by_key[s.entry_key].has_genome])
+    return [
+        RankedEntry(
+            rank=i,
+            entry_key=score.entry_key,
+            label=by_key[score.entry_key].label,
+            is_fixed=by_key[score.entry_key].is_fixed,
+            genome=genomes.get(score.entry_key),
+            fitness=score.fitness,
+            per_task=score.per_task,
+            n_evaluations=score.n_evaluations,
+            complete=score.complete,
+        )
+        for i, score in enumerate(ranked, start=1)
+    ]
+
+
+def best(
+    store: Store, run_id: int | str, top_k: int | None = 10, task: str | None = None
+) -> list[RankedEntry]:
+    """The run's entries (every generation's plus its fixed ones), best first.
+
+    ``task`` ranks on that task alone (TaskNotInRunError if it is not in the run's scope);
+    ``top_k=None`` returns all.
+    """
+    if top_k is not None and top_k < 1:
+        raise StorageError(f"top_k must be at least 1, got {top_k}")
+    run = store.get_run(run_id)
+    scope = run.scope
+    if task is not None and task not in scope.tasks:
+        raise TaskNotInRunError(
+            f"task {task!r} is not in run {run.name!r}; its tasks: {', '.join(scope.tasks)}"
+        )
+    tasks = [task] if task is not None else scope.tasks
+    return rank_entries(store, store.run_entries(run.id), scope.budget_key, tasks, scope.seeds, top_k)
+
