@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -23,6 +24,8 @@ from storage import (
     Store,
 )
 from storage.testing import BACKENDS, fresh_database_url, postgres_skip_reason
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 SCOPE = RunScope(tasks=["digits"], seeds=[0], budget_key="steps=5")
 BACKEND_PARAMS = [
@@ -66,9 +69,7 @@ def test_new_sqlite_file_settings(tmp_path: Path) -> None:
             }
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": 1}
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM evo_meta WHERE key = 'schema_version'").fetchone() == (
-            str(SCHEMA_VERSION),
-        )
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (f"{SCHEMA_VERSION:04d}",)
         assert raw.execute("SELECT schema_version FROM runs").fetchone() == (SCHEMA_VERSION,)
     with Store(f"sqlite:///{path}") as again:  # reopening keeps everything
         assert [r.name for r in again.list_runs()] == ["r"]
@@ -110,10 +111,9 @@ def test_foreign_sqlite_database_is_refused_unchanged(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("version", "match"),
     [
-        (str(SCHEMA_VERSION + 1), "newer evo"),
+        (f"{SCHEMA_VERSION + 1:04d}", "newer evo"),
         ("999", "newer evo"),
         ("banana", "unknown schema version"),
-        (str(SCHEMA_VERSION - 1), "old schema version"),
         (None, "not an evo database"),
     ],
 )
@@ -126,9 +126,9 @@ def test_other_schema_versions_are_refused(
         engine = create_engine(url)
         with engine.begin() as connection:
             if version is None:
-                connection.execute(text("DROP TABLE evo_meta"))
+                connection.execute(text("DROP TABLE alembic_version"))
             else:
-                connection.execute(text("UPDATE evo_meta SET value = :v"), {"v": version})
+                connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": version})
         engine.dispose()
         before = digest(tmp_path)
         with pytest.raises(SchemaVersionError, match=match) as info:
@@ -139,6 +139,52 @@ def test_other_schema_versions_are_refused(
         with engine.connect() as connection:  # nothing was touched
             assert connection.execute(text("SELECT name FROM runs")).scalars().all() == ["kept"]
         engine.dispose()
+
+
+def test_version_1_database_is_upgraded_on_open(tmp_path: Path) -> None:
+    """tests/fixtures/evo_v1.db was written by the version-1 store (tests/fixtures/make_evo_v1.py)."""
+    path = tmp_path / "evo.db"
+    shutil.copyfile(FIXTURES / "evo_v1.db", path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT value FROM evo_meta").fetchone() == ("1",)
+    raw.close()
+    with Store(f"sqlite:///{path}") as store:
+        (run,) = store.list_runs()
+        assert (run.name, run.status, run.seed, run.schema_version) == ("v1run", "finished", 3, 1)
+        closed = store.generations(run.id)
+        assert [g.index for g in closed] == [0, 1]
+        assert closed[-1].ga_state == {"generation": 2, "state": 2**100 + 2}  # 128-bit ints survive
+        ranked = best(store, run.id, top_k=None)
+        assert (ranked[0].label, ranked[0].complete) == ("lion", True)
+        assert ranked[0].fitness == pytest.approx(0.8 + 0.005)  # mean over seeds 0, 1 of 0.8 + s/100
+        assert len(ranked) == 4 and all(r.n_evaluations == 4 for r in ranked)
+        assert [r.genome is None for r in ranked] == [True, False, False, False]
+        assert len(store.individuals(run.id, 1)) == 2
+        store.create_run("after", {}, 1, SCOPE)  # writes work on the upgraded file
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (f"{SCHEMA_VERSION:04d}",)
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    raw.close()
+    assert "evo_meta" not in tables
+    with Store(f"sqlite:///{path}") as again:  # a second open does nothing more
+        assert [r.name for r in again.list_runs()] == ["v1run", "after"]
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_migrations_build_exactly_the_models(tmp_path: Path, backend: str) -> None:
+    """``alembic upgrade head`` on an empty database yields the ORM's tables and columns."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.schema import Base
+
+    with fresh_database_url(backend, tmp_path) as url:
+        Store(url).close()
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        engine.dispose()
+    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == "alembic_version")] == []
 
 
 def test_damaged_schema_is_refused(tmp_path: Path) -> None:
