@@ -10,6 +10,7 @@ writer derives from its key), and contain every write the child reported after i
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import signal
 import sqlite3
@@ -36,6 +37,10 @@ KILLS = 25
 MAX_DELAY_S = 0.3
 """Each child is killed uniformly within this long after it started (some before it opened the file)."""
 
+# The forkserver preloads before it applies the parent's sys.path: put tests/ on PYTHONPATH so
+# that it can preload storage_writers (else every child imports torch anew, too slow to test).
+_TESTS = str(Path(__file__).parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_TESTS, os.environ.get("PYTHONPATH")]))
 CONTEXT = multiprocessing.get_context("forkserver")
 # Children fork from a warm interpreter; pytest too, as a child re-imports the main module (pytest).
 CONTEXT.set_forkserver_preload(["pytest", "storage_writers"])
