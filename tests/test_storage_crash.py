@@ -78,7 +78,7 @@ def verify(path: Path, report: Path, check: Check) -> None:
         assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
         tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables != {"evo_meta", "runs", "genomes", "individuals", "evaluations", "generations"}:
+        if tables != {"alembic_version", "runs", "genomes", "individuals", "evaluations", "generations"}:
             assert tables == set() and reported == []  # the schema is created in one transaction
             return
         stored_rows = raw.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
