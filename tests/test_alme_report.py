@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from evo.cli import main
+from evo.ranking import best
 from storage import Store
 from workers.outcome import CURVE_POINTS, loss_curve
 
@@ -47,7 +48,7 @@ def test_stored_metrics_hold_loss_curves_and_alme_escapes(alme_run) -> None:
     url, _ = alme_run
     with Store(url) as store:
         run = store.get_run("alme")
-        keys = [e.entry_key for e in store.best(run.id, top_k=None)]
+        keys = [e.entry_key for e in best(store, run.id, top_k=None)]
         rows = {r.entry_key: r for r in store.evaluations(keys, run.scope.budget_key)}
     alme = rows["alme"].metrics
     assert alme["steps_done"] == STEPS
