@@ -10,7 +10,11 @@ run, finished or not, with or without fixed entries) and writes into ``out_dir``
 * ``diversity.png``: distinct canonical hashes per generation against the population size;
 * ``alme_escapes.png``: for ALME entries whose stored metrics carry a loss curve, the curve
   with its escape events (see :func:`loss_curves`);
-* ``report.md``: run summary, tables (generations, ranking, top genomes) and the images.
+* ``landscape_*.png``: paths of the best genome and the fixed entries on the landscapes
+  (:mod:`evo.report_pictures`; skipped with ``landscape_steps=0``);
+* ``loss_curves.png``: loss-curve bands per task from the stored per-member curves;
+* ``report.md``: run summary, tables (generations, ranking, top genomes) and the images;
+* ``index.html``: the same as one self-contained page (:mod:`evo.html_report`).
 
 A figure whose data does not exist yet (no closed generation, no ALME entry) is not drawn
 and ``report.md`` says why. Fitness of an entry in one generation is the mean over tasks of
@@ -26,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from evo import plots
 from evo.fitness import genome_fitness
+from evo.html_report import write_html
 from evo.ranking import best
+from evo.report_pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
 from evo.tables import entry_name
 from optimizers.genome import Genome
 
@@ -46,13 +52,17 @@ ESCAPE_STEPS_KEY = "escape_steps"
 ESCAPE_COUNT_KEY = "escape_count"
 
 
-def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
+def write_report(
+    store: Store, run_id: int, out_dir: str | Path, landscape_steps: int | None = None
+) -> Path:
     """Write the plots and ``report.md`` of run ``run_id`` into ``out_dir``.
 
     Args:
         store: an open :class:`storage.Store`.
         run_id: the run's id (a name also works, as for :meth:`Store.get_run`).
         out_dir: created if missing; existing report files are overwritten.
+        landscape_steps: steps of the landscape paths (default: the run's steps, at most
+            :data:`evo.report_pictures.DEFAULT_STEPS`); 0 leaves the landscapes out.
     Returns:
         The path of ``report.md``.
     Raises:
@@ -76,9 +86,15 @@ def write_report(store: Store, run_id: int, out_dir: str | Path) -> Path:
     alme = [r for r in fixed if _label(r).startswith(ALME_PREFIX) or r.entry_key.startswith(ALME_PREFIX)]
     if alme:
         sections.append(_alme_section(store, run, alme, out))
+    steps = min(run_steps(run), DEFAULT_STEPS) if landscape_steps is None else landscape_steps
+    pictures = [loss_curve_section(out, store, run, ranking)]
+    if steps > 0:
+        pictures.insert(0, landscape_section(out, ranking, steps))
+    sections.extend(p.markdown() for p in pictures)
     sections.append(_top_genomes(evolved[:TOP_GENOMES]))
     path = out / "report.md"
     path.write_text("\n".join(sections), encoding="utf-8")
+    write_html(store, run, out, ranking, generations, pictures)
     return path
 
 
