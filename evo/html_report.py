@@ -59,11 +59,11 @@ def write_html(
         f"<h1>Run {escape(run.name)} (id {run.id})</h1>",
         _summary(run, generations, ranking),
         _fitness(out, generations),
-        _per_task(store, run, ranking),
+        _per_task(out, store, run, ranking),
         *(_picture_section(s) for s in pictures),
         _rule(run, ranking),
         "<h2>Config</h2>",
-        f"<pre>{escape(json.dumps(run.config, indent=2, sort_keys=True, default=str))}</pre>",
+        f"<pre>{escape(json.dumps(run.config, indent=2, sort_keys=True, default=str), quote=False)}</pre>",
     ]
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -119,7 +119,7 @@ def _fitness(out: Path, generations: Sequence[GenerationRecord]) -> str:
     )
 
 
-def _per_task(store: Store, run: RunRecord, ranking: Sequence[RankedEntry]) -> str:
+def _per_task(out: Path, store: Store, run: RunRecord, ranking: Sequence[RankedEntry]) -> str:
     tasks = list(run.scope.tasks)
     evolved = [r for r in ranking if not r.is_fixed][:TOP_ROWS]
     shown = [r for r in ranking if r in evolved or r.is_fixed]
@@ -139,7 +139,9 @@ def _per_task(store: Store, run: RunRecord, ranking: Sequence[RankedEntry]) -> s
     text = "<h2>Per-task fitness</h2>"
     if not shown:
         return text + '<p class="note">No evaluation has been recorded yet.</p>'
-    return text + f"<table>{head}{rows}</table>" + _paired(store, run, list(ranking))
+    image = out / "per_task.png"
+    figure = _img(image, "per-task fitness") if image.exists() else ""
+    return text + figure + f"<table>{head}{rows}</table>" + _paired(store, run, list(ranking))
 
 
 def _paired(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> str:
