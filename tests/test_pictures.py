@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 import matplotlib.image
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -84,8 +83,8 @@ def workspace(tmp_path_factory) -> dict:
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))
     url = f"sqlite:///{root / 'evo.db'}"
-    for args in (("run", config, "--db", url, "--name", "tiny"),
-                 ("report", "tiny", "--db", url, "-o", root / "report", "--landscape-steps", STEPS)):  # fmt: skip
+    report = ("report", "tiny", "--db", url, "-o", root / "report", "--landscape-steps", STEPS)
+    for args in (("run", config, "--db", url, "--name", "tiny"), report):
         try:
             main([str(a) for a in args])
         except SystemExit as exc:
@@ -254,7 +253,8 @@ const __ce = console.error; console.error = (...a) => { window.__errors.push(a.j
 window.addEventListener('load', () => {
   const imgs = [...document.images];
   const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).length;
-  document.body.setAttribute('data-check', `images=${imgs.length} broken=${broken} errors=${window.__errors.length}`);
+  const n = window.__errors.length;
+  document.body.setAttribute('data-check', `images=${imgs.length} broken=${broken} errors=${n}`);
 });
 </script>"""
 
