@@ -23,6 +23,7 @@ import yaml
 from evo.cli import main
 from evo.formula import genome_mathml
 from evo.loss_curves import band, plot_loss_bands, read_curve
+from evo.ranking import best
 from evo.trajectories import GENERATOR_SEED, PLANES, contenders, curve_paths, plane_paths, trace
 from optimizers.baselines import EVO_SEED_BEST
 from optimizers.registry import REGISTRY
@@ -189,21 +190,19 @@ def test_report_draws_every_picture(workspace) -> None:
 
 
 def test_report_loss_curves_follow_the_stored_metrics(workspace) -> None:
-    """A figure exactly when the run's evaluations carry curves (interface 1), else a note."""
+    """Every member stores its loss curve (interface 1), so the report draws the bands."""
     store = Store(workspace["url"])
     try:
         run = store.get_run("tiny")
-        keys = [r.entry_key for r in store.best(run.id, top_k=None)]
+        keys = [r.entry_key for r in best(store, run.id, top_k=None)]
         stored = any(read_curve(ev.metrics) for ev in store.evaluations(keys, run.scope.budget_key))
     finally:
         store.close()
     figure = workspace["report"] / "loss_curves.png"
     md = (workspace["report"] / "report.md").read_text()
-    if stored:
-        assert_picture(figure)
-        assert "(loss_curves.png)" in md
-    else:
-        assert not figure.exists() and "carry no loss curves" in md
+    assert stored
+    assert_picture(figure)
+    assert "(loss_curves.png)" in md
 
 
 def test_html_is_one_page_without_network(workspace) -> None:
