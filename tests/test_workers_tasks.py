@@ -18,12 +18,19 @@ from workers.process import configure_worker_process
 
 LANDSCAPE_NAMES = ("ackley", "rastrigin", "rosenbrock", "six_hump_camel", "qubic_1d")
 CLASSIFICATION_NAMES = ("mnist", "fashion_mnist", "cifar10", "two_moons", "digits")
+FAMILY_KINDS = {
+    "char_gru": "language_model", "sort_transformer": "sequence", "sort_transformer_long": "sequence",
+    "diabetes_mlp": "regression", "digits_autoencoder": "autoencoder", "logreg_illcond": "convex",
+    "logreg_illcond_1e4": "convex",
+}  # fmt: skip
 
 
 def test_registry_holds_exactly_the_agreed_names():
-    expected = set(CLASSIFICATION_NAMES) | {
-        f"{f}_{m}" for f in LANDSCAPE_NAMES for m in ("direct", "overparam")
-    }
+    expected = (
+        set(CLASSIFICATION_NAMES)
+        | {f"{f}_{m}" for f in LANDSCAPE_NAMES for m in ("direct", "overparam")}
+        | set(FAMILY_KINDS)
+    )
     assert set(TASKS) == expected
 
 
@@ -31,7 +38,8 @@ def test_registry_holds_exactly_the_agreed_names():
 def test_every_task_describes_itself(name):
     task = TASKS[name]
     assert task.name == name
-    assert task.kind == ("classification" if name in CLASSIFICATION_NAMES else "landscape")
+    expected_kind = "classification" if name in CLASSIFICATION_NAMES else "landscape"
+    assert task.kind == FAMILY_KINDS.get(name, expected_kind)
     assert task.needs_data_dir == (name in ("mnist", "fashion_mnist", "cifar10"))
     assert task.description and "\n" not in task.description
 

@@ -6,7 +6,9 @@ loop (:mod:`workers.population`) the ``population_*`` ones; both draw from the s
 streams (:class:`~workers.seeding.MemberStreams`) in the same shapes, which is why the two
 paths agree. Implementations: :class:`~workers.runtime_classification.ClassificationRuntime`
 (mini-batch cross-entropy, accuracy) and :class:`~workers.runtime_landscape.LandscapeRuntime`
-(full-batch gap to an analytic function's minimum; its batches and cursors are ``None``).
+(full-batch gap to an analytic function's minimum; its batches and cursors are ``None``)
+and :class:`~workers.families.common.SupervisedRuntime` (the task families of
+:mod:`workers.families`: any loss and bounded score, population path by ``torch.func.vmap``).
 """
 
 from __future__ import annotations
