@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -105,3 +107,24 @@ def test_explained_fraction_is_clipped_r_squared():
     assert explained_fraction(0.5, 2.0) == 0.75
     assert explained_fraction(4.0, 2.0) == 0.0
     assert explained_fraction(float("nan"), 2.0) == 0.0
+
+
+def test_population_failure_falls_back_to_sequential_and_says_so_once(monkeypatch, caplog):
+    evaluate_module = importlib.import_module("workers.evaluate")  # the package exports the function
+
+    def cannot_run(*args, **kwargs):
+        raise TypeError("population path cannot run model X")
+
+    monkeypatch.setattr(evaluate_module, "train_population", cannot_run)
+    monkeypatch.setattr(evaluate_module, "_FELL_BACK", set())
+    expected = _run("logreg_illcond", "sequential", steps=3, genomes=(ADAM,), seeds=(0,))
+    with caplog.at_level("DEBUG", logger="workers.evaluate"):
+        results = [
+            evaluate(EvalRequest(request_id=rid, entries=[EntrySpec.of_genome(ADAM)], task="logreg_illcond",
+                                 seeds=[0], steps=3, path="population", data_dir="", device="cpu"))
+            for rid in ("a", "b")
+        ]  # fmt: skip
+    assert [r.path for r in results] == ["sequential", "sequential"]
+    assert results[0].members[0].final_loss == expected.members[0].final_loss
+    said = [r.levelname for r in caplog.records if "cannot run model X" in r.getMessage()]
+    assert said == ["WARNING", "DEBUG"]

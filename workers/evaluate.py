@@ -14,7 +14,8 @@ independent of its co-members, so a (genome, task, seed, steps) scores the same 
 request carried it (the store's cache relies on that). The two paths agree to float
 rounding, which chaotic runs (e.g. SGD on Ackley through an MLP9) can amplify over many
 steps. The result's ``path`` is the one the genome members took.
-A failure of the population run as a whole (e.g. out of memory) is logged and its members
+A failure of the population run as a whole (e.g. out of memory, or a model the stacked
+forward cannot run) is logged (once per task and process at WARNING) and its members
 are retrained sequentially (the result then says ``path="sequential"``), so one bad member
 never sinks the others.
 """
@@ -44,6 +45,8 @@ from workers.tasks import Task, get_task
 
 TrainingPath = Literal["sequential", "population"]
 logger = logging.getLogger(__name__)
+_FELL_BACK: set[str] = set()
+"""Tasks whose population run failed in this process (their fallback was logged once)."""
 
 
 def worker_id() -> str:
@@ -129,8 +132,12 @@ def evaluate(request: EvalRequest) -> EvalResult:
             )
             outcomes.update(zip(genome_slots, trained, strict=True))
         except Exception as exc:  # retried member by member below; a member's own failure then shows
-            logger.warning("population run of %s failed (%s); training its members sequentially",
-                           request.request_id, one_line(exc, 500, typed=True))  # fmt: skip
+            # once per task and process at WARNING (a model the population path cannot run
+            # fails every time), later ones at DEBUG
+            level = logging.DEBUG if request.task in _FELL_BACK else logging.WARNING
+            _FELL_BACK.add(request.task)
+            logger.log(level, "population run of %s (task %s) failed (%s); training its members sequentially",
+                       request.request_id, request.task, one_line(exc, 500, typed=True))  # fmt: skip
             outcomes.clear()
             path = "sequential"
     for i, (entry, seed) in enumerate(members):
