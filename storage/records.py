@@ -82,6 +82,8 @@ class RunRecord(_Frozen):
     created_at: datetime
     updated_at: datetime
     schema_version: int
+    lease_owner: str | None = None
+    lease_heartbeat: datetime | None = None
 
 
 class IndividualIn(_Frozen):
@@ -172,6 +174,7 @@ class GenerationRecord(_Frozen):
     std_fitness: float
     ga_state: dict[str, Any]
     completed_at: datetime
+    timing: dict[str, float] | None = None
 
 
 class RunEntry(_Frozen):

@@ -54,7 +54,7 @@ from storage.records import (
     RunScope,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the tables below: the number of the newest migration; stored in every run row."""
 MIN_PREFIX = 6
 """Shortest genome-hash prefix :meth:`GenomeRow.find_or_raise` resolves."""
@@ -138,6 +138,10 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime())
     updated_at: Mapped[datetime] = mapped_column(DateTime())
     schema_version: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
+    """The driver holding the run (``host:pid:token``), NULL when none does."""
+    lease_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    """When the lease holder last renewed its lease (UTC)."""
 
     @classmethod
     def find_or_raise(cls, s: Session, name_or_id: str | int, where: str) -> Run:
@@ -165,6 +169,8 @@ class Run(Base):
             created_at=utc(self.created_at),
             updated_at=utc(self.updated_at),
             schema_version=self.schema_version,
+            lease_owner=self.lease_owner,
+            lease_heartbeat=utc(self.lease_heartbeat) if self.lease_heartbeat is not None else None,
         )
 
 
@@ -333,6 +339,8 @@ class GenerationRow(Base):
     ga_state: Mapped[dict[str, Any]]
     """The whole GA state after the generation's ``tell`` (population, best, RNG)."""
     completed_at: Mapped[datetime] = mapped_column(DateTime())
+    timing: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    """Where the generation's wall time went (seconds by part); NULL before schema version 3."""
 
     def record(self) -> GenerationRecord:
         return GenerationRecord(
@@ -343,4 +351,5 @@ class GenerationRow(Base):
             std_fitness=nan_if_null(self.std_fitness),
             ga_state=self.ga_state,
             completed_at=utc(self.completed_at),
+            timing=self.timing,
         )

@@ -266,9 +266,19 @@ class Store:
 
     # -- generations ---------------------------------------------------------------------
     def close_generation(
-        self, run_id: int, generation: int, best: float, mean: float, std: float, ga_state: dict[str, Any]
+        self,
+        run_id: int,
+        generation: int,
+        best: float,
+        mean: float,
+        std: float,
+        ga_state: dict[str, Any],
+        timing: dict[str, float] | None = None,
     ) -> GenerationRecord:
         """Mark a saved generation done with its fitness stats and the GA state to resume from.
+
+        ``timing`` (seconds by part of the generation's wall time) is stored as given; it is
+        not compared when a generation is closed again.
 
         Closing it again with identical values returns the stored record; different values
         raise StorageError.
@@ -300,6 +310,7 @@ class Store:
                 run_id=run.id,
                 generation=generation,
                 ga_state=state,
+                timing=_as_json(timing, "timing") if timing is not None else None,
                 completed_at=utcnow(),
                 **{k: null_if_nan(v) for k, v in values.items()},
             )
