@@ -109,6 +109,9 @@ class ExecutorConfig(_Section):
         0.0, description="GPUs per actor (0.25 packs four on one GPU); 'auto': a GPU share if any, else CPU."
     )
     max_retries: int = Field(2, ge=0, description="Retries of a raising evaluation, then stored failed.")
+    threads_per_actor: int | None = Field(
+        None, ge=1, le=1024, description="Torch threads per actor (and inline); None: one per CPU given."
+    )
     address: str | None = Field(None, description="Ray cluster to join (e.g. 'head:6379'); None starts one.")
 
     @field_validator("gpus_per_actor", mode="before")

@@ -117,7 +117,10 @@ def make_executor(cfg: ExecutorConfig, *, evaluate: EvaluateFn | None = None) ->
     from evo.executor_ray import RayExecutor
 
     if cfg.kind == "inline":
-        return InlineExecutor(max_retries=cfg.max_retries, evaluate=evaluate)
+        from workers.process import thread_count
+
+        threads = thread_count(cfg.cpus_per_actor, cfg.threads_per_actor)
+        return InlineExecutor(max_retries=cfg.max_retries, evaluate=evaluate, threads=threads)
     return RayExecutor(
         num_actors=cfg.num_actors,
         cpus_per_actor=cfg.cpus_per_actor,
@@ -125,4 +128,5 @@ def make_executor(cfg: ExecutorConfig, *, evaluate: EvaluateFn | None = None) ->
         max_retries=cfg.max_retries,
         address=cfg.address,
         evaluate=evaluate,
+        threads_per_actor=cfg.threads_per_actor,
     )

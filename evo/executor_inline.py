@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from evo.executor import ClosingExecutor, as_work
 from workers.actors import EvaluateFn, EvaluationActor, Outcome
+from workers.process import configure_worker_process
 from workers.requests import EvalRequest
 
 
@@ -19,11 +20,17 @@ class InlineExecutor(ClosingExecutor):
     Args:
         max_retries: extra attempts for an evaluation that raises.
         evaluate: ``EvalRequest -> EvalResult``; default ``workers.evaluate``.
+        threads: torch intra-op threads for this process (capped at its cores); None
+            leaves torch as it is.
     """
 
-    def __init__(self, max_retries: int = 2, *, evaluate: EvaluateFn | None = None) -> None:
+    def __init__(
+        self, max_retries: int = 2, *, evaluate: EvaluateFn | None = None, threads: int | None = None
+    ) -> None:
         self.max_retries = max_retries
         self._actor = EvaluationActor(evaluate)
+        if threads is not None:  # the driver's process: torch threads only, malloc left alone
+            configure_worker_process(threads, tune_malloc=False)
 
     def map_unordered(self, requests: Iterable[EvalRequest]) -> Iterator[Outcome]:
         for request in requests:

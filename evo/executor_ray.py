@@ -60,6 +60,8 @@ class RayExecutor(ClosingExecutor):
         start_timeout_s: how long the actors may take to start (import torch, load data).
         in_flight_per_actor: requests submitted to one actor at a time; 2 queues the next
             one while the current runs (1 only to measure what that queueing buys).
+        threads_per_actor: torch threads per actor; None: one per whole CPU reserved. The
+            actor caps it at its node's cores either way.
 
     Raises:
         RayConnectError, ClusterResourceError, NoGPUError: see :mod:`evo.ray_session`.
@@ -78,6 +80,7 @@ class RayExecutor(ClosingExecutor):
         max_actor_deaths: int = 3,
         start_timeout_s: float = 180.0,
         in_flight_per_actor: int = IN_FLIGHT_PER_ACTOR,
+        threads_per_actor: int | None = None,
     ) -> None:
         if in_flight_per_actor < 1:
             raise ExecutorError(f"in_flight_per_actor must be >= 1, got {in_flight_per_actor}")
@@ -86,6 +89,7 @@ class RayExecutor(ClosingExecutor):
             num_actors, cpus_per_actor, gpus_per_actor, cluster
         )
         self.max_retries = max_retries
+        self.threads_per_actor = threads_per_actor or self.resources.torch_threads
         self.max_actor_deaths = max_actor_deaths
         self.in_flight_per_actor = in_flight_per_actor
         self.max_in_flight = in_flight_per_actor * num_actors
@@ -120,7 +124,7 @@ class RayExecutor(ClosingExecutor):
 
     def _start_actor(self) -> Any:
         options = {"num_cpus": self.resources.num_cpus, "num_gpus": self.resources.num_gpus}
-        return remote_actor_class().options(**options).remote(self._evaluate, self.resources.torch_threads)
+        return remote_actor_class().options(**options).remote(self._evaluate, self.threads_per_actor)
 
     def _wait_until_started(self, timeout_s: float) -> None:
         import ray

@@ -17,15 +17,18 @@ errors (:class:`~evo.errors.RayConnectError`, ...) live in :mod:`evo.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from evo.errors import ClusterResourceError, NoGPUError, RayConnectError
+from evo.ray_reaper import start_reaper
 from optimizers.errors import one_line
 
 log = logging.getLogger(__name__)
@@ -174,7 +177,8 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
         check_reachable(address)
         kwargs = dict(init_kwargs)
     try:
-        ray.init(address=address, **kwargs)
+        with _loopback_only(address is None or _loopback_only_cluster(address)):
+            ray.init(address=address, **kwargs)
     except ray.exceptions.AuthenticationError as exc:
         raise RayConnectError(
             f"the Ray cluster at {address} refused this driver's token ({one_line(exc, 300)}); set "
@@ -183,4 +187,58 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
         where = f"the cluster at {address}" if address else "a new local cluster"
         raise RayConnectError(f"cannot start Ray on {where}: {one_line(exc, 300)}") from None
+    if address is None:
+        global _REAPER
+        _REAPER = start_reaper()
     return dict(ray.cluster_resources())
+
+
+_REAPER: subprocess.Popen[bytes] | None = None
+"""The watchdog of the local cluster this process started (:mod:`evo.ray_reaper`)."""
+
+
+@contextlib.contextmanager
+def _loopback_only(local: bool) -> Iterator[None]:
+    """Make a local cluster started inside bind 127.0.0.1 only.
+
+    Ray resolves ``127.0.0.1`` given as the node address to the host's outside address
+    (for other nodes to reach), and its servers then listen on every interface, unless
+    multi-node clusters are off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read at import
+    into ``ray_constants.ENABLE_RAY_CLUSTER``): then the node address is the loopback one
+    and the GCS, raylet, workers and agents bind it alone. Set for ``ray.init`` only.
+    """
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    if local:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
+def _loopback_only_cluster(address: str) -> bool:
+    """True if ``address`` is a loopback ``host:port`` that answers only on loopback.
+
+    Ray rewrites a loopback address to the host's outside one before it connects, which
+    suits a cluster started by ``ray start --head`` (it listens everywhere) but not one
+    started by another ``evo`` driver here (127.0.0.1 only): that one is joined with
+    :func:`_loopback_only` too.
+    """
+    from ray._private import services
+
+    if address.startswith("ray://"):  # Ray Client connects to what it is given
+        return False
+    host, _, port_text = address.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1") or not port_text.isdigit():
+        return False
+    outside = services.resolve_ip_for_localhost(host)
+    if outside in ("127.0.0.1", "localhost", "::1"):
+        return False
+    try:
+        with socket.create_connection((outside, int(port_text)), timeout=CONNECT_TIMEOUT_S):
+            return False
+    except OSError:
+        return True

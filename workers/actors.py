@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import traceback
 from collections.abc import Callable
 from functools import cache
@@ -68,6 +69,16 @@ def error_text(exc: BaseException) -> str:
     return one_line(exc, typed=True) + where
 
 
+def worker_name() -> str:
+    """``host:pid`` of this process, plus ``@`` and the first 12 hex digits of its Ray node
+    id when it runs inside a Ray session (two nodes on one host are then told apart)."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    ray = sys.modules.get("ray")  # never imported here just for the name
+    if ray is not None and ray.is_initialized():
+        name += f"@{ray.get_runtime_context().get_node_id()[:12]}"
+    return name
+
+
 class EvaluationActor:
     """Calls an evaluate function on requests, one at a time, and reports attempts.
 
@@ -86,7 +97,7 @@ class EvaluationActor:
             from workers.process import configure_worker_process
 
             configure_worker_process(torch_threads)
-        self._worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._worker = worker_name()
         self._calls = 0
 
     def evaluate(self, request: EvalRequest) -> Outcome:
@@ -98,6 +109,8 @@ class EvaluationActor:
             return Outcome(
                 request_id=request.request_id, error=error_text(exc), retryable=not isinstance(exc, EvoError)
             )
+        if result.worker != self._worker:  # name the Ray node too: several may share a host
+            result = result.model_copy(update={"worker": self._worker})
         return Outcome(request_id=request.request_id, result=result)
 
     def info(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 import torch
 
@@ -38,10 +39,32 @@ def raise_malloc_thresholds(mmap_threshold_mb: int = 32) -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_count(cpus: float, requested: int | None = None) -> int:
+    """Torch threads for a worker given ``cpus`` logical CPUs: ``requested`` if set, else
+    one per whole CPU given (at least one); never more than :func:`available_cores`.
+
+    Example:
+        >>> thread_count(0.5) == 1 and thread_count(1.0) == 1
+        True
+        >>> thread_count(2.0, requested=10**6) == available_cores()
+        True
+    """
+    wanted = requested if requested is not None else int(cpus)
+    return max(1, min(int(wanted), available_cores()))
+
+
 def configure_worker_process(threads: int | None = None, tune_malloc: bool = True) -> dict[str, object]:
-    """Set torch's intra-op threads (if given) and raise the malloc thresholds; returns
-    what is in effect, e.g. ``{"threads": 1, "malloc_tuned": True}``."""
+    """Set torch's intra-op threads (if given; capped at :func:`available_cores`) and raise
+    the malloc thresholds; returns what is in effect, e.g. ``{"threads": 1, "malloc_tuned": True}``."""
     if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+        torch.set_num_threads(max(1, min(int(threads), available_cores())))
     tuned = raise_malloc_thresholds() if tune_malloc else False
     return {"threads": torch.get_num_threads(), "malloc_tuned": tuned}
