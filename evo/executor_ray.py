@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -127,20 +128,37 @@ class RayExecutor(ClosingExecutor):
         return remote_actor_class().options(**options).remote(self._evaluate, self.threads_per_actor)
 
     def _wait_until_started(self, timeout_s: float) -> None:
+        """Wait until every actor answers. One that dies while starting (killed, out of
+        memory) is replaced, up to ``max_actor_deaths`` times in all; a start that fails
+        otherwise, or more often, ends the pool with :class:`ExecutorError`."""
         import ray
 
-        try:
-            ray.get([a.info.remote() for a in self._slots], timeout=timeout_s)
-        except ray.exceptions.GetTimeoutError:
-            free = {k: v for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
-            self.close()
-            raise ClusterResourceError(
-                f"the evaluation actors did not start within {timeout_s:g} s (free now: {free}); other "
-                "jobs hold the cluster's resources: wait for them or lower executor.num_actors"
-            ) from None
-        except ray.exceptions.RayError as exc:
-            self.close()
-            raise ExecutorError(f"an evaluation actor failed to start: {one_line(exc, 300)}") from None
+        deadline = time.monotonic() + timeout_s
+        deaths = 0
+        for slot in range(len(self._slots)):
+            while True:
+                try:
+                    ray.get(self._slots[slot].info.remote(), timeout=max(0.0, deadline - time.monotonic()))
+                    break
+                except ray.exceptions.GetTimeoutError:
+                    free = {k: v for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
+                    self.close()
+                    raise ClusterResourceError(
+                        f"the evaluation actors did not start within {timeout_s:g} s (free now: {free}); "
+                        "other jobs hold the cluster's resources: wait for them or lower executor.num_actors"
+                    ) from None
+                except _actor_death_errors() as exc:
+                    deaths += 1
+                    if deaths > self.max_actor_deaths:
+                        self.close()
+                        raise ExecutorError(
+                            f"evaluation actors died {deaths} times while starting: {one_line(exc, 300)}"
+                        ) from None
+                    self._replace(slot, self._slots[slot], f"while starting: {type(exc).__name__}")
+                except ray.exceptions.RayError as exc:
+                    self.close()
+                    message = f"an evaluation actor failed to start: {one_line(exc, 300)}"
+                    raise ExecutorError(message) from None
 
     def _free_slot(self) -> int | None:
         """The least-loaded slot with room for one more request, or None."""

@@ -154,6 +154,7 @@ def workers_used(db: Path) -> list[str]:
 def run_snapshot(db: Path, name: str) -> dict:
     """What a finished run must share with an undisturbed one: status, every generation's
     statistics and GA state, the final population, the ranking and every evaluation."""
+    from evo.ranking import best
     from storage import Store
 
     store = Store(f"sqlite:///{db}")
@@ -162,12 +163,12 @@ def run_snapshot(db: Path, name: str) -> dict:
     return {
         "status": run.status,
         "generations": [
-            (g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.rng_state) for g in generations
+            (g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.ga_state) for g in generations
         ],
         "final_population": [
             i.model_dump(exclude={"run_id"}) for i in store.individuals(run.id, generations[-1].index)
         ],
-        "best": [(e.entry_key, e.fitness, e.per_task) for e in store.best(run.id, top_k=100)],
+        "best": [(e.entry_key, e.fitness, e.per_task) for e in best(store, run.id, top_k=100)],
         "evaluations": evaluation_rows(db),
     }
 
