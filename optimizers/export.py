@@ -1,8 +1,12 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the source of :mod:`optimizers.rule` verbatim (so it runs the very code
-``GenomeOptimizer`` runs and reproduces its trajectory exactly) plus a small subclass with
-the genome baked in as its default. It imports only ``torch`` and ``math``.
+The file contains the source of :mod:`optimizers.rule` verbatim, its maths docstring
+included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
+exactly), a header recording where the genome came from (:class:`Provenance`: run,
+generation, canonical hash, parents, fitness per task next to the fixed entries', evo
+version) and a small :class:`~optimizers.rule.RuleOptimizer` subclass with the genome baked
+in, taking torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It
+imports only ``torch`` and ``math``.
 
 Example::
 
@@ -17,23 +21,66 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
+from importlib import metadata
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule
 from optimizers.genome import Genome
 
+RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
+
+
+class FitnessRow(BaseModel):
+    """One entry's fitness: the mean over tasks, and per task (mean over seeds)."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    fitness: float
+    per_task: dict[str, float] = Field(default_factory=dict)
+
+
+class Provenance(BaseModel):
+    """Where an exported genome came from (all optional: a registry entry has no run)."""
+
+    model_config = ConfigDict(frozen=True)
+    source: str = Field("", description="e.g. 'run quick-1' or 'fixed entry adam of evo's registry'.")
+    run: str | None = None
+    generation: int | None = Field(None, description="First generation holding the genome.")
+    parents: list[str] = Field(default_factory=list, description="Parents' canonical hashes.")
+    tasks: list[str] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=list)
+    budget: str | None = None
+    fitness: list[FitnessRow] = Field(
+        default_factory=list, description="The genome first, then fixed entries."
+    )
+
+
+def evo_version() -> str:
+    try:
+        return metadata.version("evo")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 _TEMPLATE = '''"""{class_name}: an optimizer discovered by evo's evolutionary search.
 
-Standalone: needs only torch. Genome {genome_hash}:
+Standalone: needs only torch. Genome {genome_hash} (canonical hash):
     {description}
 
-Usage:
+Provenance (evo {version}):
+{provenance}
+
+Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler work):
     from {module_name} import {class_name}
     opt = {class_name}(model.parameters(), total_steps=1000)  # total_steps: cosine horizon
     loss.backward(); opt.step(); opt.zero_grad()
+    # lr/betas/eps/weight_decay default to the genome's; schedule="none" turns off the
+    # genome's warmup/cosine (they multiply the group's lr, so torch schedulers compose).
 
-The update rule below is copied verbatim from evo's optimizers/rule.py.
-"""
+The update rule below is copied verbatim from evo's optimizers/rule.py:
+{rule_doc}"""
 {rule_source}
 
 GENOME = {genome_literal}
@@ -42,15 +89,19 @@ GENOME = {genome_literal}
 class {class_name}(RuleOptimizer):
     """Genome {genome_hash} as a torch.optim.Optimizer (see the module docstring)."""
 
-    def __init__(self, params, total_steps={total_steps}, genome=None):
-        super().__init__(params, dict(GENOME if genome is None else genome), total_steps)
+    def __init__(self, params, lr={lr}, betas=({beta1}, {beta2}), eps={eps}, weight_decay={weight_decay},
+                 total_steps={total_steps}, *, foreach=None, maximize=False, schedule="genome", genome=None):
+        if genome is not None and (lr, betas, eps, weight_decay) == {defaults}:
+            lr = betas = eps = weight_decay = None  # another genome: its own hyperparameters
+        super().__init__(params, dict(GENOME if genome is None else genome), lr, betas, eps, weight_decay,
+                         total_steps, foreach=foreach, maximize=maximize, schedule=schedule)
 '''
 
 
 def _check_class_name(class_name: str) -> None:
     if not (isinstance(class_name, str) and class_name.isidentifier() and class_name.isascii()):
         raise ValueError(f"Invalid class_name: {class_name!r} is not a Python identifier")
-    if keyword.iskeyword(class_name) or class_name in {"RuleOptimizer", "GENOME", "torch", "math"}:
+    if keyword.iskeyword(class_name) or class_name in RESERVED:
         raise ValueError(f"Invalid class_name: {class_name!r} is reserved")
 
 
@@ -69,8 +120,52 @@ def _literal(value: object) -> str:
     raise ValueError(f"Invalid genome value: {value!r} ({type(value).__name__}) cannot be exported")
 
 
+def _text(value: object) -> str:
+    """Free text (a run or task name) made safe inside the generated docstring: escapes
+    backslashes, quotes and control characters, so it can never close the string."""
+    return str(value).encode("unicode_escape").decode("ascii").replace('"', '\\"')
+
+
+def _number(x: float) -> str:
+    return "nan" if not math.isfinite(x) else f"{x:.4f}"
+
+
+def render_provenance(provenance: Provenance | None) -> str:
+    """The header's provenance lines (indented by 4), fitness as a small table."""
+    if provenance is None:
+        return "    (not recorded)"
+    p = provenance
+    lines = [f"    source: {_text(p.source or '-')}"]
+    if p.run is not None:
+        lines.append(
+            f"    run: {_text(p.run)}, generation {p.generation if p.generation is not None else '?'}"
+        )
+    lines.append(f"    parents: {', '.join(_text(h) for h in p.parents) or '-'}")
+    if p.tasks:
+        lines.append(
+            f"    tasks: {', '.join(_text(t) for t in p.tasks)}; seeds: {p.seeds}; budget: {_text(p.budget)}"
+        )
+    if p.fitness:
+        lines.append("    fitness (mean over seeds, same tasks/seeds/budget for every row):")
+        header = ["entry", "fitness", *p.tasks]
+        rows = [
+            [_text(r.name), _number(r.fitness), *(_number(r.per_task.get(t, math.nan)) for t in p.tasks)]
+            for r in p.fitness
+        ]
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        for row in [[_text(h) for h in header], *rows]:
+            lines.append(
+                "      " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            )
+    return "\n".join(lines)
+
+
 def render_optimizer_source(
-    genome: Genome, class_name: str = "EvolvedOptimizer", total_steps: int = 1000, module_name: str = ""
+    genome: Genome,
+    class_name: str = "EvolvedOptimizer",
+    total_steps: int = 1000,
+    module_name: str = "",
+    provenance: Provenance | None = None,
 ) -> str:
     """Source text of the standalone optimizer module (``module_name`` only feeds its docstring)."""
     _check_class_name(class_name)
@@ -80,25 +175,48 @@ def render_optimizer_source(
     genome = Genome.model_validate(data)
     if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
         raise ValueError(f"Invalid total_steps: {total_steps!r}")
-    items = ", ".join(f"{key!r}: {_literal(value)}" for key, value in genome.to_seed_dict().items())
-    rule_source = inspect.getsource(rule)
+    seed = genome.to_seed_dict()
+    items = ", ".join(f"{key!r}: {_literal(value)}" for key, value in seed.items())
+    _, rule_doc, rule_body = inspect.getsource(rule).split('"""', 2)
+    own = rule._genome_hyperparameters(seed)
+    values = {
+        "lr": _literal(own["lr"]),
+        "beta1": _literal(float(own["betas"][0])),
+        "beta2": _literal(float(own["betas"][1])),
+        "eps": _literal(own["eps"]),
+        "weight_decay": _literal(own["weight_decay"]),
+    }
+    defaults = (
+        f"({values['lr']}, ({values['beta1']}, {values['beta2']}), {values['eps']}, {values['weight_decay']})"
+    )
     return _TEMPLATE.format(
         class_name=class_name,
         module_name=module_name if module_name.isidentifier() else class_name.lower(),
         genome_hash=genome.hash,
         description=genome.describe(),
-        rule_source=rule_source.split('"""', 2)[2].lstrip("\n"),
+        version=_text(evo_version()),
+        provenance=render_provenance(provenance),
+        rule_doc=rule_doc.strip("\n") + "\n",
+        rule_source=rule_body.lstrip("\n"),
         genome_literal="{" + items + "}",
         total_steps=total_steps,
+        defaults=defaults,
+        **values,
     )
 
 
 def write_optimizer_file(
-    genome: Genome, path: str | Path, class_name: str = "EvolvedOptimizer", total_steps: int = 1000
+    genome: Genome,
+    path: str | Path,
+    class_name: str = "EvolvedOptimizer",
+    total_steps: int = 1000,
+    provenance: Provenance | None = None,
 ) -> Path:
     """Write :func:`render_optimizer_source` to ``path`` (parent folders created)."""
     path = Path(path)
-    source = render_optimizer_source(genome, class_name, total_steps, module_name=path.stem)
+    source = render_optimizer_source(
+        genome, class_name, total_steps, module_name=path.stem, provenance=provenance
+    )
     compile(source, str(path), "exec")  # never write a file that does not parse
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(source)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from optimizers.genome import Genome
-from optimizers.rule import RuleOptimizer, rule_coefficients
+from optimizers.rule import RuleOptimizer
 
 
 def as_genome(genome: Genome | Mapping[str, Any]) -> Genome:
@@ -19,10 +19,20 @@ def as_genome(genome: Genome | Mapping[str, Any]) -> Genome:
 class GenomeOptimizer(RuleOptimizer):
     """Optimizer applying a genome's update rule (see :mod:`optimizers.rule` for the maths).
 
+    The same class as every exported optimizer (both are :class:`RuleOptimizer`); this one
+    takes the genome as an argument, an exported one has it baked in.
+
     Args:
-        params: parameters or param-group dicts; a group may carry its own ``genome``.
+        params: parameters or param-group dicts; a group may carry its own ``genome`` and
+            its own ``lr``, ``betas``, ``eps``, ``weight_decay``, ``total_steps``,
+            ``schedule``, ``maximize``, ``foreach``.
         genome: a :class:`Genome` or its seed JSON dict.
         total_steps: horizon of the cosine schedule (the seed's ``max_steps``).
+        lr, betas, eps, weight_decay: default to the genome's (``10**lr_log10``,
+            ``(beta1, beta2)`` with 0 for an unused moment, ...).
+        foreach: None (multi-tensor on CUDA, per-tensor loop elsewhere), True or False.
+        maximize: ascend instead of descend.
+        schedule: ``"genome"`` (warmup/cosine multiply the group's lr) or ``"none"``.
 
     Example:
         >>> w = torch.nn.Parameter(torch.tensor([3.0]))
@@ -40,12 +50,30 @@ class GenomeOptimizer(RuleOptimizer):
         params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
         genome: Genome | Mapping[str, Any],
         total_steps: int = 1000,
+        *,
+        lr: float | torch.Tensor | None = None,
+        betas: tuple[float, float] | None = None,
+        eps: float | None = None,
+        weight_decay: float | None = None,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        schedule: str = "genome",
     ) -> None:
         self.genome = as_genome(genome)
-        super().__init__(params, self.genome.to_seed_dict(), total_steps)
+        super().__init__(
+            params,
+            self.genome.to_seed_dict(),
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            total_steps,
+            foreach=foreach,
+            maximize=maximize,
+            schedule=schedule,
+        )
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if "genome" in param_group:
             param_group = {**param_group, "genome": as_genome(param_group["genome"]).to_seed_dict()}
-            rule_coefficients(param_group["genome"])
         super().add_param_group(param_group)

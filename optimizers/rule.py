@@ -2,26 +2,36 @@
 
 This module imports only ``torch`` and ``math``: :mod:`optimizers.export` copies its source
 verbatim into every exported optimizer file, so the per-model optimizer
-(:class:`RuleOptimizer`, base of ``GenomeOptimizer``), the population update used by the
-workers (:func:`rule_step` on stacked parameters) and the exported file run the same code.
+(:class:`RuleOptimizer`, base of ``GenomeOptimizer`` and of every exported class), the
+population update used by the workers (:func:`rule_update_` on stacked parameters with
+per-member coefficients) and the exported file run the same code.
 
-Per parameter, with global step k (0-based) and per-parameter step t (1-based):
+Per parameter, with global step k (0-based, per param group) and per-parameter step t
+(1-based), base learning rate eta (the group's current ``lr``, which torch schedulers may
+change):
 
 .. math::
 
     \\eta_k &= \\eta \\cdot w(k) \\cdot c(k), \\quad
         w(k) = \\min(1, (k+1)/W) \\text{ if warmup}, \\quad
-        c(k) = \\tfrac12 (1 + \\cos(\\pi k / K)) \\text{ if cosine} \\\\
-    g &= \\mathrm{clamp}(\\nabla, -c, c) \\text{ if clipping} \\\\
+        c(k) = \\tfrac12 (1 + \\cos(\\pi \\min(k, K) / K)) \\text{ if cosine} \\\\
+    g &= \\mathrm{clamp}(\\pm\\nabla, -c, c) \\text{ if clipping} \\quad (-\\nabla \\text{ if maximize}) \\\\
     p &\\leftarrow p (1 - \\eta_k \\lambda) \\\\
     m &\\leftarrow \\beta_1 m + (1-\\beta_1) g \\quad (m = g \\text{ without use\\_m}) \\\\
     v &\\leftarrow \\beta_2 v + (1-\\beta_2) g^2 \\quad (v = g^2 \\text{ without use\\_v}) \\\\
     \\hat m &= m / (1-\\beta_1^t), \\; \\hat v = v / (1-\\beta_2^t) \\text{ with bias correction} \\\\
     p &\\leftarrow p - \\eta_k \\sum_j \\alpha_j T_j(g, \\hat m, \\hat v)
 
-``use_m=False`` is computed as beta1 = 0 (then m = g exactly and its bias correction is 1),
-likewise ``use_v=False`` as beta2 = 0. Every coefficient is a tensor of shape ``[]`` (one
-genome) or ``[P]`` (a population whose parameters carry a leading ``[P]`` axis).
+with the terms T_j: GRAD g, MOMENTUM m_hat, RMS_NORM g / (sqrt(v_hat) + eps), ADAM_TERM
+m_hat / (sqrt(v_hat) + eps) (both share one denominator), SIGN_GRAD sign(g), SQRT_GRAD
+g / (|g| + eps) (a smoothed sign, despite the seed's name) and NESTEROV
+m_hat + 0.9 (g - m_hat). ``use_m=False`` is computed as beta1 = 0 (then m = g exactly and its
+bias correction is 1), likewise ``use_v=False`` as beta2 = 0. The sum runs in term order.
+
+Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, eps, alphas)
+is a float32 tensor whatever the parameter dtype; bf16/fp16 parameters keep their moments
+in float32 and receive the float32 update rounded to their dtype. The schedule's cosine is
+evaluated in float64 and rounded once to float32.
 """
 
 import math
@@ -30,25 +40,7 @@ import torch
 
 TERM_NAMES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
 NESTEROV_MIX = 0.9
-
-
-def term_direction(term, g, m_hat, v_hat, eps):
-    """Direction of primitive term ``term`` (index into TERM_NAMES)."""
-    if term == 0:  # GRAD
-        return g
-    if term == 1:  # MOMENTUM
-        return m_hat
-    if term == 2:  # RMS_NORM
-        return g / (v_hat.sqrt() + eps)
-    if term == 3:  # ADAM_TERM
-        return m_hat / (v_hat.sqrt() + eps)
-    if term == 4:  # SIGN_GRAD
-        return g.sign()
-    if term == 5:  # SQRT_GRAD: a smoothed sign, despite the seed's name
-        return g / (g.abs() + eps)
-    if term == 6:  # NESTEROV, with the seed's fixed 0.9
-        return m_hat + NESTEROV_MIX * (g - m_hat)
-    raise ValueError(f"Invalid term: {term}")
+LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def rule_coefficients(genomes, device=None, dtype=torch.float32):
@@ -58,16 +50,29 @@ def rule_coefficients(genomes, device=None, dtype=torch.float32):
         genomes: one dict (coefficients of shape ``[]``) or a list of P dicts (shape ``[P]``).
     Returns:
         dict of tensors: weights ``[..., 7]``, lr, beta1, beta2, eps, weight_decay, clip,
-        bias_correction, use_warmup, warmup_steps, use_cosine_decay.
+        bias_correction, use_warmup, warmup_steps, use_cosine_decay; plus ``active_terms``
+        (terms with a non-zero weight in some member) and ``clipping`` (some member clips).
     """
     single = isinstance(genomes, dict)
     rows = [genomes] if single else list(genomes)
     if not rows:
         raise ValueError("Invalid genomes: empty population")
-    columns = {key: [] for key in (
-        "weights", "lr", "beta1", "beta2", "eps", "weight_decay", "clip",
-        "bias_correction", "use_warmup", "warmup_steps", "use_cosine_decay",
-    )}
+    columns = {
+        key: []
+        for key in (
+            "weights",
+            "lr",
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "clip",
+            "bias_correction",
+            "use_warmup",
+            "warmup_steps",
+            "use_cosine_decay",
+        )
+    }
     for row in rows:
         weights = [0.0] * len(TERM_NAMES)
         for term, alpha in zip(row["term_types"], row["alphas"], strict=True):
@@ -89,79 +94,311 @@ def rule_coefficients(genomes, device=None, dtype=torch.float32):
         tensor = torch.tensor(values, dtype=kind, device=device)
         out[key] = tensor[0] if single else tensor
     out["active_terms"] = tuple(
-        j for j in range(len(TERM_NAMES)) if bool((out["weights"][..., j] != 0).any())
+        j for j in range(len(TERM_NAMES)) if any(row[j] != 0.0 for row in columns["weights"])
     )
+    out["clipping"] = any(math.isfinite(c) for c in columns["clip"])
     return out
 
 
-def scheduled_lr(coef, step, total_steps):
+def scheduled_lr(coef, step, total_steps, lr=None):
     """Learning rate at 0-based global ``step``: base lr x warmup x cosine (as the seed).
 
     Warmup multiplies by (step + 1) / warmup_steps while step < warmup_steps; cosine
-    multiplies by 0.5 (1 + cos(pi step / total_steps)) from step 0 (not after warmup) with no
-    clamp past total_steps. Both multiply together. Shape: that of ``coef["lr"]``.
+    multiplies by 0.5 (1 + cos(pi min(step, K) / K)) from step 0 (not after warmup), clamped
+    at K = total_steps. Both multiply together. ``step`` is an int or a 0-d tensor (no host
+    sync); ``lr`` (default ``coef["lr"]``) is the base rate. Shape: that of the base rate.
     """
-    lr = coef["lr"]
+    lr = coef["lr"] if lr is None else lr
+    step = torch.as_tensor(step, dtype=torch.float64)
+    warmup = coef["warmup_steps"]
+    # (step + 1) x (1 / W): the rounding of the seed's ``(step + 1) / W`` with an int step (torch
+    # computes int / tensor as tensor.reciprocal() * int), kept so evaluated numbers do not move
     warm = torch.where(
-        coef["use_warmup"] & (step < coef["warmup_steps"]), (step + 1) / coef["warmup_steps"], 1.0
+        coef["use_warmup"] & (step < warmup), warmup.reciprocal() * (step + 1).to(warmup.dtype), 1.0
     )
-    cosine = 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-    decay = torch.where(coef["use_cosine_decay"], torch.full_like(lr, cosine), 1.0)
+    cosine = (0.5 * (1.0 + torch.cos(math.pi * torch.clamp(step, max=total_steps) / total_steps))).float()
+    decay = torch.where(coef["use_cosine_decay"], cosine.to(lr.device), 1.0)
     return lr * warm * decay
 
 
-def _per_member(c, like):
-    """View a coefficient of shape [P] as [P, 1, ..., 1] to broadcast over ``like``."""
-    if c.dim() == 0:
-        return c
-    return c.view(c.shape[0], *([1] * (like.dim() - 1)))
+def bias_correction(beta, t, enabled=None):
+    """``1 - beta**t`` (float32; ``t`` an int or a tensor of steps), or 1 where the
+    ``enabled`` mask (a population's per-member flag) is False."""
+    if enabled is None:
+        return 1.0 - beta**t
+    return torch.where(enabled, 1.0 - beta**t, 1.0)
+
+
+def step_scalars(coef, lr):
+    """The step's scalars shared by every tensor: decay factor 1 - lr wd, betas and their
+    complements, eps, the term weights (one tensor per term) and the lr itself."""
+    return {
+        "lr": lr,
+        "decay": 1.0 - lr * coef["weight_decay"],
+        "beta1": coef["beta1"],
+        "one_minus_beta1": 1.0 - coef["beta1"],
+        "beta2": coef["beta2"],
+        "one_minus_beta2": 1.0 - coef["beta2"],
+        "eps": coef["eps"],
+        "clip": coef["clip"],
+        "weights": [coef["weights"][..., j] for j in range(len(TERM_NAMES))],
+    }
+
+
+def _each(value, n):
+    return value if isinstance(value, list) else [value] * n
+
+
+def rule_update_(
+    params, grads, exp_avgs, exp_avg_sqs, s, bc1, bc2, active_terms, clipping=True, maximize=False
+):
+    """One step of the rule on lists of tensors, in place (params and moments).
+
+    Args:
+        params, grads, exp_avgs, exp_avg_sqs: lists of tensors, one shape per index. Moments
+            are float32 when a parameter is fp16/bf16 (the maths then runs in float32).
+        s: :func:`step_scalars`; each value is a 0-d float32 tensor (one genome) or a list
+            of tensors broadcastable to each parameter (a population's ``[P, 1, ...]`` views).
+        bc1, bc2: bias corrections (None: off), a scalar or a list as in ``s``.
+        active_terms: indices of the terms to sum, in order.
+        clipping: apply the element-wise clamp (False skips it: clip is inf).
+    Temporaries: at most three full-size lists (g when clipping/maximizing/casting, the
+    term sum, the m_hat / shared denominator pair), freed as soon as possible.
+    """
+    n = len(params)
+    if n == 0:
+        return
+    g = grads
+    if maximize:
+        g = torch._foreach_neg(g)
+    if exp_avgs[0].dtype != g[0].dtype:
+        g = [x.to(exp_avgs[0].dtype) for x in g]
+    if clipping:
+        clip = _each(s["clip"], n)
+        g = torch._foreach_maximum(g, torch._foreach_neg(clip))
+        torch._foreach_minimum_(g, clip)
+    torch._foreach_mul_(params, s["decay"])
+    # m <- beta1 m + (1 - beta1) g ; v <- beta2 v + ((1 - beta2) g) g
+    tmp = torch._foreach_mul(g, s["one_minus_beta1"])
+    torch._foreach_mul_(exp_avgs, s["beta1"])
+    torch._foreach_add_(exp_avgs, tmp)
+    del tmp
+    tmp = torch._foreach_mul(g, s["one_minus_beta2"])
+    torch._foreach_mul_(tmp, g)
+    torch._foreach_mul_(exp_avg_sqs, s["beta2"])
+    torch._foreach_add_(exp_avg_sqs, tmp)
+    del tmp
+    needs_m = any(j in (1, 3, 6) for j in active_terms)
+    needs_denom = any(j in (2, 3) for j in active_terms)
+    m_hat = denom = delta = None
+    if needs_m:
+        m_hat = exp_avgs if bc1 is None else torch._foreach_div(exp_avgs, bc1)
+    if needs_denom:
+        denom = exp_avg_sqs if bc2 is None else torch._foreach_div(exp_avg_sqs, bc2)
+        denom = torch._foreach_sqrt(denom)
+        torch._foreach_add_(denom, s["eps"])
+    last_m = max((j for j in active_terms if j in (1, 3, 6)), default=None)
+    last_denom = max((j for j in active_terms if j in (2, 3)), default=None)
+    for j in active_terms:
+        if j == 0:  # GRAD
+            term = torch._foreach_mul(g, s["weights"][j])
+        elif j == 1:  # MOMENTUM
+            term = torch._foreach_mul(m_hat, s["weights"][j])
+        elif j == 2:  # RMS_NORM
+            term = torch._foreach_div(g, denom)
+            torch._foreach_mul_(term, s["weights"][j])
+        elif j == 3:  # ADAM_TERM
+            term = torch._foreach_div(m_hat, denom)
+            torch._foreach_mul_(term, s["weights"][j])
+        elif j == 4:  # SIGN_GRAD
+            term = torch._foreach_sign(g)
+            torch._foreach_mul_(term, s["weights"][j])
+        elif j == 5:  # SQRT_GRAD
+            smooth = torch._foreach_abs(g)
+            torch._foreach_add_(smooth, s["eps"])
+            term = torch._foreach_div(g, smooth)
+            del smooth
+            torch._foreach_mul_(term, s["weights"][j])
+        elif j == 6:  # NESTEROV: m_hat + 0.9 (g - m_hat)
+            term = torch._foreach_sub(g, m_hat)
+            torch._foreach_mul_(term, NESTEROV_MIX)
+            torch._foreach_add_(term, m_hat)
+            torch._foreach_mul_(term, s["weights"][j])
+        else:
+            raise ValueError(f"Invalid term: {j}")
+        if delta is None:
+            delta = term
+        else:
+            torch._foreach_add_(delta, term)
+        del term
+        if j == last_m:
+            m_hat = None
+        if j == last_denom:
+            denom = None
+    if delta is None:
+        return
+    torch._foreach_mul_(delta, s["lr"])
+    torch._foreach_sub_(params, delta)
+
+
+def per_member(scalars, tensors):
+    """Population form of :func:`step_scalars`: each ``[P]`` value becomes, per tensor of
+    ``tensors`` (shape ``[P, ...]``), a ``[P, 1, ..., 1]`` view broadcasting over it."""
+
+    def views(c):
+        if isinstance(c, list):
+            return [views(x) for x in c]
+        if not isinstance(c, torch.Tensor) or c.dim() == 0:
+            return c
+        return [c.view(c.shape[0], *([1] * (t.dim() - 1))) for t in tensors]
+
+    return {key: views(value) for key, value in scalars.items()}
+
+
+def population_update_(params, grads, exp_avgs, exp_avg_sqs, t, lr, coef):
+    """:func:`rule_update_` for population-stacked tensors ``[P, ...]``, in place.
+
+    Args:
+        t: the members' common step count after increment (1-based int).
+        lr: scheduled learning rates ``[P]`` (:func:`scheduled_lr`); coef: the population's
+            :func:`rule_coefficients` (shape ``[P]``; shape ``[]`` works too).
+    """
+    scalars = step_scalars(coef, lr)
+    scalars["bc1"] = bias_correction(coef["beta1"], t, coef["bias_correction"])
+    scalars["bc2"] = bias_correction(coef["beta2"], t, coef["bias_correction"])
+    s = per_member(scalars, params)
+    rule_update_(
+        params, grads, exp_avgs, exp_avg_sqs, s, s["bc1"], s["bc2"], coef["active_terms"], coef["clipping"]
+    )
 
 
 def rule_step(param, grad, exp_avg, exp_avg_sq, t, lr, coef):
-    """One update of one (possibly population-stacked) parameter; returns new tensors.
+    """Out-of-place :func:`population_update_` of one tensor: returns ``(param, m, v)``."""
+    p, m, v = param.clone(), exp_avg.clone(), exp_avg_sq.clone()
+    population_update_([p], [grad], [m], [v], t, lr, coef)
+    return p, m, v
 
-    Args:
-        param, grad, exp_avg, exp_avg_sq: tensors of one shape (``[P, ...]`` for a population).
-        t: this parameter's step count after increment (1-based int).
-        lr: scheduled learning rate, shape ``[]`` or ``[P]`` (see :func:`scheduled_lr`).
-        coef: output of :func:`rule_coefficients`.
-    Returns:
-        ``(param, exp_avg, exp_avg_sq)`` after the step.
-    """
-    def member(name):
-        return _per_member(coef[name], param)
 
-    lr_ = _per_member(lr, param)
-    clip = member("clip")
-    g = torch.clamp(grad, -clip, clip)
-    p = param * (1.0 - lr_ * member("weight_decay"))
-    b1, b2 = member("beta1"), member("beta2")
-    m = b1 * exp_avg + (1.0 - b1) * g
-    v = b2 * exp_avg_sq + (1.0 - b2) * g * g
-    bias = member("bias_correction")
-    m_hat = m / torch.where(bias, 1.0 - b1**t, 1.0)
-    v_hat = v / torch.where(bias, 1.0 - b2**t, 1.0)
-    eps = member("eps")
-    weights = coef["weights"]
-    delta = torch.zeros_like(p)
-    for j in coef["active_terms"]:
-        delta = delta + _per_member(weights[..., j], param) * term_direction(j, g, m_hat, v_hat, eps)
-    return p - lr_ * delta, m, v
+def _genome_hyperparameters(genome):
+    """A genome's lr, betas (0 for an unused moment), eps and weight decay, as floats."""
+    return {
+        "lr": 10.0 ** genome["lr_log10"],
+        "betas": (genome["beta1"] if genome["use_m"] else 0.0, genome["beta2"] if genome["use_v"] else 0.0),
+        "eps": 10.0 ** genome["eps_log10"],
+        "weight_decay": 10.0 ** genome["wd_log10"],
+    }
+
+
+def _pick(value, idx):
+    return [value[i] for i in idx] if isinstance(value, list) else value
+
+
+def _check(name, value, ok):
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value}")
 
 
 class RuleOptimizer(torch.optim.Optimizer):
-    """A ``torch.optim.Optimizer`` running :func:`rule_step` for a genome dict.
+    """A ``torch.optim.Optimizer`` running the rule for a genome dict (seed JSON form).
 
-    Param groups may carry their own ``genome``; the optimizer-global step used by the
-    schedule is kept per group (``group["step"]``) so that ``state_dict`` round-trips it.
-    Like torch.optim, ``step`` never zeroes gradients.
+    Hyperparameters follow torch.optim: ``lr``, ``betas``, ``eps`` and ``weight_decay``
+    default to the genome's and live in every param group (torch schedulers read and write
+    ``group["lr"]``); the genome's warmup and cosine multiply the group's current lr
+    (``schedule="none"`` leaves all scheduling to the user's scheduler). The genome's terms
+    and flags are kept per group too (a group may carry its own ``genome``), each group with
+    its own copy. ``foreach=None`` picks the multi-tensor path on CUDA and the per-tensor
+    loop elsewhere (as torch.optim); both run :func:`rule_update_`. Step counters are
+    tensors (``group["step"]`` for the schedule, ``state["step"]`` per parameter for the
+    bias correction), so ``torch.compile`` traces ``step()`` without a graph break.
     """
 
-    def __init__(self, params, genome, total_steps=1000):
-        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"Invalid total_steps: {total_steps}")
+    def __init__(
+        self,
+        params,
+        genome,
+        lr=None,
+        betas=None,
+        eps=None,
+        weight_decay=None,
+        total_steps=1000,
+        *,
+        foreach=None,
+        maximize=False,
+        schedule="genome",
+    ):
+        genome = dict(genome)
         rule_coefficients(genome)  # fail early on a malformed genome
-        super().__init__(params, {"genome": dict(genome), "total_steps": total_steps, "step": 0})
+        own = _genome_hyperparameters(genome)
+        lr = own["lr"] if lr is None else lr
+        betas = own["betas"] if betas is None else betas
+        eps = own["eps"] if eps is None else eps
+        weight_decay = own["weight_decay"] if weight_decay is None else weight_decay
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "total_steps": total_steps,
+            "foreach": foreach,
+            "maximize": maximize,
+            "schedule": schedule,
+            "genome": genome,
+        }
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    def _validate(self, group):
+        lr, betas, eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        _check("learning rate", lr, lr >= 0.0)
+        _check("epsilon value", eps, eps >= 0.0)
+        _check("beta parameter at index 0", betas[0], 0.0 <= betas[0] < 1.0)
+        _check("beta parameter at index 1", betas[1], 0.0 <= betas[1] < 1.0)
+        _check("weight_decay value", wd, wd >= 0.0)
+        steps = group["total_steps"]
+        _check("total_steps", steps, isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1)
+        _check("schedule", repr(group["schedule"]), group["schedule"] in ("genome", "none"))
+
+    def add_param_group(self, param_group):
+        param_group = dict(param_group)
+        genome = param_group.get("genome", self.defaults["genome"])
+        rule_coefficients(genome)
+        if "genome" in param_group:  # the group's own genome supplies its default hyperparameters
+            for key, value in _genome_hyperparameters(genome).items():
+                param_group.setdefault(key, value)
+        param_group["genome"] = dict(genome)  # every group owns its genome: no shared state
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        group["betas"] = tuple(group["betas"])
+        self._validate(group)
+        group.setdefault("step", torch.tensor(0.0))
+        name = type(self).__name__
+        for p in group["params"]:
+            if torch.is_complex(p):
+                raise ValueError(f"{name} does not support complex parameters")
+            if p.is_sparse:
+                raise ValueError(f"{name} does not support sparse parameters")
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            if not torch.is_tensor(group.get("step")):
+                group["step"] = torch.tensor(float(group.get("step", 0)))
+        for st in self.state.values():
+            if "step" in st and not torch.is_tensor(st["step"]):
+                st["step"] = torch.tensor(float(st["step"]))
+
+    def _group_coefficients(self, group):
+        """The group's genome as float32 coefficients, its own lr/betas/eps/wd replacing the
+        genome's (the hyperparameters a user or a scheduler may change)."""
+        coef = rule_coefficients(group["genome"])
+        beta1, beta2 = group["betas"]
+        coef["beta1"] = torch.as_tensor(beta1, dtype=torch.float32)
+        coef["beta2"] = torch.as_tensor(beta2, dtype=torch.float32)
+        coef["eps"] = torch.as_tensor(group["eps"], dtype=torch.float32)
+        coef["weight_decay"] = torch.as_tensor(group["weight_decay"], dtype=torch.float32)
+        return coef
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -169,29 +406,79 @@ class RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        name = type(self).__name__
+        compiling = torch.compiler.is_compiling()
         for group in self.param_groups:
-            coefs = {}
-            lrs = {}
+            buckets = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
-                    raise RuntimeError("RuleOptimizer does not support sparse gradients")
-                key = (p.device, p.dtype)
-                if key not in coefs:
-                    coefs[key] = rule_coefficients(group["genome"], p.device, p.dtype)
-                    lrs[key] = scheduled_lr(coefs[key], group["step"], group["total_steps"])
+                    raise RuntimeError(f"{name} does not support sparse gradients")
+                if torch.is_complex(p):
+                    raise RuntimeError(f"{name} does not support complex parameters")
                 state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                new_p, m, v = rule_step(
-                    p, p.grad, state["exp_avg"], state["exp_avg_sq"], state["step"], lrs[key], coefs[key]
-                )
-                p.copy_(new_p)
-                state["exp_avg"].copy_(m)
-                state["exp_avg_sq"].copy_(v)
-            group["step"] += 1
+                moment_dtype = torch.float32 if p.dtype in LOW_PRECISION else p.dtype
+                if len(state) == 0:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(
+                        p, dtype=moment_dtype, memory_format=torch.preserve_format
+                    )
+                    state["exp_avg_sq"] = torch.zeros_like(
+                        p, dtype=moment_dtype, memory_format=torch.preserve_format
+                    )
+                elif state["exp_avg"].dtype != moment_dtype:  # load_state_dict casts to p's dtype
+                    state["exp_avg"] = state["exp_avg"].to(moment_dtype)
+                    state["exp_avg_sq"] = state["exp_avg_sq"].to(moment_dtype)
+                buckets.setdefault((p.device, p.dtype), []).append(p)
+            if buckets:
+                self._step_group(group, buckets, compiling)
+            group["step"] = group["step"] + 1  # a new tensor: a loaded state_dict is never mutated
         return loss
+
+    def _step_group(self, group, buckets, compiling):
+        coef = self._group_coefficients(group)
+        lr = torch.as_tensor(group["lr"], dtype=torch.float32)
+        if group["schedule"] == "genome":
+            lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
+        s = step_scalars(coef, lr)
+        flags = group["genome"]
+        bias = bool(flags["use_bias_correction"])
+        clipping = bool(flags["use_gradient_clipping"])
+        terms = coef["active_terms"]
+        foreach = group["foreach"]
+        for params in buckets.values():
+            multi = params[0].is_cuda if foreach is None else bool(foreach)
+            states = [self.state[p] for p in params]
+            steps = [st["step"] for st in states]
+            torch._foreach_add_(steps, 1.0)
+            bc1 = bc2 = None
+            if bias and compiling:  # tensor powers: no host sync, no graph break
+                t = torch.stack(steps)
+                bc1 = list(bias_correction(coef["beta1"], t).unbind())
+                bc2 = list(bias_correction(coef["beta2"], t).unbind())
+            elif bias:  # torch.optim's eager way: host step counts (CPU tensors), int powers
+                counts = [int(t.item()) for t in steps]
+                cache = {
+                    k: (bias_correction(coef["beta1"], k), bias_correction(coef["beta2"], k))
+                    for k in set(counts)
+                }
+                if len(cache) == 1:  # the usual case: one scalar for the whole bucket
+                    bc1, bc2 = cache[counts[0]]
+                else:
+                    bc1 = [cache[k][0] for k in counts]
+                    bc2 = [cache[k][1] for k in counts]
+            chunks = [list(range(len(params)))] if multi else [[i] for i in range(len(params))]
+            for idx in chunks:
+                rule_update_(
+                    [params[i] for i in idx],
+                    [params[i].grad for i in idx],
+                    [states[i]["exp_avg"] for i in idx],
+                    [states[i]["exp_avg_sq"] for i in idx],
+                    s,
+                    _pick(bc1, idx),
+                    _pick(bc2, idx),
+                    terms,
+                    clipping,
+                    group["maximize"],
+                )

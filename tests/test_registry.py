@@ -89,7 +89,8 @@ def test_builds_from_param_groups(name: str) -> None:
     assert [len(g["params"]) for g in opt.param_groups] == [2, 2]
     assert opt.param_groups[1]["lr"] == 0.5
     if "lr" in opt.defaults:  # the first group inherits the entry's documented lr
-        assert opt.param_groups[0]["lr"] == entry.kwargs["lr"]
+        documented = entry.genome.lr if entry.genome is not None else entry.kwargs["lr"]
+        assert opt.param_groups[0]["lr"] == documented
     x, y = batch()
     before = [flat(model[0]), flat(model[2])]
     opt.step(make_closure(opt, model, x, y))

@@ -2,7 +2,8 @@
 
 Every member keeps its own initialisation, data order, augmentation and dropout streams
 (those of the sequential path), and all members are updated by the shared genome rule,
-:func:`optimizers.rule.rule_step`, called on stacked parameters with coefficients of shape
+:func:`optimizers.rule.population_update_` (the in-place multi-tensor rule of
+``GenomeOptimizer``), called on stacked parameters with coefficients of shape
 [P] (:func:`optimizers.rule.rule_coefficients`) and the learning rate of
 :func:`optimizers.rule.scheduled_lr` with ``total_steps = steps``, as ``GenomeOptimizer``.
 
@@ -23,7 +24,7 @@ import time
 import torch
 
 from optimizers.genome import Genome
-from optimizers.rule import rule_coefficients, rule_step, scheduled_lr
+from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
 from workers.outcome import MemberOutcome
 from workers.runtime import Runtime
 from workers.stacked_forward import chunk, stack_members
@@ -51,29 +52,29 @@ def _coef_slice(coef: dict, lo: int, hi: int) -> dict:
 
 
 def _update_members(
-    p: Tensor,
-    grad: Tensor,
-    exp_avg: Tensor,
-    exp_avg_sq: Tensor,
+    p: list[Tensor],
+    grad: list[Tensor],
+    exp_avg: list[Tensor],
+    exp_avg_sq: list[Tensor],
     alive: Tensor | None,
     t: int,
     lr: Tensor,
     coef: dict,
 ) -> None:
-    """One ``rule_step`` for a slice of members, written in place; frozen members keep their
-    parameters and moments (``alive=None``: every member is alive, no masking needed).
-    Slicing the update bounds its temporaries like the forward."""
+    """One ``population_update_`` of a slice of members (every parameter tensor at once), in
+    place; frozen members keep their parameters and moments (``alive=None``: every member
+    is alive, no masking needed). Slicing the update bounds its temporaries like the forward."""
     if alive is None:
-        new_p, m, v = rule_step(p, grad, exp_avg, exp_avg_sq, t, lr, coef)
-        p.copy_(new_p)
-        exp_avg.copy_(m)
-        exp_avg_sq.copy_(v)
+        population_update_(p, grad, exp_avg, exp_avg_sq, t, lr, coef)
         return
-    keep = _per_member(alive, p)
-    new_p, m, v = rule_step(p, torch.where(keep, grad, 0.0), exp_avg, exp_avg_sq, t, lr, coef)
-    p.copy_(torch.where(keep, new_p, p))
-    exp_avg.copy_(torch.where(keep, m, exp_avg))
-    exp_avg_sq.copy_(torch.where(keep, v, exp_avg_sq))
+    keep = [_per_member(alive, x) for x in p]
+    saved = [[x.clone() for x in xs] for xs in (p, exp_avg, exp_avg_sq)]
+    population_update_(
+        p, [torch.where(k, g, 0.0) for k, g in zip(keep, grad, strict=True)], exp_avg, exp_avg_sq, t, lr, coef
+    )
+    for xs, olds in zip((p, exp_avg, exp_avg_sq), saved, strict=True):
+        for x, old, k in zip(xs, olds, keep, strict=True):
+            x.copy_(torch.where(k, x, old))
 
 
 def train_population(
@@ -126,13 +127,15 @@ def train_population(
             lr = scheduled_lr(coef, step, steps)  # [P]
             # on a CPU the check is free and skips the masking; on a GPU it would sync per step
             everyone_alive = device.type == "cpu" and bool(alive.all())
-            for name, p in params.items():
-                grad = torch.zeros_like(p) if p.grad is None else p.grad
-                for lo in range(0, members, chunk_size):
-                    hi = min(members, lo + chunk_size)
-                    _update_members(p[lo:hi], grad[lo:hi], exp_avg[name][lo:hi], exp_avg_sq[name][lo:hi],
-                                    None if everyone_alive else alive[lo:hi], step + 1, lr[lo:hi],
-                                    _coef_slice(coef, lo, hi))  # fmt: skip
+            names = list(params)
+            grads = [torch.zeros_like(params[n]) if params[n].grad is None else params[n].grad for n in names]
+            for lo in range(0, members, chunk_size):
+                hi = min(members, lo + chunk_size)
+                _update_members([params[n][lo:hi] for n in names], [g[lo:hi] for g in grads],
+                                [exp_avg[n][lo:hi] for n in names], [exp_avg_sq[n][lo:hi] for n in names],
+                                None if everyone_alive else alive[lo:hi], step + 1, lr[lo:hi],
+                                _coef_slice(coef, lo, hi))  # fmt: skip
+            for p in params.values():
                 p.grad = None
         steps_run = step + 1
         if steps_run % ALL_DEAD_CHECK == 0 and not bool(alive.any()):
