@@ -406,35 +406,35 @@ class RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        name = type(self).__name__
         compiling = torch.compiler.is_compiling()
         for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            self._init_group(group, params)
             buckets = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{name} does not support sparse gradients")
-                if torch.is_complex(p):
-                    raise RuntimeError(f"{name} does not support complex parameters")
-                state = self.state[p]
-                moment_dtype = torch.float32 if p.dtype in LOW_PRECISION else p.dtype
-                if len(state) == 0:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(
-                        p, dtype=moment_dtype, memory_format=torch.preserve_format
-                    )
-                    state["exp_avg_sq"] = torch.zeros_like(
-                        p, dtype=moment_dtype, memory_format=torch.preserve_format
-                    )
-                elif state["exp_avg"].dtype != moment_dtype:  # load_state_dict casts to p's dtype
-                    state["exp_avg"] = state["exp_avg"].to(moment_dtype)
-                    state["exp_avg_sq"] = state["exp_avg_sq"].to(moment_dtype)
+            for p in params:
                 buckets.setdefault((p.device, p.dtype), []).append(p)
             if buckets:
                 self._step_group(group, buckets, compiling)
             group["step"] = group["step"] + 1  # a new tensor: a loaded state_dict is never mutated
         return loss
+
+    def _init_group(self, group, params):
+        """Check the parameters and create their missing state (zero moments, step 0)."""
+        name = type(self).__name__
+        for p in params:
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{name} does not support sparse gradients")
+            if torch.is_complex(p):
+                raise RuntimeError(f"{name} does not support complex parameters")
+            state = self.state[p]
+            moment_dtype = torch.float32 if p.dtype in LOW_PRECISION else p.dtype
+            if len(state) == 0:
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, dtype=moment_dtype, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, dtype=moment_dtype, memory_format=torch.preserve_format)
+            elif state["exp_avg"].dtype != moment_dtype:  # load_state_dict casts to p's dtype
+                state["exp_avg"] = state["exp_avg"].to(moment_dtype)
+                state["exp_avg_sq"] = state["exp_avg_sq"].to(moment_dtype)
 
     def _step_group(self, group, buckets, compiling):
         coef = self._group_coefficients(group)
