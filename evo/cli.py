@@ -5,7 +5,7 @@
     evo run CONFIG [--db URL] [--address ADDR] [--name N] [key=value ...]
     evo resume RUN [--db URL] [--address ADDR]
     evo runs | best RUN [--top K] [--task T] [--json] | show GENOME
-    evo export RUN [--rank K | --genome HASH] [--class-name N] -o FILE.py
+    evo export [RUN] [--rank K | --genome HASH|NAME] [--class-name N] -o FILE.py
     evo compare CONFIG [key=value ...] | report RUN -o DIR
 
 Tables and JSON go to stdout, progress and messages to stderr. A user error (any
@@ -298,30 +298,49 @@ def show(
 
 @app.command()
 def export(
-    run_name: RunArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Python file to write.")],
+    run_name: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="Run name or id (optional with a registry name).")
+    ] = None,
     db: DbOption = DEFAULT_DB,
     rank: Annotated[int | None, typer.Option("--rank", min=1, help="K-th best evolved genome.")] = None,
-    genome_hash: Annotated[str | None, typer.Option("--genome", help="Genome hash or prefix.")] = None,
+    genome_hash: Annotated[
+        str | None, typer.Option("--genome", help="Genome hash or prefix, or a registry name (adam, ...).")
+    ] = None,
     class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
     ] = None,
 ) -> None:
     """Write a genome as a standalone torch.optim.Optimizer file (needs only torch)."""
+    from evo.export_info import registry_provenance, run_provenance
     from optimizers.export import write_optimizer_file
+    from optimizers.registry import REGISTRY
 
     if rank is not None and genome_hash is not None:
         raise UsageError("give --rank or --genome, not both")
-    with open_store(db) as store:
-        run_record = store.get_run(run_name)
-        if genome_hash is not None:
-            genome = store.genome(genome_hash)
-        else:
-            genome = _ranked_genome(store, run_record, rank or 1)
-    steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+    entry = REGISTRY.get(genome_hash) if genome_hash is not None else None
+    if genome_hash is not None and entry is not None and entry.genome is None:
+        raise UsageError(f"--genome {genome_hash}: not a genome entry of the registry; it cannot be exported")
+    if run_name is None:
+        if entry is None:
+            raise UsageError("give a RUN, or --genome with a registry genome name (e.g. adam, evo_seed_best)")
+        genome, provenance, steps = entry.genome, registry_provenance(genome_hash), total_steps or 1000
+    else:
+        with open_store(db) as store:
+            run_record = store.get_run(run_name)
+            if entry is not None:
+                genome = entry.genome
+            elif genome_hash is not None:
+                genome = store.genome(genome_hash)
+            else:
+                genome = _ranked_genome(store, run_record, rank or 1)
+            provenance = run_provenance(store, run_record, genome)
+        steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
     try:
-        path = write_optimizer_file(genome, output, class_name=class_name, total_steps=steps)
+        path = write_optimizer_file(
+            genome, output, class_name=class_name, total_steps=steps, provenance=provenance
+        )
     except ValueError as exc:
         raise UsageError(f"--class-name: {exc}") from None
     say(f"wrote {path} ({class_name}: {genome.describe()})")

@@ -51,7 +51,8 @@ def rule_coefficients(genomes, device=None, dtype=torch.float32):
     Returns:
         dict of tensors: weights ``[..., 7]``, lr, beta1, beta2, eps, weight_decay, clip,
         bias_correction, use_warmup, warmup_steps, use_cosine_decay; plus ``active_terms``
-        (terms with a non-zero weight in some member) and ``clipping`` (some member clips).
+        (terms with a non-zero weight in some member), ``unit_terms`` (weight exactly 1 in
+        every member) and ``clipping`` (some member clips).
     """
     single = isinstance(genomes, dict)
     rows = [genomes] if single else list(genomes)
@@ -97,6 +98,9 @@ def rule_coefficients(genomes, device=None, dtype=torch.float32):
         j for j in range(len(TERM_NAMES)) if any(row[j] != 0.0 for row in columns["weights"])
     )
     out["clipping"] = any(math.isfinite(c) for c in columns["clip"])
+    out["unit_terms"] = tuple(
+        j for j in out["active_terms"] if all(row[j] == 1.0 for row in columns["weights"])
+    )
     return out
 
 
@@ -149,8 +153,24 @@ def _each(value, n):
     return value if isinstance(value, list) else [value] * n
 
 
+def _scale_(term, weight, unit):
+    """term *= weight, skipped when every weight is exactly 1 (x * 1 == x: no number moves)."""
+    if not unit:
+        torch._foreach_mul_(term, weight)
+
+
 def rule_update_(
-    params, grads, exp_avgs, exp_avg_sqs, s, bc1, bc2, active_terms, clipping=True, maximize=False
+    params,
+    grads,
+    exp_avgs,
+    exp_avg_sqs,
+    s,
+    bc1,
+    bc2,
+    active_terms,
+    clipping=True,
+    maximize=False,
+    unit_terms=(),
 ):
     """One step of the rule on lists of tensors, in place (params and moments).
 
@@ -161,6 +181,7 @@ def rule_update_(
             of tensors broadcastable to each parameter (a population's ``[P, 1, ...]`` views).
         bc1, bc2: bias corrections (None: off), a scalar or a list as in ``s``.
         active_terms: indices of the terms to sum, in order.
+        unit_terms: terms whose weight is exactly 1 for every member (no multiplication).
         clipping: apply the element-wise clamp (False skips it: clip is inf).
     Temporaries: at most three full-size lists (g when clipping/maximizing/casting, the
     term sum, the m_hat / shared denominator pair), freed as soon as possible.
@@ -194,8 +215,11 @@ def rule_update_(
     if needs_m:
         m_hat = exp_avgs if bc1 is None else torch._foreach_div(exp_avgs, bc1)
     if needs_denom:
-        denom = exp_avg_sqs if bc2 is None else torch._foreach_div(exp_avg_sqs, bc2)
-        denom = torch._foreach_sqrt(denom)
+        if bc2 is None:
+            denom = torch._foreach_sqrt(exp_avg_sqs)
+        else:
+            denom = torch._foreach_div(exp_avg_sqs, bc2)
+            torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, s["eps"])
     last_m = max((j for j in active_terms if j in (1, 3, 6)), default=None)
     last_denom = max((j for j in active_terms if j in (2, 3)), default=None)
@@ -206,24 +230,28 @@ def rule_update_(
             term = torch._foreach_mul(m_hat, s["weights"][j])
         elif j == 2:  # RMS_NORM
             term = torch._foreach_div(g, denom)
-            torch._foreach_mul_(term, s["weights"][j])
+            _scale_(term, s["weights"][j], j in unit_terms)
         elif j == 3:  # ADAM_TERM
-            term = torch._foreach_div(m_hat, denom)
-            torch._foreach_mul_(term, s["weights"][j])
+            if j == last_m and m_hat is not exp_avgs:  # m_hat's last use: divide it in place
+                term = m_hat
+                torch._foreach_div_(term, denom)
+            else:
+                term = torch._foreach_div(m_hat, denom)
+            _scale_(term, s["weights"][j], j in unit_terms)
         elif j == 4:  # SIGN_GRAD
             term = torch._foreach_sign(g)
-            torch._foreach_mul_(term, s["weights"][j])
+            _scale_(term, s["weights"][j], j in unit_terms)
         elif j == 5:  # SQRT_GRAD
             smooth = torch._foreach_abs(g)
             torch._foreach_add_(smooth, s["eps"])
             term = torch._foreach_div(g, smooth)
             del smooth
-            torch._foreach_mul_(term, s["weights"][j])
+            _scale_(term, s["weights"][j], j in unit_terms)
         elif j == 6:  # NESTEROV: m_hat + 0.9 (g - m_hat)
             term = torch._foreach_sub(g, m_hat)
             torch._foreach_mul_(term, NESTEROV_MIX)
             torch._foreach_add_(term, m_hat)
-            torch._foreach_mul_(term, s["weights"][j])
+            _scale_(term, s["weights"][j], j in unit_terms)
         else:
             raise ValueError(f"Invalid term: {j}")
         if delta is None:
@@ -268,7 +296,16 @@ def population_update_(params, grads, exp_avgs, exp_avg_sqs, t, lr, coef):
     scalars["bc2"] = bias_correction(coef["beta2"], t, coef["bias_correction"])
     s = per_member(scalars, params)
     rule_update_(
-        params, grads, exp_avgs, exp_avg_sqs, s, s["bc1"], s["bc2"], coef["active_terms"], coef["clipping"]
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        s,
+        s["bc1"],
+        s["bc2"],
+        coef["active_terms"],
+        coef["clipping"],
+        unit_terms=coef["unit_terms"],
     )
 
 
@@ -430,8 +467,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             moment_dtype = torch.float32 if p.dtype in LOW_PRECISION else p.dtype
             if len(state) == 0:
                 state["step"] = torch.tensor(0.0)
-                state["exp_avg"] = torch.zeros_like(p, dtype=moment_dtype, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, dtype=moment_dtype, memory_format=torch.preserve_format)
+                zeros = {"dtype": moment_dtype, "memory_format": torch.preserve_format}
+                state["exp_avg"] = torch.zeros_like(p, **zeros)
+                state["exp_avg_sq"] = torch.zeros_like(p, **zeros)
             elif state["exp_avg"].dtype != moment_dtype:  # load_state_dict casts to p's dtype
                 state["exp_avg"] = state["exp_avg"].to(moment_dtype)
                 state["exp_avg_sq"] = state["exp_avg_sq"].to(moment_dtype)
@@ -481,4 +519,5 @@ class RuleOptimizer(torch.optim.Optimizer):
                     terms,
                     clipping,
                     group["maximize"],
+                    coef["unit_terms"],
                 )

@@ -131,9 +131,12 @@ SCENARIOS = {
     "CosineAnnealingLR": with_scheduler(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=STEPS)),
     "LambdaLR": with_scheduler(lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda k: 1 / (1 + k))),
     "ReduceLROnPlateau": with_scheduler(
-        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=0, threshold=0.5), plateau=True
+        lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=0, threshold=0.5),
+        plateau=True,
     ),
-    "OneCycleLR": with_scheduler(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1e-2, total_steps=STEPS)),
+    "OneCycleLR": with_scheduler(
+        lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1e-2, total_steps=STEPS)
+    ),
     "per-group lr": per_group_lr,
     "add_param_group": add_group_midway,
     "state_dict": state_dict_round_trip,
@@ -198,7 +201,9 @@ def test_invalid_hyperparameters_are_refused_with_torch_messages(kwargs, message
 
 def _lrs(schedule: str, steps: int, total_steps: int) -> list[float]:
     """The lr the step applied, read back from a GRAD genome without decay on w = 0, g = 1."""
-    genome = Genome(term_types=[Term.GRAD], wd_log10=-30.0, use_warmup=True, warmup_steps=4, use_cosine_decay=True)
+    genome = Genome(
+        term_types=[Term.GRAD], wd_log10=-30.0, use_warmup=True, warmup_steps=4, use_cosine_decay=True
+    )
     w = torch.nn.Parameter(torch.zeros(1))
     opt = GenomeOptimizer([w], genome, total_steps=total_steps, schedule=schedule, lr=1.0)
     scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
@@ -215,8 +220,10 @@ def _lrs(schedule: str, steps: int, total_steps: int) -> list[float]:
 def test_genome_schedule_multiplies_the_schedulers_lr_and_clamps_the_cosine() -> None:
     total = 8
     got = _lrs("genome", 12, total)
-    want = [0.5 ** (k // 3) * min(1.0, (k + 1) / 4) * 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
-            for k in range(12)]
+    want = [
+        0.5 ** (k // 3) * min(1.0, (k + 1) / 4) * 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
+        for k in range(12)
+    ]
     assert got == pytest.approx(want, abs=1e-6)
     assert got[-1] == pytest.approx(0.0, abs=1e-9)  # past total_steps the lr stays at 0
     assert _lrs("none", 6, total) == pytest.approx([0.5 ** (k // 3) for k in range(6)], abs=1e-6)
@@ -241,8 +248,10 @@ def test_low_precision_parameters_train_without_nan(name: str, dtype: torch.dtyp
 
 @pytest.mark.parametrize(
     ("param", "word"),
-    [(torch.nn.Parameter(torch.ones(2, dtype=torch.complex64)), "complex"),
-     (torch.nn.Parameter(torch.ones(2, 2).to_sparse()), "sparse")],
+    [
+        (torch.nn.Parameter(torch.ones(2, dtype=torch.complex64)), "complex"),
+        (torch.nn.Parameter(torch.ones(2, 2).to_sparse()), "sparse"),
+    ],
     ids=["complex", "sparse"],
 )
 def test_complex_and_sparse_parameters_are_refused_naming_the_class(param, word) -> None:

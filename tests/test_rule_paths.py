@@ -20,8 +20,15 @@ from optimizers.export import write_optimizer_file
 from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
 
 STEPS = 25
-MULTI = Genome(term_types=[Term.NESTEROV, Term.SQRT_GRAD, Term.RMS_NORM, Term.GRAD], alphas=[0.5, 0.2, 1.0, -0.1],
-               use_gradient_clipping=True, clip_value=0.05, use_warmup=True, warmup_steps=5, use_cosine_decay=True)
+MULTI = Genome(
+    term_types=[Term.NESTEROV, Term.SQRT_GRAD, Term.RMS_NORM, Term.GRAD],
+    alphas=[0.5, 0.2, 1.0, -0.1],
+    use_gradient_clipping=True,
+    clip_value=0.05,
+    use_warmup=True,
+    warmup_steps=5,
+    use_cosine_decay=True,
+)
 FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST, "multi": MULTI}
 
 

@@ -1,0 +1,111 @@
+"""``evo export``: a registry genome without a run, and the provenance header from a run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from evo.cli import main
+from optimizers import BASELINE_GENOMES, GenomeOptimizer
+from storage import Store
+
+TINY = {
+    "seed": 3,
+    "tasks": ["qubic_1d_direct", "two_moons"],
+    "evaluation": {"steps": 6, "seeds": [0, 1], "genomes_per_request": 4, "device": "cpu"},
+    "population": {"size": 4, "elites": 1, "tournament_k": 2, "generations": 2},
+    "fixed_entries": ["adam", "evo_seed_best"],
+    "executor": {"kind": "inline", "max_retries": 0},
+}
+
+
+def evo(capsys, *args) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_registry_genome_exports_without_a_run(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "adam_export.py"
+    code, _, err = evo(
+        capsys, "export", "--genome", "adam", "-o", target, "--db", f"sqlite:///{tmp_path}/none.db"
+    )
+    assert code == 0, err
+    source = target.read_text()
+    assert "fixed entry 'adam' of evo's optimizer registry" in source
+    assert "p &\\\\leftarrow p (1 - \\\\eta_k \\\\lambda)" in source  # the rule's maths docstring
+    module = load(target, "adam_export")
+    assert "m_hat / (sqrt(v_hat) + eps) (both share one denominator)" in module.__doc__
+    w1, w2 = torch.nn.Parameter(torch.randn(5)), None
+    w2 = torch.nn.Parameter(w1.detach().clone())
+    a, b = module.EvolvedOptimizer([w1]), GenomeOptimizer([w2], BASELINE_GENOMES["adam"])
+    assert a.param_groups[0]["lr"] == 1e-3 and a.param_groups[0]["betas"] == (0.9, 0.999)
+    for _ in range(5):
+        for w, opt in ((w1, a), (w2, b)):
+            opt.zero_grad()
+            (w**2).sum().backward()
+            opt.step()
+    assert torch.equal(w1, w2)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["export"], ["RUN", "--genome"]),
+        (["export", "--genome", "lion"], ["lion", "not a genome entry"]),
+        (["export", "--genome", "0123ab"], ["RUN"]),
+    ],
+    ids=["nothing", "opaque entry", "hash without run"],
+)
+def test_bad_export_requests_are_one_line_errors(tmp_path: Path, capsys, args, words) -> None:
+    code, _, err = evo(capsys, *args, "-o", tmp_path / "x.py", "--db", f"sqlite:///{tmp_path}/none.db")
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert all(w in err for w in words) and not (tmp_path / "x.py").exists()
+
+
+def test_export_from_a_run_records_its_provenance(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    url = f"sqlite:///{tmp_path}/evo.db"
+    code, _, err = evo(capsys, "run", config, "--db", url, "--name", "prov")
+    assert code == 0, err
+    target = tmp_path / "winner.py"
+    code, _, err = evo(capsys, "export", "prov", "--db", url, "-o", target)
+    assert code == 0, err
+    source = target.read_text()
+    with Store(url) as store:
+        run = store.get_run("prov")
+        ranked = store.best(run.id, top_k=None)
+        best = next(e for e in ranked if not e.is_fixed and e.genome is not None)
+        holders = [
+            (g.index, i)
+            for g in store.generations(run.id)
+            for i in store.individuals(run.id, g.index)
+            if i.genome is not None and i.genome.hash == best.genome.hash
+        ]
+    generation, individual = holders[0]
+    assert f"Genome {best.genome.hash} (canonical hash)" in source
+    assert f"run: prov, generation {generation}" in source
+    assert f"parents: {', '.join(individual.parents) or '-'}" in source
+    assert "tasks: qubic_1d_direct, two_moons; seeds: [0, 1]" in source
+    for entry in [best, *(e for e in ranked if e.is_fixed)]:
+        line = next(
+            x for x in source.splitlines() if x.strip().startswith(f"{entry.label} " if entry.label else "exported ")
+        )
+        assert f"{entry.fitness:.4f}" in line and all(f"{v:.4f}" in line for v in entry.per_task.values())
+    assert "evo 0.1.0" in source or "evo unknown" in source
