@@ -53,6 +53,8 @@ MULTI = Genome(
     lr_log10=-3.0,
 )
 GENOMES = {"adam": BASELINE_GENOMES["adam"], "evo_seed_best": EVO_SEED_BEST, "multi": MULTI}
+LOOP = "adam_loop"
+"""The ``adam`` genome on the per-tensor loop (``foreach=False``, the CPU default)."""
 
 
 def make_params(shape: str) -> list[torch.Tensor]:
@@ -71,8 +73,8 @@ def build(name: str, params: list[torch.Tensor]) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4, foreach=True)
     kwargs = {"total_steps": 1000}
     if "foreach" in inspect.signature(GenomeOptimizer.__init__).parameters:
-        kwargs["foreach"] = True  # the multi-tensor path (the old implementation has none)
-    return GenomeOptimizer(params, GENOMES[name], **kwargs)
+        kwargs["foreach"] = name != LOOP  # the multi-tensor path (the old implementation has none)
+    return GenomeOptimizer(params, GENOMES.get(name, BASELINE_GENOMES["adam"]), **kwargs)
 
 
 class PeakTemporaries(TorchDispatchMode):
@@ -151,7 +153,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     for shape in ("many", "large"):
-        for name in GENOMES:
+        for name in (*GENOMES, LOOP):
             base, got = measure_pair(shape, name, args.warmup, args.repeat)
             rows.append(
                 {

@@ -61,7 +61,7 @@ def _update_members(
     lr: Tensor,
     coef: dict,
 ) -> None:
-    """One ``population_update_`` of a slice of members (every parameter tensor at once), in
+    """One ``population_update_`` of a slice of members (lists of stacked tensors), in
     place; frozen members keep their parameters and moments (``alive=None``: every member
     is alive, no masking needed). Slicing the update bounds its temporaries like the forward."""
     if alive is None:
@@ -129,12 +129,13 @@ def train_population(
             everyone_alive = device.type == "cpu" and bool(alive.all())
             names = list(params)
             grads = [torch.zeros_like(params[n]) if params[n].grad is None else params[n].grad for n in names]
-            for lo in range(0, members, chunk_size):
-                hi = min(members, lo + chunk_size)
-                _update_members([params[n][lo:hi] for n in names], [g[lo:hi] for g in grads],
-                                [exp_avg[n][lo:hi] for n in names], [exp_avg_sq[n][lo:hi] for n in names],
-                                None if everyone_alive else alive[lo:hi], step + 1, lr[lo:hi],
-                                _coef_slice(coef, lo, hi))  # fmt: skip
+            # one parameter tensor and one chunk of members at a time: bounded temporaries
+            for name, grad in zip(names, grads, strict=True):
+                for lo in range(0, members, chunk_size):
+                    hi = min(members, lo + chunk_size)
+                    _update_members([params[name][lo:hi]], [grad[lo:hi]], [exp_avg[name][lo:hi]],
+                                    [exp_avg_sq[name][lo:hi]], None if everyone_alive else alive[lo:hi],
+                                    step + 1, lr[lo:hi], _coef_slice(coef, lo, hi))  # fmt: skip
             for p in params.values():
                 p.grad = None
         steps_run = step + 1
