@@ -104,8 +104,7 @@ def test_export_from_a_run_records_its_provenance(tmp_path: Path, capsys) -> Non
     assert f"parents: {', '.join(individual.parents) or '-'}" in source
     assert "tasks: qubic_1d_direct, two_moons; seeds: [0, 1]" in source
     for entry in [best, *(e for e in ranked if e.is_fixed)]:
-        line = next(
-            x for x in source.splitlines() if x.strip().startswith(f"{entry.label} " if entry.label else "exported ")
-        )
+        prefix = f"{entry.label} " if entry.label else "exported "
+        line = next(x for x in source.splitlines() if x.strip().startswith(prefix))
         assert f"{entry.fitness:.4f}" in line and all(f"{v:.4f}" in line for v in entry.per_task.values())
     assert "evo 0.1.0" in source or "evo unknown" in source
