@@ -7,6 +7,7 @@ run's fixed entries, all scored on that same scope. From a registry name: the en
 
 from __future__ import annotations
 
+from evo.ranking import best
 from optimizers.export import FitnessRow, Provenance
 from optimizers.genome import Genome
 from storage import Store
@@ -25,7 +26,7 @@ def run_provenance(store: Store, run: RunRecord, genome: Genome) -> Provenance:
         if found:
             generation, parents = record.index, list(found[0].parents)
             break
-    ranked = store.best(run.id, top_k=None)
+    ranked = best(store, run.id, top_k=None)
     rows = [
         FitnessRow(name=f"exported {genome.hash[:10]}", fitness=e.fitness, per_task=e.per_task)
         for e in ranked

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from evo.cli import main
+from evo.ranking import best as ranked_entries
 from optimizers import BASELINE_GENOMES, GenomeOptimizer
 from storage import Store
 
@@ -90,20 +91,20 @@ def test_export_from_a_run_records_its_provenance(tmp_path: Path, capsys) -> Non
     source = target.read_text()
     with Store(url) as store:
         run = store.get_run("prov")
-        ranked = store.best(run.id, top_k=None)
-        best = next(e for e in ranked if not e.is_fixed and e.genome is not None)
+        ranked = ranked_entries(store, run.id, top_k=None)
+        winner = next(e for e in ranked if not e.is_fixed and e.genome is not None)
         holders = [
             (g.index, i)
             for g in store.generations(run.id)
             for i in store.individuals(run.id, g.index)
-            if i.genome is not None and i.genome.hash == best.genome.hash
+            if i.genome is not None and i.genome.hash == winner.genome.hash
         ]
     generation, individual = holders[0]
-    assert f"Genome {best.genome.hash} (canonical hash)" in source
+    assert f"Genome {winner.genome.hash} (canonical hash)" in source
     assert f"run: prov, generation {generation}" in source
     assert f"parents: {', '.join(individual.parents) or '-'}" in source
     assert "tasks: qubic_1d_direct, two_moons; seeds: [0, 1]" in source
-    for entry in [best, *(e for e in ranked if e.is_fixed)]:
+    for entry in [winner, *(e for e in ranked if e.is_fixed)]:
         prefix = f"{entry.label} " if entry.label else "exported "
         line = next(x for x in source.splitlines() if x.strip().startswith(prefix))
         assert f"{entry.fitness:.4f}" in line and all(f"{v:.4f}" in line for v in entry.per_task.values())
