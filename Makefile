@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+# On demand, not in CI: mutation score of the core ([tool.mutmut] in pyproject.toml).
+mutation: $(STAMP)
+	OMP_NUM_THREADS=1 PYTHONPATH=$(CURDIR) $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

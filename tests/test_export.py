@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 from genome_strategies import genomes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer
 from optimizers.export import render_optimizer_source, write_optimizer_file
 
 STEPS = 200
+RANDOM_STEPS = 60
+"""Shorter trajectories for the random genomes: a failing example must fail fast."""
 FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST}
 
 # Runs in a fresh interpreter with only the exported files on sys.path (no evo packages).
@@ -28,13 +30,14 @@ RUNNER = textwrap.dedent(
     torch.set_num_threads(1)
     sys.path.insert(0, sys.argv[1])
     out = {}
+    steps = int(sys.argv[3])
     for module_name in json.loads(sys.argv[2]):
         module = importlib.import_module(module_name)
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-        opt = module.Exported(model.parameters(), total_steps=%d)
+        opt = module.Exported(model.parameters(), total_steps=steps)
         gen = torch.Generator().manual_seed(1)
-        for _ in range(%d):
+        for _ in range(steps):
             x, y = torch.randn(16, 5, generator=gen), torch.randn(16, 2, generator=gen)
             opt.zero_grad()
             torch.nn.functional.mse_loss(model(x), y).backward()
@@ -43,16 +46,16 @@ RUNNER = textwrap.dedent(
     assert "optimizers" not in sys.modules and "evo" not in sys.modules
     print(json.dumps(out))
     """
-) % (STEPS, STEPS)
+)
 
 
-def reference_trajectory(genome: Genome) -> list[list[float]]:
+def reference_trajectory(genome: Genome, steps: int = STEPS) -> list[list[float]]:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-    opt = GenomeOptimizer(model.parameters(), genome, total_steps=STEPS)
+    opt = GenomeOptimizer(model.parameters(), genome, total_steps=steps)
     gen = torch.Generator().manual_seed(1)
-    for _ in range(STEPS):
+    for _ in range(steps):
         x, y = torch.randn(16, 5, generator=gen), torch.randn(16, 2, generator=gen)
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(x), y).backward()
@@ -60,11 +63,11 @@ def reference_trajectory(genome: Genome) -> list[list[float]]:
     return [p.detach().flatten().tolist() for p in model.parameters()]
 
 
-def run_exported(folder: Path, named: dict[str, Genome]) -> dict[str, list[list[float]]]:
+def run_exported(folder: Path, named: dict[str, Genome], steps: int = STEPS) -> dict[str, list[list[float]]]:
     for module_name, genome in named.items():
-        write_optimizer_file(genome, folder / f"{module_name}.py", class_name="Exported", total_steps=STEPS)
+        write_optimizer_file(genome, folder / f"{module_name}.py", class_name="Exported", total_steps=steps)
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", RUNNER, str(folder), json.dumps(list(named))],
+        [sys.executable, "-I", "-c", RUNNER, str(folder), json.dumps(list(named)), str(steps)],
         capture_output=True, text=True, cwd=folder, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -77,14 +80,19 @@ def test_exported_fixed_genomes_match_exactly(tmp_path: Path) -> None:
         assert results[f"opt_{name}"] == reference_trajectory(genome), name
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(genomes(), min_size=6, max_size=6))
+# Each example costs a fresh interpreter: few, small examples and no shrinking (a failure
+# reports its unshrunk genomes at once instead of minutes of re-running the subprocess).
+@settings(
+    max_examples=3, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(genomes(), min_size=4, max_size=4))
 def test_exported_random_genomes_match_exactly(tmp_path_factory, population: list[Genome]) -> None:
     folder = tmp_path_factory.mktemp("export")
     named = {f"opt_{i}": g for i, g in enumerate(population)}
-    results = run_exported(folder, named)
+    results = run_exported(folder, named, RANDOM_STEPS)
     for module_name, genome in named.items():
-        want, got = reference_trajectory(genome), results[module_name]
+        want, got = reference_trajectory(genome, RANDOM_STEPS), results[module_name]
         # NaN != NaN: compare as strings so a diverged genome must diverge identically
         assert json.dumps(got) == json.dumps(want), genome.describe()
 

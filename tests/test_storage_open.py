@@ -274,20 +274,32 @@ def test_readers_do_not_wait_for_a_writer_and_writers_queue(tmp_path: Path) -> N
         "device, wall_time_s, created_at) VALUES ('other', 'digits', 0, 'steps=5', '{}', 0.1, 'ok', '', '', "
         "0, '2026-01-01 00:00:00')"
     )
-    started = time.monotonic()
+    # Reads complete while the other connection still holds the write lock: had they waited
+    # for it they could not return before the COMMIT below (a condition, not a timing).
     assert store.get_run("r") == run
     assert [e.entry_key for e in store.evaluations(["before", "other"], "steps=5")] == ["before"]
     assert len(best(store, run.id)) == 0
-    reads = time.monotonic() - started
+    assert other.in_transaction
 
-    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    # A writer queues: it can only return after the lock holder's COMMIT, which a thread
+    # issues once the write has been started (and a little later, so the writer is waiting).
+    writing = threading.Event()
+    committed_at: list[float] = []
+
+    def commit_when_writing() -> None:
+        writing.wait(60)
+        time.sleep(0.2)
+        committed_at.append(time.monotonic())
+        other.execute("COMMIT")
+
+    release = threading.Thread(target=commit_when_writing)
     release.start()
-    started = time.monotonic()
+    writing.set()
     assert store.record_evaluation(record("after")) is True  # waited for the lock, then wrote
-    waited = time.monotonic() - started
+    returned_at = time.monotonic()
     release.join()
     other.close()
-    assert reads < 0.4 and waited >= 0.4
+    assert committed_at and returned_at > committed_at[0]
     assert [e.entry_key for e in store.evaluations(["before", "other", "after"], "steps=5")] == [
         "before",
         "other",
