@@ -9,7 +9,10 @@ workers' ``PYTHONPATH`` (see ``conftest.py``). The behaviour is read from the re
   ``EvoError`` (which is not retried); ``"crash"`` ends the worker process at once, as an
   out-of-memory kill would; anything else succeeds;
 * ``data_dir``: where calls are counted per request, in a real file, so the count
-  survives a call landing on another actor process.
+  survives a call landing on another actor process; a request whose id starts with
+  ``"held"`` waits (after its sleep) until the file ``<request_id>.release`` appears there
+  (an event file the test creates; 60 s at most), so the order of completion is decided
+  by the test and not by the machine's load.
 
 Every result is a deterministic function of the request (:func:`synthetic_result`), so two
 executors given the same requests must return equal results.
@@ -58,6 +61,10 @@ def scripted_evaluate(request: EvalRequest) -> EvalResult:
     calls = calls_so_far(request) + 1
     (Path(request.data_dir) / f"{request.request_id}.calls").write_text(str(calls))
     time.sleep(request.steps / 1000)
+    if request.request_id.startswith("held"):
+        release, deadline = Path(request.data_dir) / f"{request.request_id}.release", time.monotonic() + 60
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
     if request.task == "crash":
         os._exit(3)
     if request.task == "bad_request":

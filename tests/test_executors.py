@@ -158,12 +158,17 @@ def test_ray_retries_like_inline(scripted_pool, tmp_path) -> None:
 
 @pytest.mark.timeout(120)
 def test_results_come_in_completion_order_tagged_with_their_request(scripted_pool, tmp_path) -> None:
-    slow = request("slow", ms=1500, data_dir=tmp_path)
+    # "held-slow" is submitted first but cannot finish before the test releases it, which
+    # it does once the first fast result came back: an event, not a race against a sleep.
+    slow = request("held-slow", ms=10, data_dir=tmp_path)
     fast = [request(f"fast-{i}", ms=10, seeds=(i, i + 1), data_dir=tmp_path) for i in range(3)]
-    outcomes = list(scripted_pool.map_unordered([slow, *fast]))
+    outcomes = []
+    for outcome in scripted_pool.map_unordered([slow, *fast]):
+        outcomes.append(outcome)
+        (tmp_path / "held-slow.release").touch()
     order = [o.request_id for o in outcomes]
     assert sorted(order) == sorted(r.request_id for r in [slow, *fast])
-    assert order[0].startswith("fast") and order.index("slow") > 0  # not submission order
+    assert order[0].startswith("fast") and order.index("held-slow") > 0  # not submission order
     by_id = {r.request_id: r for r in [slow, *fast]}
     for outcome in outcomes:
         assert outcome.result.request_id == outcome.request_id
