@@ -7,13 +7,16 @@ smallest initial population, and the fitness helpers' windows and empty inputs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from evo import operators as ops
+from evo.fitness import task_fitness
 from optimizers.baselines import BASELINE_GENOMES
 from workers import budget_key
-from workers.fitness import genome_fitness, mean_last_losses, seed_fitness, task_fitness
+from workers.fitness import mean_last_losses, seed_fitness
 
 
 def test_budget_key_defaults_to_the_val_split_and_names_steps_and_split() -> None:
@@ -41,15 +44,11 @@ def test_smallest_initial_population_is_the_first_baseline() -> None:
         ops.initial_population(np.random.default_rng(0), 0)
 
 
-def test_fitness_helpers_average_windows_and_refuse_empty_input() -> None:
+def test_fitness_helpers_average_windows_and_empty_input() -> None:
     assert mean_last_losses([1.0, 2.0, 3.0, 4.0], window=2) == 3.5
     assert mean_last_losses([1.0, 2.0, 3.0, 4.0], window=10) == 2.5
     assert mean_last_losses([]) is None
     assert seed_fitness(0.7, None) == 0.7  # no losses: no bonus
     assert seed_fitness(0.7, 0.5) == pytest.approx(0.725) and seed_fitness(0.7, 3.0) == 0.7
     assert task_fitness([0.2, 0.4]) == pytest.approx(0.3)
-    assert genome_fitness({"a": [0.2, 0.4], "b": [1.0]}) == pytest.approx(0.65)
-    with pytest.raises(ValueError, match="no seed fitness"):
-        task_fitness([])
-    with pytest.raises(ValueError, match="no task"):
-        genome_fitness({})
+    assert math.isnan(task_fitness([]))

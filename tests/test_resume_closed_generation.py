@@ -18,7 +18,7 @@ import pytest
 from evo.config import parse_config
 from evo.driver import Driver, create_run
 from evo.events import RunObserver
-from evo.executors import InlineExecutor
+from evo.executor_inline import InlineExecutor
 from storage import Store
 from workers import evaluate as worker_evaluate
 
@@ -86,8 +86,7 @@ def reference(tmp_path_factory):
 
 def _stored_state_generation(store: Store, run_id: int) -> int:
     record = store.last_complete_generation(run_id)
-    state = getattr(record, "ga_state", None) or record.rng_state
-    return state["generation"]
+    return record.ga_state["generation"]
 
 
 @pytest.mark.parametrize("stop_after", [0, 1])
