@@ -2,7 +2,8 @@
 
 Each assertion here kills mutants that survived the targeted test selection: the budget
 key's default split, tournament selection on one contestant or one individual, the
-smallest initial population, and the fitness helpers' windows and empty inputs.
+smallest initial population, the fitness helpers' windows and empty inputs, and the
+rule optimizer's default schedule horizon.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from evo import operators as ops
 from evo.fitness import task_fitness
 from optimizers.baselines import BASELINE_GENOMES
+from optimizers.genome import Genome
+from optimizers.rule import RuleOptimizer
 from workers import budget_key
 from workers.fitness import mean_last_losses, seed_fitness
 
@@ -52,3 +56,8 @@ def test_fitness_helpers_average_windows_and_empty_input() -> None:
     assert seed_fitness(0.7, 0.5) == pytest.approx(0.725) and seed_fitness(0.7, 3.0) == 0.7
     assert task_fitness([0.2, 0.4]) == pytest.approx(0.3)
     assert math.isnan(task_fitness([]))
+
+
+def test_rule_optimizer_schedules_over_the_seeds_1000_steps_by_default() -> None:
+    p = torch.nn.Parameter(torch.zeros(2))
+    assert RuleOptimizer([p], Genome().to_seed_dict()).param_groups[0]["total_steps"] == 1000
