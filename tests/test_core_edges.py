@@ -61,3 +61,10 @@ def test_fitness_helpers_average_windows_and_empty_input() -> None:
 def test_rule_optimizer_schedules_over_the_seeds_1000_steps_by_default() -> None:
     p = torch.nn.Parameter(torch.zeros(2))
     assert RuleOptimizer([p], Genome().to_seed_dict()).param_groups[0]["total_steps"] == 1000
+
+
+def test_rule_optimizer_refuses_a_raw_genome_whose_terms_and_alphas_differ_in_length() -> None:
+    """Raw seed dicts (the exported file's ``genome=``) skip pydantic: the rule checks itself."""
+    p = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError):
+        RuleOptimizer([p], {**Genome().to_seed_dict(), "term_types": [0, 3], "alphas": [1.0]})
