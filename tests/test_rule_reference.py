@@ -78,7 +78,7 @@ def test_scheduled_adam_with_weight_decay_matches_adamw_with_lambdalr(warmup: bo
             ((p - target) ** 4).sum().backward()
             o.step()
         sched.step()
-        torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-6, atol=1e-9)  # float32 coefficients
+        torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-6, atol=1e-7)  # float32 coefficients
 
 
 def test_weight_decay_is_applied_before_the_update_exactly() -> None:
