@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evo.errors import ConfigError
+from evo.fixed_entry_config import FixedEntryItem, check_fixed_entries
 from optimizers.errors import one_line
 
 DEFAULT_FIXED_ENTRIES: tuple[str, ...] = ("sgd_momentum", "adam", "adamw", "rmsprop", "evo_seed_best")
@@ -155,8 +156,9 @@ class JobConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig, description="Dataset location.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Scoring budget.")
     population: PopulationConfig = Field(default_factory=PopulationConfig, description="GA hyperparameters.")
-    fixed_entries: list[str] = Field(
-        list(DEFAULT_FIXED_ENTRIES), description="Registry optimizers scored alongside the genomes."
+    fixed_entries: list[FixedEntryItem] = Field(
+        list(DEFAULT_FIXED_ENTRIES),
+        description="Registry names or {import: 'module:Class', name, kwargs} scored alongside the genomes.",
     )
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Evaluation executor.")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Result database.")
@@ -181,14 +183,8 @@ class JobConfig(_Section):
 
     @field_validator("fixed_entries")
     @classmethod
-    def _known_entries(cls, names: list[str]) -> list[str]:
-        from optimizers.registry import REGISTRY
-
-        _check_distinct(names)
-        unknown = [n for n in names if n not in REGISTRY]
-        if unknown:
-            raise ValueError(f"unknown optimizer {unknown[0]!r}; known: {', '.join(sorted(REGISTRY))}")
-        return names
+    def _known_entries(cls, items: list[Any]) -> list[Any]:
+        return check_fixed_entries(items)
 
     @model_validator(mode="after")
     def _cuda_actors_reserve_gpus(self) -> JobConfig:

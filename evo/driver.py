@@ -37,6 +37,7 @@ from evo.events import RunObserver
 from evo.fitness import genome_fitness, population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.work import plan_requests
+from optimizers.custom import CustomOptimizer
 from optimizers.registry import REGISTRY
 from storage.errors import UnknownRunError
 from storage.records import FIXED_GENERATION, IndividualIn, RunRecord, RunScope
@@ -73,25 +74,33 @@ def population_individuals(population: Sequence[Individual]) -> list[IndividualI
     ]
 
 
-def fixed_entries(names: Iterable[str]) -> tuple[list[IndividualIn], dict[str, EntrySpec]]:
-    """Generation -1 rows and work-item specs of registry entries (duplicates dropped).
+def fixed_entries(
+    items: Iterable[str | CustomOptimizer],
+) -> tuple[list[IndividualIn], dict[str, EntrySpec]]:
+    """Generation -1 rows and work-item specs of the fixed entries (duplicates dropped).
 
     Genome-kind entries key on their genome hash (sharing the cache with identical evolved
-    genomes); opaque ones on their registry name. The names are registry names: the job
-    config checks that (``JobConfig.fixed_entries``), here a bad one is a KeyError.
+    genomes); opaque ones on their registry name; a user's optimizer on ``name@hash``
+    (:mod:`optimizers.custom`), labelled by its name. The names are registry names: the
+    job config checks that (``JobConfig.fixed_entries``), here a bad one is a KeyError.
     """
     rows: list[IndividualIn] = []
     specs: dict[str, EntrySpec] = {}
-    for name in dict.fromkeys(names):
-        entry = REGISTRY[name]
-        if entry.genome is not None:
-            key = entry.genome.hash
-            spec = EntrySpec(key=key, genome=entry.genome.canonical())
+    labels: set[str] = set()
+    for item in items:
+        if isinstance(item, CustomOptimizer):
+            name, genome = item.name, None
+            key, spec = item.key, EntrySpec(key=item.key, custom=item)
         else:
-            key, spec = name, EntrySpec(key=name, fixed=name)
-        rows.append(
-            IndividualIn(slot=len(rows), entry_key=key, genome=entry.genome, origin="fixed", label=name)
-        )
+            name, genome = item, REGISTRY[item].genome
+            if genome is not None:
+                key, spec = genome.hash, EntrySpec(key=genome.hash, genome=genome.canonical())
+            else:
+                key, spec = name, EntrySpec(key=name, fixed=name)
+        if name in labels:
+            continue
+        labels.add(name)
+        rows.append(IndividualIn(slot=len(rows), entry_key=key, genome=genome, origin="fixed", label=name))
         specs.setdefault(key, spec)
     return rows, specs
 

@@ -3,7 +3,8 @@
 It never touches a database. Members are (entry, seed) pairs. Genome entries may train as
 a population (``optimizers.rule`` on stacked parameters); fixed entries build their
 optimizer from the registry (``get_entry(name).build(params, total_steps)``), a genome
-entry of the registry (e.g. ``adam``) through ``GenomeOptimizer``, and train sequentially.
+entry of the registry (e.g. ``adam``) through ``GenomeOptimizer``, and train sequentially;
+a user's optimizer (``EntrySpec.custom``) is imported from its spec and trains sequentially.
 
 Path choice (``request.path == "auto"``): genome members take the population path when the
 device is a GPU or the task's model is one where stacking wins on a CPU
@@ -56,7 +57,7 @@ def worker_id() -> str:
 
 def _entry_genome(entry: EntrySpec) -> Genome | None:
     """The genome to train, if the entry is one (a fixed genome entry counts)."""
-    if entry.genome is not None:
+    if entry.genome is not None or entry.custom is not None:
         return entry.genome
     return REGISTRY[entry.fixed].genome
 
@@ -65,6 +66,9 @@ def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
     if entry.genome is not None:
         genome = entry.genome
         return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=total_steps)
+    if entry.custom is not None:  # imported when the member trains: a failure fails the member
+        custom = entry.custom
+        return lambda params, generator: custom.entry().build(params, total_steps, generator=generator)
     fixed = get_entry(entry.fixed)
     return lambda params, generator: fixed.build(params, total_steps, generator=generator)
 
@@ -72,7 +76,7 @@ def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
 def validate_entries(entries: list[EntrySpec]) -> None:
     """Raise :class:`UnknownEntryError` for a fixed name missing from the registry."""
     for entry in entries:
-        if entry.genome is None and entry.fixed not in REGISTRY:
+        if entry.fixed is not None and entry.fixed not in REGISTRY:
             raise UnknownEntryError(
                 f"unknown optimizer entry {entry.fixed!r}; known entries: {', '.join(sorted(REGISTRY))}"
             )

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optimizers.custom import CustomOptimizer
 from optimizers.genome import Genome
 
 SelectionSplit = Literal["val", "test"]
@@ -18,11 +19,13 @@ def budget_key(steps: int, selection_split: SelectionSplit = "val") -> str:
 
 
 class EntrySpec(BaseModel):
-    """One optimizer to train: a genome, or a fixed registry entry by name.
+    """One optimizer to train: a genome, a fixed registry entry by name, or a user's class.
 
     ``key`` is the evaluation-cache key: the genome's canonical hash for genomes (also for
     genome-kind fixed entries such as ``adam``, so they share the cache with identical
-    evolved genomes), the registry name for opaque entries.
+    evolved genomes), the registry name for opaque entries, ``name@hash`` for a user's
+    optimizer (``custom``, see :mod:`optimizers.custom`), which the worker rebuilds from
+    the spec alone.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -30,11 +33,12 @@ class EntrySpec(BaseModel):
     key: str = Field(description="Cache key: genome hash or opaque registry name.")
     genome: Genome | None = Field(None, description="The genome, for genome entries.")
     fixed: str | None = Field(None, description="Registry name, for fixed entries.")
+    custom: CustomOptimizer | None = Field(None, description="A user's optimizer class, for custom entries.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> EntrySpec:
-        if self.genome is None and self.fixed is None:
-            raise ValueError("an entry needs a genome or a fixed registry name")
+        if (self.genome, self.fixed, self.custom).count(None) != 2:
+            raise ValueError("an entry needs exactly one of a genome, a fixed registry name or a custom class")
         return self
 
     @classmethod
