@@ -31,6 +31,9 @@ def check_fixed_entries(items: list[Any]) -> list[Any]:
     """Validate the list (see the module docstring); ValueError with one line otherwise."""
     from optimizers.registry import REGISTRY
 
+    for item in items:
+        if isinstance(item, CustomOptimizer) and item.name in REGISTRY:
+            raise ValueError(f"{item.name!r} is a registry name; give your optimizer another name")
     names = [item_name(i) for i in items]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -39,7 +42,5 @@ def check_fixed_entries(items: list[Any]) -> list[Any]:
         if isinstance(item, str) and item not in REGISTRY:
             raise ValueError(f"unknown optimizer {item!r}; known: {', '.join(sorted(REGISTRY))}")
         if isinstance(item, CustomOptimizer):
-            if item.name in REGISTRY:
-                raise ValueError(f"{item.name!r} is a registry name; give your optimizer another name")
             item.check()
     return items
