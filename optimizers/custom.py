@@ -40,11 +40,11 @@ _FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 class CustomOptimizer(BaseModel):
     """One user optimizer: where to import it from, its table name, its hyperparameters."""
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
-    import_path: str = Field(alias="import", description="'module.path:ClassName', importable on the workers.")
+    import_path: str = Field(
+        alias="import", description="'module.path:ClassName', importable on the workers."
+    )
     name: str = Field(pattern=NAME_PATTERN, description="Name shown in tables (not a registry name).")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Constructor arguments besides params.")
 
@@ -64,7 +64,9 @@ class CustomOptimizer(BaseModel):
         try:
             json.dumps(kwargs, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"kwargs must be plain JSON values (numbers, strings, lists, maps): {exc}") from None
+            raise ValueError(
+                f"kwargs must be plain JSON values (numbers, strings, lists, maps): {exc}"
+            ) from None
         return kwargs
 
     @property
@@ -86,7 +88,9 @@ class CustomOptimizer(BaseModel):
         try:
             obj: Any = importlib.import_module(module_name)
         except Exception as exc:  # any import-time failure is the user's module's
-            raise ValueError(f"cannot import module {module_name!r}: {one_line(exc, 200, typed=True)}") from None
+            raise ValueError(
+                f"cannot import module {module_name!r}: {one_line(exc, 200, typed=True)}"
+            ) from None
         for part in attr.split("."):
             if not hasattr(obj, part):
                 raise ValueError(f"module {module_name!r} has no attribute {attr!r}")

@@ -72,16 +72,23 @@ def custom(**item: object) -> dict:
 
 
 BAD_ITEMS = {
-    "module not importable": (custom(**{"import": "no_such_pkg.opt:MyOpt"}), ["cannot import", "no_such_pkg"]),
+    "module not importable": (
+        custom(**{"import": "no_such_pkg.opt:MyOpt"}),
+        ["cannot import", "no_such_pkg"],
+    ),
     "no such class": (custom(**{"import": "torch.optim:NoSuchOpt"}), ["no attribute", "NoSuchOpt"]),
     "not an optimizer class": (custom(**{"import": "torch.nn:Linear"}), ["not a torch.optim.Optimizer"]),
-    "not a class": (custom(**{"import": "custom_optimizers:NOT_AN_OPTIMIZER"}), ["not a torch.optim.Optimizer"]),
+    "not a class": (
+        custom(**{"import": "custom_optimizers:NOT_AN_OPTIMIZER"}),
+        ["not a torch.optim.Optimizer"],
+    ),
     "not module:Class": (custom(**{"import": "torch.optim.SGD"}), ["module.path:ClassName"]),
     "unknown kwarg": (custom(kwargs={"lrr": 0.1}), ["bad kwargs", "lrr"]),
     "bad kwarg value (torch)": (custom(kwargs={"lr": -1.0}), ["bad kwargs", "learning rate"]),
     "kwarg of the wrong type": (custom(kwargs={"lr": "fast"}), ["bad kwargs"]),
     "bad kwarg value (user class)": (
-        custom(**{"import": "custom_optimizers:ScaledSGD"}, kwargs={"scale": 0}), ["bad kwargs", "scale"]
+        custom(**{"import": "custom_optimizers:ScaledSGD"}, kwargs={"scale": 0}),
+        ["bad kwargs", "scale"],
     ),
     "registry name taken": (custom(name="adam"), ["registry name", "adam"]),
     "name listed twice": ([custom(name="sgd_plain"), SGD_PLAIN], ["listed twice", "sgd_plain"]),
@@ -116,7 +123,9 @@ def test_bad_custom_entries_fail_at_config_load(capsys, empty_db, case, command)
 
 def test_yaml_floats_without_a_dot_are_numbers() -> None:
     """PyYAML reads ``3e-4`` as a string; a custom entry's kwargs read it as the float."""
-    item = parse_config({**TINY, "fixed_entries": [custom(kwargs=yaml.safe_load("{lr: 3e-4}"))]}).fixed_entries[0]
+    item = parse_config(
+        {**TINY, "fixed_entries": [custom(kwargs=yaml.safe_load("{lr: 3e-4}"))]}
+    ).fixed_entries[0]
     assert item.kwargs == {"lr": 3e-4}
     assert item.key == CustomOptimizer.model_validate(custom(kwargs={"lr": 0.0003})).key
 

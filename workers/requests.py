@@ -38,7 +38,7 @@ class EntrySpec(BaseModel):
     @model_validator(mode="after")
     def _one_kind(self) -> EntrySpec:
         if (self.genome, self.fixed, self.custom).count(None) != 2:
-            raise ValueError("an entry needs exactly one of a genome, a fixed registry name or a custom class")
+            raise ValueError("an entry needs exactly one of: a genome, a registry name, a custom class")
         return self
 
     @classmethod
