@@ -134,6 +134,12 @@ class ExecutorConfig(_Section):
         return value
 
 
+class HoldoutConfig(_Section):
+    """How held-out tasks are scored (:mod:`evo.holdout`); they never steer selection."""
+
+    top_k: int = Field(3, ge=1, description="Best genomes of each generation scored on the held-out tasks.")
+
+
 class StorageConfig(_Section):
     """Where results are stored."""
 
@@ -153,6 +159,10 @@ class JobConfig(_Section):
     name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
     seed: int = Field(42, ge=0, description="Seed of the GA's random generator (seed: 42).")
     tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.TASKS.")
+    holdout_tasks: list[str] = Field(
+        default_factory=list, description="Tasks scored for reports, never for selection (evo.holdout)."
+    )
+    holdout: HoldoutConfig = Field(default_factory=HoldoutConfig, description="Held-out scoring.")
     data: DataConfig = Field(default_factory=DataConfig, description="Dataset location.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Scoring budget.")
     population: PopulationConfig = Field(default_factory=PopulationConfig, description="GA hyperparameters.")
@@ -170,7 +180,7 @@ class JobConfig(_Section):
             raise ValueError(f"use 1-64 letters, digits, '.', '_', '-' (starting alphanumeric), got {name!r}")
         return name
 
-    @field_validator("tasks")
+    @field_validator("tasks", "holdout_tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
         from workers.tasks import TASKS
@@ -196,12 +206,27 @@ class JobConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _holdout_disjoint(self) -> JobConfig:
+        shared = [t for t in self.holdout_tasks if t in self.tasks]
+        if shared:
+            raise ValueError(f"holdout_tasks must not be training tasks; in both: {', '.join(shared)}")
+        return self
+
     @property
     def budget_key(self) -> str:
         """Cache key of everything besides (entry, task, seed) that changes a score."""
         from workers.requests import budget_key
 
         return budget_key(self.evaluation.steps, self.evaluation.selection_split)
+
+    @property
+    def holdout_budget_key(self) -> str:
+        """Cache key of the held-out evaluations: same steps, scored on the test split."""
+        from evo.holdout import HOLDOUT_SPLIT
+        from workers.requests import budget_key
+
+        return budget_key(self.evaluation.steps, HOLDOUT_SPLIT)
 
 
 def _check_distinct(names: list[str]) -> None:

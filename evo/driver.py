@@ -36,6 +36,7 @@ from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
 from evo.fitness import genome_fitness, population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
+from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.work import plan_requests
 from optimizers.custom import CustomOptimizer
 from optimizers.registry import REGISTRY
@@ -49,8 +50,10 @@ if TYPE_CHECKING:
 
 MAX_PASSES = 2
 """Times a generation's missing evaluations are submitted before the loss is reported."""
-SEMANTIC_SECTIONS = ("seed", "tasks", "evaluation", "population", "fixed_entries")
+SEMANTIC_SECTIONS = ("seed", "tasks", "evaluation", "population", "fixed_entries", "holdout_tasks", "holdout")
 """Config parts that change results; a run may only be resumed with these unchanged."""
+DEFAULT_SECTIONS = {"holdout_tasks": [], "holdout": {"top_k": 3}}
+"""Sections a config stored before they existed lacks: read as these (their defaults)."""
 NON_SEMANTIC_EVALUATION_FIELDS = ("device", "genomes_per_request")
 
 
@@ -144,7 +147,7 @@ def evaluate(
 # -- runs ------------------------------------------------------------------------------
 def semantic_config(config: dict) -> dict:
     """The parts of a config dump that change results (see :data:`SEMANTIC_SECTIONS`)."""
-    picked = {k: config.get(k) for k in SEMANTIC_SECTIONS}
+    picked = {k: config.get(k, DEFAULT_SECTIONS.get(k)) for k in SEMANTIC_SECTIONS}
     evaluation = dict(picked.get("evaluation") or {})
     for field in NON_SEMANTIC_EVALUATION_FIELDS:
         evaluation.pop(field, None)
@@ -185,7 +188,11 @@ def stored_config(run: RunRecord, values: dict[str, object] | None = None) -> Jo
 
 def create_run(store: Store, cfg: JobConfig, name: str) -> RunRecord:
     """Register a new run (config, seed and the scope its cache lookups use)."""
-    scope = RunScope(tasks=list(cfg.tasks), seeds=list(cfg.evaluation.seeds), budget_key=cfg.budget_key)
+    scope = RunScope(
+        tasks=list(cfg.tasks), seeds=list(cfg.evaluation.seeds), budget_key=cfg.budget_key,
+        holdout_tasks=list(cfg.holdout_tasks),
+        holdout_budget_key=cfg.holdout_budget_key if cfg.holdout_tasks else None,
+    )  # fmt: skip
     return store.create_run(name, cfg.model_dump(mode="json"), cfg.seed, scope)
 
 
@@ -271,7 +278,7 @@ class Driver:
             evaluate(
                 self.store, self.executor, missing, specs, self.cfg,
                 prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer,
-            )
+            )  # fmt: skip
             missing = self._missing(g)
         if missing:
             raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
@@ -279,6 +286,7 @@ class Driver:
         fitness = self.population_fitness(population)
         stats = population_stats(fitness)
         next_state = self.ga.tell(state, fitness)
+        self.evaluate_holdout(g, population, fitness, specs)
         self.store.close_generation(
             self.run_id, g, stats.best, stats.mean, stats.std, ga_state=next_state.model_dump(mode="json")
         )
@@ -292,6 +300,24 @@ class Driver:
         by_key = genome_fitness(rows, keys, self.cfg.tasks, self.cfg.evaluation.seeds)
         return [by_key[ind.key] for ind in population]
 
+    def evaluate_holdout(
+        self, g: int, population: Sequence[Individual], fitness: Sequence[float], specs: dict[str, EntrySpec]
+    ) -> None:
+        """Score the generation's top-k genomes and the fixed entries on the held-out tasks
+        (:mod:`evo.holdout`); the results are stored only, never told to the GA."""
+        if not self.cfg.holdout_tasks:
+            return
+        cfg = holdout_config(self.cfg)
+        keys = holdout_keys(population, fitness, self.cfg.holdout.top_k, self.fixed_specs)
+        for attempt in range(MAX_PASSES):
+            missing = missing_holdout(self.store, cfg, keys)
+            if not missing:
+                return
+            prefix = f"g{g}h{attempt}"
+            evaluate(self.store, self.executor, missing, specs, cfg, prefix=prefix, observer=RunObserver())
+        if missing_holdout(self.store, cfg, keys):
+            raise LostEvaluationsError(f"generation {g}: held-out evaluations never came back")
+
     def _per_entry(self) -> int:
         return len(self.cfg.tasks) * len(self.cfg.evaluation.seeds)
 
@@ -300,4 +326,3 @@ class Driver:
         if generation == 0:
             missing += self.store.missing_evaluations(self.run_id, FIXED_GENERATION)
         return list(dict.fromkeys(tuple(m) for m in missing))
-

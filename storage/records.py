@@ -53,15 +53,19 @@ class RunScope(_Frozen):
     tasks: list[str] = Field(min_length=1, description="Task names, in report order.")
     seeds: list[int] = Field(min_length=1, description="Training seeds per task.")
     budget_key: str = Field(min_length=1, max_length=BUDGET_KEY_LENGTH, description="Evaluation budget.")
+    holdout_tasks: list[str] = Field(default_factory=list, description="Tasks scored, never selected on.")
+    holdout_budget_key: str | None = Field(
+        None, min_length=1, max_length=BUDGET_KEY_LENGTH, description="Budget of the held-out evaluations."
+    )
 
-    @field_validator("tasks", "seeds")
+    @field_validator("tasks", "seeds", "holdout_tasks")
     @classmethod
     def _unique(cls, values: list[Any]) -> list[Any]:
         if len(set(values)) != len(values):
             raise ValueError(f"duplicates in {values}")
         return values
 
-    @field_validator("tasks")
+    @field_validator("tasks", "holdout_tasks")
     @classmethod
     def _task_names(cls, tasks: list[str]) -> list[str]:
         for task in tasks:
