@@ -11,11 +11,13 @@ the per-seed value compared is evo's fitness (``workers.fitness``: score + 0.05 
 fitness on the validation split over ``--tune-seeds`` seeds that are not evaluation seeds
 (1000, 1001, ...), then evaluated like every entry. Paired statistics: :mod:`evo.stats`.
 
-Candidates: registry names (``evo_seed_best``, ``adam``, ...) and/or exported optimizer
-files (``--export evolved.py:EvolvedOptimizer``, see ``evo export``); every entry trains on
-the sequential path (one ``torch.optim.Optimizer`` per member), one torch thread.
+Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
+(``--export evolved.py:EvolvedOptimizer``, see ``evo export``) and/or the best evolved genome
+of a stored run (``--run NAME --db URL``, ranked by :func:`evo.ranking.best`); every entry
+trains on the sequential path (one ``torch.optim.Optimizer`` per member), one torch thread.
 
-Run: ``.venv/bin/python benchmarks/generalization.py evo_seed_best [--seeds 5 --steps 300]``.
+Run: ``.venv/bin/python benchmarks/generalization.py evo_seed_best [--run quick --db URL]
+[--seeds 5 --steps 300]``.
 Writes ``benchmarks/results/generalization.json`` and ``.md``.
 """
 
@@ -75,6 +77,28 @@ def export_factory(spec: str) -> Factory:
     return lambda steps: lambda params, _generator: cls(params, total_steps=steps)
 
 
+def run_best_factory(run: str, db: str) -> tuple[str, Factory]:
+    """``(name, factory)`` of the best evolved genome of stored run ``run`` (named ``RUN_best``)."""
+    from evo.ranking import best
+    from optimizers.errors import EvoError, one_line
+    from storage import Store
+
+    try:
+        with Store(db) as store:
+            ranked = [e for e in best(store, run, top_k=None) if not e.is_fixed and e.genome is not None]
+    except EvoError as exc:
+        raise SystemExit(f"error: --run {run}: {one_line(exc)}") from None
+    if not ranked:
+        raise SystemExit(f"error: run {run!r} has no evaluated genome")
+    genome = ranked[0].genome
+    print(f"{run}_best = {genome.hash}: {genome.describe()}", flush=True)
+
+    def factory(steps: int) -> OptimizerFactory:
+        return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=steps)
+
+    return f"{run}_best", factory
+
+
 def fitness_of(task: str, factory: Factory, seed: int, steps: int, split: str) -> tuple[float, float]:
     """(fitness, score) of one member; a divergence or failure is (-1, 0)."""
     runtime = TASKS[task].runtime("", split, torch.device("cpu"))
@@ -100,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("entries", nargs="*", default=[], help="registry names of candidate optimizers")
     parser.add_argument("--export", action="append", default=[], metavar="FILE.py:CLASS")
+    parser.add_argument("--run", help="also the best evolved genome of this stored run (needs --db)")
+    parser.add_argument("--db", default="sqlite:///runs/evo.db", help="store of --run")
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=300)
@@ -112,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: unknown task or entry: {', '.join(unknown)}")
     candidates: dict[str, Factory] = {name: registry_factory(name) for name in args.entries}
     candidates |= {spec.rpartition(":")[2]: export_factory(spec) for spec in args.export}
+    if args.run:
+        name, factory = run_best_factory(args.run, args.db)
+        candidates[name] = factory
     if not candidates:
         raise SystemExit("error: name at least one candidate (registry name or --export FILE.py:CLASS)")
 
