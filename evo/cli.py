@@ -6,7 +6,8 @@
     evo resume RUN [--db URL] [--address ADDR]
     evo runs | best RUN [--top K] [--task T] [--json] | show GENOME
     evo export [RUN] [--rank K | --genome HASH|NAME] [--class-name N] -o FILE.py
-    evo compare CONFIG [key=value ...] | report RUN -o DIR
+    evo compare CONFIG [key=value ...] [--run RUN] | report RUN [RUN ...] -o DIR
+    evo run CONFIG --repeats N;  evo best RUN --holdout | --vs ENTRY|all
 
 Tables and JSON go to stdout, progress and messages to stderr. A user error (any
 :class:`~optimizers.errors.EvoError`: bad config or override, unknown run, task or genome,
@@ -199,32 +200,45 @@ def run(
     name: Annotated[
         str | None, typer.Option("--name", help="Run name (default: the config's, else the file stem).")
     ] = None,
+    repeats: Annotated[
+        int,
+        typer.Option("--repeats", min=1, help="Independent runs NAME-r0.. (GA seeds seed, seed+1, ...)."),
+    ] = 1,
 ) -> None:
     """Start a run, or resume the run of that name if it exists."""
     from evo.driver import create_run, find_run
     from evo.executor import make_executor
     from evo.preflight import preflight
+    from evo.repeats import repeat_configs
 
-    cfg = load_config(config, overrides or [], option_values(db, address, name))
-    run_name = cfg.name or config.stem
-    preflight(cfg)
-    url = cfg.storage.url
-    existing = None
-    if database_exists(url):
-        with open_store(url) as store:
-            existing = find_run(store, run_name, cfg)
-            if existing is not None and existing.status == "finished":
-                say(f"run {run_name!r} already finished; its results:")
-                _print_best(store, existing)
-                return
+    base = load_config(config, overrides or [], option_values(db, address, name))
+    preflight(base)
+    url = base.storage.url
+    todo = []
+    for run_name, cfg in repeat_configs(base, base.name or config.stem, repeats):
+        existing = None
+        if database_exists(url):
+            with open_store(url) as store:
+                existing = find_run(store, run_name, cfg)
+                if existing is not None and existing.status == "finished":
+                    say(f"run {run_name!r} already finished; its results:")
+                    _print_best(store, existing)
+                    continue
+        todo.append((run_name, cfg, existing))
+    if not todo:
+        return
     # The executor starts before the store is written (or even created): a cluster that
     # cannot run the job fails with the database as it was.
-    with make_executor(cfg.executor) as executor, open_store(url, create=True) as store:
-        if existing is None:
-            existing = create_run(store, cfg, run_name)
-        else:
-            say(f"run {run_name!r} exists ({existing.status}); resuming it")
-        _drive(store, existing, cfg, executor, url)
+    with make_executor(base.executor) as executor, open_store(url, create=True) as store:
+        for run_name, cfg, existing in todo:
+            if existing is None:
+                existing = create_run(store, cfg, run_name)
+            else:
+                say(f"run {run_name!r} exists ({existing.status}); resuming it")
+            _drive(store, existing, cfg, executor, url)
+    if repeats > 1:
+        names = " ".join(n for n, _ in repeat_configs(base, base.name or config.stem, repeats))
+        say(f"compare the repeats with: evo report {names} --db {url} -o report/")
 
 
 @app.command()
@@ -269,15 +283,38 @@ def best(
     top: Annotated[int, typer.Option("--top", min=1, help="How many evolved entries.")] = TOP_DEFAULT,
     task: Annotated[str | None, typer.Option("--task", help="Rank on this task only.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Rank on the held-out tasks.")] = False,
+    vs: Annotated[
+        list[str] | None,
+        typer.Option("--vs", help="Best genome vs this fixed entry, paired ('all': every one)."),
+    ] = None,
 ) -> None:
     """The best evolved genomes of a run, with every fixed entry ranked alongside."""
+    from evo.cli_paired import best_versus, holdout_entries
+
     with open_store(db) as store:
         run_record = store.get_run(run_name)
-        if not as_json:
-            _print_best(store, run_record, top, task)
+        comparisons = best_versus(store, run_record, vs) if vs else []
+        if holdout:
+            if task is not None:
+                raise UsageError("give --holdout or --task, not both")
+            entries, tasks = holdout_entries(store, run_record, top)
+            title = (
+                f"run {run_record.name!r}: ranked by held-out fitness ({run_record.scope.holdout_budget_key})"
+            )
+        else:
+            entries, tasks = ranked_with_fixed(store, run_record.id, top, task), None
+        if as_json:
+            listed = [e.model_dump(mode="json") for e in entries]
+            payload = {"entries": listed, "paired": [v.as_json() for v in comparisons]} if vs else listed
+            typer.echo(json.dumps(payload, indent=2))
             return
-        entries = ranked_with_fixed(store, run_record.id, top, task)
-        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
+        if holdout:
+            _console().print(best_table(entries, tasks, title=title))
+        else:
+            _print_best(store, run_record, top, task)
+        for v in comparisons:
+            typer.echo(v.line())
 
 
 @app.command()
@@ -364,6 +401,9 @@ def compare(
     overrides: OverridesArg = None,
     db: ConfigDbOption = None,
     address: AddressOption = None,
+    against: Annotated[
+        str | None, typer.Option("--run", help="Also: that run's best genome vs every fixed entry (paired).")
+    ] = None,
 ) -> None:
     """Score only the fixed entries, on the config's tasks, seeds and budget."""
     from evo.compare import score_fixed
@@ -379,12 +419,18 @@ def compare(
         RichProgress(_console(stderr=True)) as progress,
     ):
         entries = score_fixed(store, cfg, executor, progress)
+        if against is not None:
+            from evo.cli_paired import best_versus
+
+            comparisons = best_versus(store, store.get_run(against), ["all"])
     _console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key})"))
+    for v in comparisons if against is not None else []:
+        typer.echo(v.line())
 
 
 @app.command()
 def report(
-    run_name: RunArg,
+    run_names: Annotated[list[str], typer.Argument(metavar="RUN...", help="Run(s); several: their spread.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the report files.")],
     db: DbOption = DEFAULT_DB,
     landscape_steps: Annotated[
@@ -392,11 +438,19 @@ def report(
         typer.Option("--landscape-steps", min=0, help="Steps per path (0: none; default: run's, <= 500)."),
     ] = None,
 ) -> None:
-    """Write plots, a markdown report and a self-contained index.html of a run."""
+    """Write plots, a markdown report and a self-contained index.html of a run (or the spread of several)."""
     from evo.report import write_report
 
+    if len(run_names) > 1:
+        from evo.repeats import write_repeats_report
+
+        with open_store(db) as store:
+            path = write_repeats_report(store, run_names, output)
+        typer.echo(path.read_text(encoding="utf-8"))
+        say(f"wrote {path} and {path.with_name('index.html')}")
+        return
     with open_store(db) as store:
-        run_record = store.get_run(run_name)
+        run_record = store.get_run(run_names[0])
         path = write_report(store, run_record.id, output, landscape_steps=landscape_steps)
     say(f"wrote {path} and {path.with_name('index.html')}")
 

@@ -11,10 +11,9 @@ font or stylesheet from elsewhere.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,7 @@ def write_html(
         f"<h1>Run {escape(run.name)} (id {run.id})</h1>",
         _summary(run, generations, ranking),
         _fitness(out, generations),
+        _holdout_figure(out),
         _per_task(out, store, run, ranking),
         *(_picture_section(s) for s in pictures),
         _rule(run, ranking),
@@ -119,6 +119,16 @@ def _fitness(out: Path, generations: Sequence[GenerationRecord]) -> str:
     )
 
 
+def _holdout_figure(out: Path) -> str:
+    """The training-vs-held-out figure, when the run has held-out tasks (:mod:`evo.holdout_report`)."""
+    image = out / "holdout.png"
+    if not image.exists():
+        return ""
+    return "<h2>Training vs held-out fitness</h2>" + _img(
+        image, "training vs held-out fitness per generation"
+    )
+
+
 def _per_task(out: Path, store: Store, run: RunRecord, ranking: Sequence[RankedEntry]) -> str:
     tasks = list(run.scope.tasks)
     evolved = [r for r in ranking if not r.is_fixed][:TOP_ROWS]
@@ -145,40 +155,34 @@ def _per_task(out: Path, store: Store, run: RunRecord, ranking: Sequence[RankedE
 
 
 def _paired(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> str:
-    """Paired statistics of the best genome against each fixed entry (when evo.stats exists)."""
-    if importlib.util.find_spec("evo.stats") is None:
-        return '<p class="note">Paired statistics: not available (no <code>evo.stats</code>).</p>'
-    from evo import stats  # type: ignore[attr-defined]
+    """Paired statistics (:mod:`evo.paired`) of the best genome against each fixed entry, on the
+    training and the held-out tasks."""
+    from evo.paired import versus
 
     best, fixed = shown_entries(ranking)
-    if best is None or not fixed:
+    baselines = [
+        (r.entry_key, entry_name(r)) for r in fixed if best is not None and r.entry_key != best.entry_key
+    ]
+    if best is None or not baselines:
         return ""
-    keys = [best.entry_key, *(r.entry_key for r in fixed)]
-    values: dict[str, dict[tuple[str, int], float]] = {k: {} for k in keys}
-    for ev in store.evaluations(keys, run.scope.budget_key, tasks=list(run.scope.tasks)):
-        if ev.seed in run.scope.seeds and ev.fitness is not None and math.isfinite(ev.fitness):
-            values[ev.entry_key][(ev.task, ev.seed)] = float(ev.fitness)
     parts = ["<h3>Paired statistics: best genome minus each fixed entry, per task (seeds paired)</h3>"]
-    for r in fixed:
-        result = stats.paired_comparison(values[best.entry_key], values[r.entry_key])
-        parts.append(f"<h4>vs {escape(entry_name(r))}</h4>" + _paired_table(result))
+    for v in versus(store, run.scope, (best.entry_key, entry_name(best)), baselines):
+        parts.append(f"<h4>vs {escape(v.baseline)}</h4><p>{escape(v.line())}</p>" + _paired_table(v.rows()))
     return "".join(parts)
 
 
-def _paired_table(result: Any) -> str:
-    per_task = getattr(result, "per_task", result)
-    summary = getattr(result, "summary", None)
+def _paired_table(rows: Sequence[tuple[str, Any]]) -> str:
     fields = ("mean_diff", "ci_low", "ci_high", "wins", "ties", "losses", "sign_p")
-    rows = ""
-    if isinstance(per_task, Mapping):
-        for task, s in per_task.items():
-            cells = "".join(f"<td>{_cell(getattr(s, f, None))}</td>" for f in fields)
-            rows += f"<tr><td class='name'>{escape(str(task))}</td>{cells}</tr>"
-    head = "<tr><th class='name'>task</th>" + "".join(f"<th>{f}</th>" for f in fields) + "</tr>"
-    text = f"<table>{head}{rows}</table>"
-    if summary is not None:
-        text += f"<p>{escape(str(summary() if callable(summary) else summary))}</p>"
-    return text
+    body = "".join(
+        f"<tr><td class='name'>{escape(split)}</td><td class='name'>{escape(s.task)}</td>"
+        + "".join(f"<td>{_cell(getattr(s, f))}</td>" for f in fields)
+        + "</tr>"
+        for split, s in rows
+    )
+    head = "<tr><th class='name'>split</th><th class='name'>task</th>" + "".join(
+        f"<th>{f}</th>" for f in fields
+    )
+    return f"<table>{head}</tr>{body}</table>"
 
 
 def _cell(x: Any) -> str:

@@ -30,7 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from evo import plots
 from evo.fitness import genome_fitness
+from evo.holdout_report import holdout_section
 from evo.html_report import write_html
+from evo.paired import markdown as paired_markdown
+from evo.paired import versus
 from evo.ranking import best
 from evo.report_pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
 from evo.tables import entry_name
@@ -52,9 +55,7 @@ ESCAPE_STEPS_KEY = "escape_steps"
 ESCAPE_COUNT_KEY = "escape_count"
 
 
-def write_report(
-    store: Store, run_id: int, out_dir: str | Path, landscape_steps: int | None = None
-) -> Path:
+def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps: int | None = None) -> Path:
     """Write the plots and ``report.md`` of run ``run_id`` into ``out_dir``.
 
     Args:
@@ -76,11 +77,14 @@ def write_report(
     evolved = [r for r in ranking if not r.is_fixed]
     generations = list(store.generations(run.id))
     indices = [g.index for g in generations]
+    trace = best_per_generation(store, run, indices)
     sections = [
         _summary(run, generations, evolved),
         _fitness_section(out, generations, fixed),
+        holdout_section(out, store, run, trace),
         _per_task_section(out, run, ranking, evolved[:TOP_GENOMES] + fixed),
-        _term_weights_section(out, best_per_generation(store, run, indices)),
+        _paired_section(store, run, evolved, fixed),
+        _term_weights_section(out, trace),
         _diversity_section(out, population_diversity(store, run.id, indices)),
     ]
     alme = [r for r in fixed if _label(r).startswith(ALME_PREFIX) or r.entry_key.startswith(ALME_PREFIX)]
@@ -190,6 +194,18 @@ def _per_task_section(
         for r in ranking[:TOP_TABLE]
     ]
     return _figure(title, "per_task.png", "\n".join([head, rule, *rows]))
+
+
+def _paired_section(
+    store: Store, run: RunRecord, evolved: Sequence[RankedEntry], fixed: Sequence[RankedEntry]
+) -> str:
+    title = "Best genome vs the fixed entries (paired by task and seed)"
+    if not evolved:
+        return f"## {title}\n\n" + paired_markdown([])
+    baselines = [(r.entry_key, _label(r)) for r in fixed if r.entry_key != evolved[0].entry_key]
+    comparisons = versus(store, run.scope, (evolved[0].entry_key, _label(evolved[0])), baselines)
+    note = "Differences are best minus baseline; significant: the 95% bootstrap interval lies above 0.\n\n"
+    return f"## {title}\n\n{note}{paired_markdown(comparisons)}"
 
 
 def _term_weights_section(out: Path, trace: Sequence[tuple[int, float, Genome]]) -> str:
