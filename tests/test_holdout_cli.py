@@ -117,3 +117,13 @@ def test_run_repeats_and_report_across_runs(capsys, tmp_path) -> None:
             top = next(e for e in best(store, r["run"], top_k=None) if not e.is_fixed)
             assert (r["genome"], r["training"]) == (top.entry_key, top.fitness)
     assert "## Spread across runs" in out
+
+
+def test_compare_run_prints_the_same_paired_lines_as_best_vs(capsys, tmp_path, finished) -> None:
+    config = tmp_path / "cmp.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    code, out, err = evo(capsys, "compare", config, "--db", finished, "--run", "h")
+    assert code == 0, err
+    compared = [line for line in out.splitlines() if " vs " in line and "training:" in line]
+    code, out, _ = evo(capsys, "best", "h", "--db", finished, "--vs", "all")
+    assert len(compared) == 2 and compared == [line for line in out.splitlines() if "training:" in line]
