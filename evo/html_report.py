@@ -1,9 +1,10 @@
 """``index.html``: the report as one self-contained page (no network: images are data URIs).
 
 Contents, top to bottom: the run's summary and config (JSON), fitness per generation
-(figure and table), the per-task table of the best evolved genomes and every fixed entry
-(with paired statistics of the best genome against each fixed entry when
-:mod:`evo.stats` is installed), the landscape paths, the loss curves, the best genome's
+(figure and table), training vs held-out fitness of each generation's best genome (when the
+run has held-out tasks), the per-task table of the best evolved genomes and every fixed entry
+(with paired statistics of the best genome against each fixed entry, on training and held-out
+tasks: :mod:`evo.paired`), the landscape paths, the loss curves, the best genome's
 update rule as MathML and the command that exports it. Inline CSS only; no script, no
 font or stylesheet from elsewhere.
 """
