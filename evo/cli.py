@@ -109,18 +109,19 @@ def database_exists(url: str) -> bool:
 
 
 @contextmanager
-def open_store(url: str, create: bool = False) -> Iterator[Store]:
+def open_store(url: str, create: bool = False, read_only: bool = False) -> Iterator[Store]:
     """The store at ``url``, closed (its engine disposed) on the way out.
 
     Args:
         create: make a missing SQLite file; otherwise a missing file is a user error
             (a mistyped ``--db`` must not leave an empty database behind).
+        read_only: the read commands' open: nothing is created, upgraded or written.
     """
     from storage import Store
 
     if not create and not database_exists(url):
         raise UsageError(f"no database at {sqlite_file(url)}; check --db (or EVO_DB), or start a run first")
-    store = Store(url)
+    store = Store(url, read_only=read_only)
     try:
         yield store
     finally:
@@ -264,7 +265,7 @@ def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption =
 @app.command()
 def runs(db: DbOption = DEFAULT_DB) -> None:
     """List the stored runs."""
-    with open_store(db) as store:
+    with open_store(db, read_only=True) as store:
         records = store.list_runs()
         closed, best = {}, {}
         for record in records:
@@ -292,7 +293,7 @@ def best(
     """The best evolved genomes of a run, with every fixed entry ranked alongside."""
     from evo.cli_paired import best_versus, holdout_entries
 
-    with open_store(db) as store:
+    with open_store(db, read_only=True) as store:
         run_record = store.get_run(run_name)
         comparisons = best_versus(store, run_record, vs) if vs else []
         if holdout:
@@ -323,7 +324,7 @@ def show(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Print one stored genome: its update rule, hash and JSON."""
-    with open_store(db) as store:
+    with open_store(db, read_only=True) as store:
         genome = store.genome(genome_hash)
     _console().print(f"[bold]{genome.hash}[/bold]")
     _console().print(genome.describe(), highlight=False)
@@ -364,7 +365,7 @@ def export(
             raise UsageError("give a RUN, or --genome with a registry genome name (e.g. adam, evo_seed_best)")
         genome, provenance, steps = entry.genome, registry_provenance(genome_hash), total_steps or 1000
     else:
-        with open_store(db) as store:
+        with open_store(db, read_only=True) as store:
             run_record = store.get_run(run_name)
             if entry is not None:
                 genome = entry.genome
@@ -444,12 +445,12 @@ def report(
     if len(run_names) > 1:
         from evo.repeats import write_repeats_report
 
-        with open_store(db) as store:
+        with open_store(db, read_only=True) as store:
             path = write_repeats_report(store, run_names, output)
         typer.echo(path.read_text(encoding="utf-8"))
         say(f"wrote {path} and {path.with_name('index.html')}")
         return
-    with open_store(db) as store:
+    with open_store(db, read_only=True) as store:
         run_record = store.get_run(run_names[0])
         path = write_report(store, run_record.id, output, landscape_steps=landscape_steps)
     say(f"wrote {path} and {path.with_name('index.html')}")
@@ -485,7 +486,7 @@ def landscape(
             f"known: {', '.join(sorted(REGISTRY))}"
         )
     else:
-        with open_store(db) as store:
+        with open_store(db, read_only=True) as store:
             run_record = store.get_run(target)
             best_entry, fixed = shown_entries(best(store, run_record.id, top_k=None))
         fixed_names = [entry_name(r) for r in fixed if entry_name(r) in REGISTRY]
@@ -495,6 +496,16 @@ def landscape(
         n_steps = steps or run_steps(run_record)
     for _, path in draw_landscapes(output, chosen, n_steps):
         say(f"wrote {path}")
+
+
+@app.command()
+def upgrade(db: DbOption = DEFAULT_DB) -> None:
+    """Upgrade a database written by an older evo to this schema version (reads never do)."""
+    from storage.schema import SCHEMA_VERSION
+
+    with open_store(db):
+        pass
+    say(f"{db} is at schema version {SCHEMA_VERSION}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -15,8 +15,10 @@ migrations in ``storage/migrations`` (:func:`ensure_schema`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 from alembic import command
@@ -75,8 +77,29 @@ def is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create(url: URL) -> Engine:
+def read_only_sqlite(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file ``path`` (``mode=ro``: no write can happen).
+
+    A WAL database needs its ``-shm`` index; where it is absent and cannot be created (a
+    read-only folder: no process can be writing then) the file is opened ``immutable``.
+    """
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        connection.close()
+        if "unable to open" not in str(exc).lower() or os.access(path.parent, os.W_OK):
+            raise
+        connection = sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+    return connection
+
+
+def create(url: URL, read_only: bool = False) -> Engine:
     """An engine for ``url`` with the settings above (nothing connects yet).
+
+    ``read_only``: every connection refuses writes (SQLite ``mode=ro``, PostgreSQL read-only
+    transactions) and no folder is created.
 
     Raises:
         DatabaseOpenError: unknown dialect, driver not installed, folder not creatable.
@@ -90,7 +113,9 @@ def create(url: URL) -> Engine:
         path = sqlite_path(url)
         if path is not None and path.is_dir():
             raise DatabaseOpenError(f"{path} is a folder; give a database file such as {path / 'evo.db'}")
-        if path is not None and path.parent != Path():
+        if path is not None and read_only:
+            kwargs["creator"] = lambda: read_only_sqlite(path)
+        elif path is not None and path.parent != Path():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -116,7 +141,18 @@ def create(url: URL) -> Engine:
         ) from None
     if backend == "sqlite":
         _configure_sqlite(engine)
+    elif read_only:
+        _read_only_sessions(engine)
     return engine
+
+
+def _read_only_sessions(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -236,6 +272,32 @@ def _upgrade(connection: Connection, version: int | None) -> None:
     command.upgrade(config, "head")
 
 
+def check_readable(engine: Engine, url: URL) -> None:
+    """A read-only open: the schema must be there, at this version; nothing is written.
+
+    Raises:
+        SchemaVersionError: an empty database (reads never create the schema), an older
+            version (a writing open upgrades it: ``evo upgrade``), or what
+            :func:`stored_version` refuses.
+    """
+    where = describe(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            version = stored_version(connection, where)
+    except SQLAlchemyError as exc:
+        raise translate(exc, url, "read the database", opening=True) from exc
+    if version is None:
+        raise SchemaVersionError(
+            f"{where} is empty: it holds no evo runs (a read never creates the schema); "
+            "start a run on it with `evo run CONFIG --db ...`"
+        )
+    if version < SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{where} has the older schema version {version} (this evo reads {SCHEMA_VERSION}); reads never "
+            f"upgrade it: run `evo upgrade --db {url.render_as_string(hide_password=True)}` once"
+        )
+
+
 def ensure_schema(engine: Engine, url: URL) -> None:
     """Check the schema version; create the tables of an empty database, upgrade an older one.
 
@@ -281,8 +343,11 @@ def _use_wal(engine: Engine, url: URL) -> None:
         raw.close()
 
 
-def open_database(url: str | URL) -> tuple[Engine, URL]:
+def open_database(url: str | URL, read_only: bool = False) -> tuple[Engine, URL]:
     """Parse, create and check: an engine ready for the store, and its parsed URL.
+
+    ``read_only``: open without writing anything (:func:`check_readable` instead of
+    :func:`ensure_schema`).
 
     Raises:
         DatabaseOpenError: bad URL, missing driver, unreachable server, not a database,
@@ -290,9 +355,9 @@ def open_database(url: str | URL) -> tuple[Engine, URL]:
         SchemaVersionError: a newer or unknown schema version.
     """
     parsed = parse_url(url)
-    engine = create(parsed)
+    engine = create(parsed, read_only)
     try:
-        ensure_schema(engine, parsed)
+        (check_readable if read_only else ensure_schema)(engine, parsed)
     except BaseException:
         engine.dispose()
         raise

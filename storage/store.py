@@ -62,14 +62,17 @@ DEFAULT_URL = "sqlite:///runs/evo.db"
 class Store:
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
+    ``read_only=True`` opens it for reading only: nothing is created, upgraded or written
+    (SQLite ``mode=ro``; PostgreSQL read-only transactions); write methods raise.
+
     Raises (on open):
         DatabaseOpenError: bad URL, missing driver, unreachable server, not a database,
             read-only location.
         SchemaVersionError: a database of a newer or unknown schema version.
     """
 
-    def __init__(self, url: str = DEFAULT_URL) -> None:
-        self._engine, self.url = open_database(url)
+    def __init__(self, url: str = DEFAULT_URL, read_only: bool = False) -> None:
+        self._engine, self.url = open_database(url, read_only)
         self._read = sessionmaker(self._engine, expire_on_commit=False, autoflush=False)
         self._write = sessionmaker(
             self._engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False, autoflush=False
