@@ -27,15 +27,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evo import safe_yaml
 from evo.errors import ConfigError
 from evo.fixed_entry_config import FixedEntryItem, check_fixed_entries
 from optimizers.errors import one_line
 
 DEFAULT_FIXED_ENTRIES: tuple[str, ...] = ("sgd_momentum", "adam", "adamw", "rmsprop", "evo_seed_best")
 """The seed's comparison set: its four baselines and its published evolved genome."""
+
+MAX_SEED = 2**63 - 1
+"""Largest seed (GA or training): the store keeps seeds in signed 64-bit integers."""
+MAX_STEPS = 10_000_000
+MAX_SEEDS = 1_000
+MAX_POPULATION = 100_000
+MAX_GENERATIONS = 1_000_000
+MAX_ACTORS = 10_000
+MAX_RESOURCES = 1_024.0
+"""Upper bounds of the numeric fields: far above any real job, low enough that every value
+fits the store's integer columns and the workers' loops (a typo like 5e20 is refused)."""
 
 _NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,12 +66,16 @@ class DataConfig(_Section):
 class EvaluationConfig(_Section):
     """How one genome is scored on one task."""
 
-    steps: int = Field(500, ge=1, description="Optimizer steps per training run (seed: 500).")
-    seeds: list[int] = Field([0, 1], min_length=1, description="Training seeds per (genome, task).")
+    steps: int = Field(500, ge=1, le=MAX_STEPS, description="Optimizer steps per training run (seed: 500).")
+    seeds: list[int] = Field(
+        [0, 1], min_length=1, max_length=MAX_SEEDS, description="Training seeds per (genome, task)."
+    )
     selection_split: Literal["val", "test"] = Field(
         "val", description="Split selection scores on: 'val' (held out of train) or 'test' (the seed's)."
     )
-    genomes_per_request: int = Field(8, ge=1, description="Genomes per work item (trained together).")
+    genomes_per_request: int = Field(
+        8, ge=1, le=MAX_POPULATION, description="Genomes per work item (trained together)."
+    )
     device: str = Field("auto", description="Worker device: auto, cpu, cuda or cuda:N.")
 
     @field_validator("device")
@@ -73,8 +88,8 @@ class EvaluationConfig(_Section):
     @field_validator("seeds")
     @classmethod
     def _distinct_non_negative(cls, seeds: list[int]) -> list[int]:
-        if any(s < 0 for s in seeds):
-            raise ValueError(f"seeds must be >= 0, got {seeds}")
+        if any(s < 0 or s > MAX_SEED for s in seeds):
+            raise ValueError(f"seeds must be in 0..2**63-1, got {seeds}")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct, got {seeds}")
         return seeds
@@ -83,10 +98,12 @@ class EvaluationConfig(_Section):
 class PopulationConfig(_Section):
     """The genetic algorithm's hyperparameters (seed: 50, 3, 4, 50); ``evo.ga`` runs on it."""
 
-    size: int = Field(50, ge=2, description="Individuals per generation.")
+    size: int = Field(50, ge=2, le=MAX_POPULATION, description="Individuals per generation.")
     elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged (not re-evaluated).")
     tournament_k: int = Field(4, ge=1, description="Distinct contestants per tournament selection.")
-    generations: int = Field(50, ge=1, description="Generations to evaluate; also sets mutation annealing.")
+    generations: int = Field(
+        50, ge=1, le=MAX_GENERATIONS, description="Generations to evaluate; also sets mutation annealing."
+    )
     fix_crossover_bias: bool = Field(
         False, description="Let crossover children have one term (the seed's always have >= 2)."
     )
@@ -104,12 +121,16 @@ class ExecutorConfig(_Section):
     """Where evaluations run."""
 
     kind: Literal["ray", "inline"] = Field("ray", description="'ray': actor pool; 'inline': in the driver.")
-    num_actors: int = Field(2, ge=1, description="Evaluation actors in the Ray pool.")
-    cpus_per_actor: float = Field(1.0, gt=0, description="CPUs Ray reserves per actor.")
+    num_actors: int = Field(2, ge=1, le=MAX_ACTORS, description="Evaluation actors in the Ray pool.")
+    cpus_per_actor: float = Field(
+        1.0, gt=0, le=MAX_RESOURCES, allow_inf_nan=False, description="CPUs Ray reserves per actor."
+    )
     gpus_per_actor: float | Literal["auto"] = Field(
         0.0, description="GPUs per actor (0.25 packs four on one GPU); 'auto': a GPU share if any, else CPU."
     )
-    max_retries: int = Field(2, ge=0, description="Retries of a raising evaluation, then stored failed.")
+    max_retries: int = Field(
+        2, ge=0, le=100, description="Retries of a raising evaluation, then stored failed."
+    )
     threads_per_actor: int | None = Field(
         None, ge=1, le=1024, description="Torch threads per actor (and inline); None: one per CPU given."
     )
@@ -127,8 +148,8 @@ class ExecutorConfig(_Section):
     def _ray_gpu_amount(cls, value: float | str) -> float | str:
         if isinstance(value, str):
             return value
-        if value < 0:
-            raise ValueError(f"must be >= 0 or 'auto', got {value}")
+        if not 0 <= value <= MAX_RESOURCES:
+            raise ValueError(f"must be in 0..{MAX_RESOURCES:.0f} or 'auto', got {value}")
         if value > 1 and not float(value).is_integer():
             raise ValueError(f"must be a fraction <= 1 or a whole number (Ray's rule), got {value}")
         return value
@@ -157,7 +178,7 @@ class JobConfig(_Section):
     """One evolution job."""
 
     name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
-    seed: int = Field(42, ge=0, description="Seed of the GA's random generator (seed: 42).")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the GA's random generator (seed: 42).")
     tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.TASKS.")
     holdout_tasks: list[str] = Field(
         default_factory=list, description="Tasks scored for reports, never for selection (evo.holdout)."
@@ -238,36 +259,17 @@ def _check_distinct(names: list[str]) -> None:
 # -- loading ------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML file; ConfigError if it is missing, unreadable or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found (pass a YAML file, e.g. configs/quick.yaml)")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        data = safe_yaml.load_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {one_line(exc)}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {one_line(exc)}") from None
+    except safe_yaml.YAMLRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -290,9 +292,9 @@ def apply_overrides(
         if not sep or not all(_KEY_PATTERN.match(p) for p in key.strip().split(".")):
             raise ConfigError(f"override {override!r}: expected key.sub=value, e.g. population.size=32")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override {override!r}: value is not valid YAML: {one_line(exc)}") from None
+            value = safe_yaml.load(raw) if raw.strip() else None
+        except safe_yaml.YAMLRefused as exc:
+            raise ConfigError(f"override {one_line(override, 80)!r}: value refused: {exc}") from None
         _set(result, key.strip(), value, f"override {override!r}")
     for key, value in (values or {}).items():
         _set(result, key, value, key)
