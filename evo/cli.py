@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from typer._click import exceptions as click_errors  # typer >= 0.25 vendors click here
 
 from evo.config import load_config
 from evo.errors import UsageError
@@ -508,15 +509,33 @@ def upgrade(db: DbOption = DEFAULT_DB) -> None:
     say(f"{db} is at schema version {SCHEMA_VERSION}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry: run the app, turning user errors into one line and exit 2.
+def usage_line(exc: click_errors.ClickException) -> str:
+    """A click/typer usage error as one line: command, what is wrong, where help is."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"error: {where}{one_line(exc.format_message())}{hint}"
 
-    Typer handles usage errors itself (missing argument, unknown option: usage and exit 2);
-    an :class:`EvoError` from any command is printed as ``error: <one line>``; anything
-    else is a bug and keeps its traceback.
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry: run the app; every user error is one line on stderr and exit 2.
+
+    A usage error (missing argument, unknown option, ``--top -1``) is printed as one line
+    by :func:`usage_line` instead of click's usage box; an :class:`EvoError` from any
+    command as ``error: <one line>``; anything else is a bug and keeps its traceback.
     """
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="evo")
+        code = app(args=list(argv) if argv is not None else None, prog_name="evo", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()  # plain `evo` / `evo CMD`: the help, as asked
+        sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        print(usage_line(exc), file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except click_errors.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except EvoError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)

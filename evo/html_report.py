@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from evo.formula import genome_mathml
 from evo.report_pictures import Section, shown_entries
 from evo.tables import entry_name
+from optimizers.output_paths import writing
 
 if TYPE_CHECKING:
     from evo.ranking import RankedEntry
@@ -72,7 +73,8 @@ def write_html(
         f"<body>\n{chr(10).join(body)}\n</body></html>\n"
     )
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
+    with writing(path):
+        path.write_text(page, encoding="utf-8")
     return path
 
 

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from evo.trajectories import CURVES, PLANES, Contender, Path, Plane, curve_paths, plane_paths
+from optimizers.output_paths import writable_folder, writing
 from workers.landscapes import LANDSCAPES, Landscape
 
 DPI = 100
@@ -178,8 +179,9 @@ def plot_curve(
 
 def _save(fig: Figure, path: FilePath) -> FilePath:
     path = FilePath(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=DPI)
     return path
 
 
@@ -188,7 +190,7 @@ def draw_landscapes(
 ) -> list[tuple[str, FilePath]]:
     """Every picture for ``contenders_``: ``landscape_{plane}.png`` for the 2-D planes and
     ``landscape_{name}_1d.png`` for the curves; returns ``(title, path)`` in drawing order."""
-    out_dir = FilePath(out_dir)
+    out_dir = writable_folder(out_dir)
     drawn = []
     for plane in PLANES.values():
         paths = plane_paths(plane, contenders_, steps)

@@ -38,6 +38,7 @@ from evo.ranking import best
 from evo.report_pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
 from evo.tables import entry_name
 from optimizers.genome import Genome
+from optimizers.output_paths import writable_folder, writing
 
 if TYPE_CHECKING:
     from evo.ranking import RankedEntry
@@ -68,10 +69,15 @@ def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps
         The path of ``report.md``.
     Raises:
         storage.errors.UnknownRunError: no such run.
+        optimizers.output_paths.OutputError: ``out_dir`` cannot be created or written.
     """
     run = store.get_run(run_id)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(out_dir)
+    with writing(out, "folder"):
+        return _write_report(store, run, out, landscape_steps)
+
+
+def _write_report(store: Store, run: RunRecord, out: Path, landscape_steps: int | None) -> Path:
     ranking = best(store, run.id, top_k=None)
     fixed = [r for r in ranking if r.is_fixed]
     evolved = [r for r in ranking if not r.is_fixed]

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule
 from optimizers.genome import Genome
+from optimizers.output_paths import writing
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
 
@@ -212,12 +213,19 @@ def write_optimizer_file(
     total_steps: int = 1000,
     provenance: Provenance | None = None,
 ) -> Path:
-    """Write :func:`render_optimizer_source` to ``path`` (parent folders created)."""
+    """Write :func:`render_optimizer_source` to ``path`` (parent folders created).
+
+    Raises:
+        OutputError: ``path`` cannot be written (a folder, under a file, no permission).
+    """
     path = Path(path)
     source = render_optimizer_source(
         genome, class_name, total_steps, module_name=path.stem, provenance=provenance
     )
     compile(source, str(path), "exec")  # never write a file that does not parse
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source)
+    with writing(path):
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
     return path
