@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from evo.fitness import rank, score_entries
+from optimizers.errors import one_line
 from optimizers.genome import Genome
 from storage.errors import StorageError, TaskNotInRunError
 from storage.records import RunEntry
@@ -26,6 +27,8 @@ class RankedEntry(BaseModel):
 
     ``is_fixed`` and ``label`` mark the run's fixed comparison entries, also when the GA
     produced the same genome (one entry per key: same update rule, same cached scores).
+    An entry whose genome row was damaged keeps its rank (its scores are intact) and says
+    so in ``damaged``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,6 +42,8 @@ class RankedEntry(BaseModel):
     per_task: dict[str, float]
     n_evaluations: int
     complete: bool
+    damaged: str | None = None
+    """Why the entry's stored genome row cannot be read (``genome`` is then None), else None."""
 
 
 def rank_entries(
@@ -53,7 +58,9 @@ def rank_entries(
     by_key = {e.entry_key: e for e in entries}
     rows = store.seed_results(list(by_key), budget_key, tasks, seeds)
     ranked = rank(score_entries(rows, by_key, tasks, seeds).values())[:top_k]
-    genomes = store.genomes([s.entry_key for s in ranked if by_key[s.entry_key].has_genome])
+    found = store.genomes_or_damage([s.entry_key for s in ranked if by_key[s.entry_key].has_genome])
+    genomes = {k: v for k, v in found.items() if isinstance(v, Genome)}
+    damaged = {k: one_line(v) for k, v in found.items() if not isinstance(v, Genome)}
     return [
         RankedEntry(
             rank=i,
@@ -65,6 +72,7 @@ def rank_entries(
             per_task=score.per_task,
             n_evaluations=score.n_evaluations,
             complete=score.complete,
+            damaged=damaged.get(score.entry_key),
         )
         for i, score in enumerate(ranked, start=1)
     ]

@@ -43,6 +43,8 @@ def best_table(entries: Sequence[RankedEntry], tasks: Sequence[str], title: str 
         if not entry.complete:
             kind += " (partial)"
         rule = entry.genome.describe() if entry.genome is not None else "(opaque optimizer)"
+        if entry.damaged:
+            kind, rule = kind + " (damaged row)", f"(stored genome row damaged: {entry.damaged})"
         table.add_row(
             str(entry.rank),
             entry_name(entry),

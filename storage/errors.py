@@ -36,3 +36,7 @@ class SchemaVersionError(StorageError):
 
 class DatabaseOpenError(StorageError):
     """The database cannot be opened: not a database, read-only location, bad URL, no server."""
+
+
+class DamagedRowError(StorageError):
+    """A stored row cannot be read back (its JSON was damaged outside evo)."""

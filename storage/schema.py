@@ -13,6 +13,7 @@ Every schema change is an Alembic revision in ``storage/migrations/versions`` (n
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -30,14 +31,16 @@ from sqlalchemy import (
     UniqueConstraint,
     insert,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from optimizers.errors import one_line
 from optimizers.genome import Genome
-from storage.errors import UnknownGenomeError, UnknownRunError
+from storage.errors import DamagedRowError, UnknownGenomeError, UnknownRunError
 from storage.records import (
     BUDGET_KEY_LENGTH,
     EVAL_STATUSES,
@@ -184,18 +187,28 @@ class GenomeRow(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime())
 
     @classmethod
+    def raw(cls) -> Any:
+        """The genome column as stored, undecoded (so damaged JSON is reported, not raised)."""
+        return type_coerce(cls.genome, Text)
+
+    @classmethod
     def find_or_raise(cls, s: Session, hash_or_prefix: str) -> Genome:
-        """A genome by its hash, or by a unique prefix of at least :data:`MIN_PREFIX` characters."""
+        """A genome by its hash, or by a unique prefix of at least :data:`MIN_PREFIX` characters.
+
+        Raises DamagedRowError (naming the row) when the stored JSON is not a genome.
+        """
         wanted = str(hash_or_prefix).strip().lower()
-        row = s.get(cls, wanted)
+        row = s.execute(select(cls.hash, cls.raw()).where(cls.hash == wanted)).first()
         if row is not None:
-            return Genome.model_validate(row.genome)
+            return parse_genome(*row)
         if len(wanted) < MIN_PREFIX:
             raise UnknownGenomeError(
                 f"no genome {wanted!r}; give a full hash or a prefix of at least {MIN_PREFIX} characters "
                 "(`evo best RUN` shows them)"
             )
-        rows = s.scalars(select(cls).where(cls.hash.startswith(wanted, autoescape=True)).limit(11)).all()
+        rows = s.execute(
+            select(cls.hash, cls.raw()).where(cls.hash.startswith(wanted, autoescape=True)).limit(11)
+        ).all()
         if not rows:
             raise UnknownGenomeError(
                 f"no genome with hash or prefix {wanted!r}; `evo best RUN` lists genomes"
@@ -203,16 +216,37 @@ class GenomeRow(Base):
         if len(rows) > 1:
             shown = ", ".join(r.hash for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
             raise UnknownGenomeError(f"genome prefix {wanted!r} is ambiguous ({shown}); give more characters")
-        return Genome.model_validate(rows[0].genome)
+        return parse_genome(*rows[0])
 
     @classmethod
-    def by_hash(cls, s: Session, hashes: Sequence[str]) -> dict[str, Genome]:
-        """The stored genomes among ``hashes`` (unknown hashes are left out)."""
-        return {
-            row.hash: Genome.model_validate(row.genome)
-            for chunk in chunks(list(dict.fromkeys(hashes)))
-            for row in s.scalars(select(cls).where(cls.hash.in_(chunk)))
-        }
+    def by_hash(cls, s: Session, hashes: Sequence[str]) -> dict[str, Genome | DamagedRowError]:
+        """The stored genomes among ``hashes`` (unknown hashes are left out); a damaged row
+        maps to its :class:`DamagedRowError` instead of raising, so callers may skip it."""
+        found: dict[str, Genome | DamagedRowError] = {}
+        for chunk in chunks(list(dict.fromkeys(hashes))):
+            for key, raw in s.execute(select(cls.hash, cls.raw()).where(cls.hash.in_(chunk))):
+                try:
+                    found[key] = parse_genome(key, raw)
+                except DamagedRowError as exc:
+                    found[key] = exc
+        return found
+
+
+def parse_genome(genome_hash: str, raw: Any) -> Genome:
+    """The genome in a stored ``genomes.genome`` value (JSON text, or already decoded).
+
+    Raises:
+        DamagedRowError: one line naming the row, when it is not a valid genome.
+    """
+    try:
+        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        return Genome.model_validate(data)
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and ValidationError are ValueErrors
+        first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise DamagedRowError(
+            f"stored genome row {genome_hash!r} (table genomes) is damaged: {one_line(first, 160)}; "
+            "it was changed outside evo"
+        ) from None
 
 
 class IndividualRow(Base):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
 from storage.engine import WRITE_OPTION, describe, open_database, translate
-from storage.errors import RunExistsError, StorageError
+from storage.errors import DamagedRowError, RunExistsError, StorageError
 from storage.records import (
     FIXED_GENERATION,
     NAME_LENGTH,
@@ -53,6 +53,7 @@ from storage.schema import (
     chunks,
     nan_if_null,
     null_if_nan,
+    parse_genome,
     utcnow,
 )
 
@@ -184,7 +185,7 @@ class Store:
         with self._transaction(f"read generation {generation} of run {run_id}") as s:
             run = self._run_row(s, run_id)
             rows = s.execute(
-                select(IndividualRow, GenomeRow.genome)
+                select(IndividualRow, GenomeRow.raw())
                 .outerjoin(GenomeRow, GenomeRow.hash == IndividualRow.genome_hash)
                 .where(IndividualRow.run_id == run.id, IndividualRow.generation == generation)
                 .order_by(IndividualRow.slot)
@@ -388,7 +389,18 @@ class Store:
             ]
 
     def genomes(self, hashes: Sequence[str]) -> dict[str, Genome]:
-        """The stored genomes among ``hashes`` (unknown hashes are left out)."""
+        """The stored genomes among ``hashes`` (unknown hashes are left out).
+
+        Raises DamagedRowError (one line naming the row) if one of them cannot be read.
+        """
+        found = self.genomes_or_damage(hashes)
+        for value in found.values():
+            if isinstance(value, DamagedRowError):
+                raise value
+        return found  # type: ignore[return-value]
+
+    def genomes_or_damage(self, hashes: Sequence[str]) -> dict[str, Genome | DamagedRowError]:
+        """As :meth:`genomes`, but a damaged row maps to its error (rankings skip and flag it)."""
         with self._transaction("read genomes") as s:
             return GenomeRow.by_hash(s, hashes)
 
@@ -473,9 +485,9 @@ class _GenomeCache:
     def __init__(self) -> None:
         self._by_hash: dict[str, Genome] = {}
 
-    def get(self, genome_hash: str | None, data: dict[str, Any] | None) -> Genome | None:
+    def get(self, genome_hash: str | None, data: Any) -> Genome | None:
         if genome_hash is None or data is None:
             return None
         if genome_hash not in self._by_hash:
-            self._by_hash[genome_hash] = Genome.model_validate(data)
+            self._by_hash[genome_hash] = parse_genome(genome_hash, data)
         return self._by_hash[genome_hash]
