@@ -532,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click_errors.ClickException as exc:
         print(usage_line(exc), file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    except click_errors.Abort:
+    except typer.Abort:
         print("error: aborted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except EvoError as exc:

@@ -89,7 +89,7 @@ class EvaluationConfig(_Section):
     @classmethod
     def _distinct_non_negative(cls, seeds: list[int]) -> list[int]:
         if any(s < 0 or s > MAX_SEED for s in seeds):
-            raise ValueError(f"seeds must be in 0..2**63-1, got {seeds}")
+            raise ValueError(f"seeds must be >= 0 and < 2**63, got {seeds}")
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct, got {seeds}")
         return seeds
@@ -149,7 +149,7 @@ class ExecutorConfig(_Section):
         if isinstance(value, str):
             return value
         if not 0 <= value <= MAX_RESOURCES:
-            raise ValueError(f"must be in 0..{MAX_RESOURCES:.0f} or 'auto', got {value}")
+            raise ValueError(f"must be >= 0 and <= {MAX_RESOURCES:.0f}, or 'auto'; got {value}")
         if value > 1 and not float(value).is_integer():
             raise ValueError(f"must be a fraction <= 1 or a whole number (Ray's rule), got {value}")
         return value
@@ -269,7 +269,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {one_line(exc)}") from None
     except safe_yaml.YAMLRefused as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -294,7 +294,7 @@ def apply_overrides(
         try:
             value = safe_yaml.load(raw) if raw.strip() else None
         except safe_yaml.YAMLRefused as exc:
-            raise ConfigError(f"override {one_line(override, 80)!r}: value refused: {exc}") from None
+            raise ConfigError(f"override {one_line(override, 80)!r}: value is not valid YAML: {exc}") from None
         _set(result, key.strip(), value, f"override {override!r}")
     for key, value in (values or {}).items():
         _set(result, key, value, key)

@@ -89,6 +89,6 @@ def load(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
-        raise YAMLRefused(f"invalid YAML: {one_line(exc)}") from None
+        raise YAMLRefused(one_line(exc)) from None
     except RecursionError:
         raise YAMLRefused(f"nested too deeply (at most {MAX_DEPTH} levels)") from None

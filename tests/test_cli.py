@@ -316,4 +316,5 @@ def test_progress_draws_bars_on_a_terminal_and_lines_elsewhere() -> None:
 @pytest.mark.parametrize("args", [["best"], ["no-such-command"], ["best", "x", "--top", "0"]])
 def test_usage_errors_exit_2_without_a_traceback(capsys, args) -> None:
     code, out, err = evo(capsys, *args)
-    assert code == 2 and "Usage: evo" in err and "Traceback" not in out + err
+    assert_one_line_error(code, err)  # issue 13: one line, not click's usage box
+    assert "Traceback" not in out + err and "--help" in err
