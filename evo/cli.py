@@ -34,6 +34,7 @@ from typer._click import exceptions as click_errors  # typer >= 0.25 vendors cli
 
 from evo.config import load_config
 from evo.errors import UsageError
+from evo.lease import refuse_if_live, shown_status
 from evo.tables import best_table, runs_table
 from optimizers.errors import EvoError, one_line
 
@@ -226,6 +227,8 @@ def run(
                     say(f"run {run_name!r} already finished; its results:")
                     _print_best(store, existing)
                     continue
+                if existing is not None:
+                    refuse_if_live(existing)
         todo.append((run_name, cfg, existing))
     if not todo:
         return
@@ -236,7 +239,7 @@ def run(
             if existing is None:
                 existing = create_run(store, cfg, run_name)
             else:
-                say(f"run {run_name!r} exists ({existing.status}); resuming it")
+                say(f"run {run_name!r} exists ({shown_status(existing)}); resuming it")
             _drive(store, existing, cfg, executor, url)
     if repeats > 1:
         names = " ".join(n for n, _ in repeat_configs(base, base.name or config.stem, repeats))
@@ -257,6 +260,7 @@ def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption =
             say(f"run {run_record.name!r} already finished; its results:")
             _print_best(store, run_record)
             return
+        refuse_if_live(run_record)
         from evo.executor import make_executor
 
         with make_executor(cfg.executor) as executor:

@@ -294,7 +294,8 @@ def apply_overrides(
         try:
             value = safe_yaml.load(raw) if raw.strip() else None
         except safe_yaml.YAMLRefused as exc:
-            raise ConfigError(f"override {one_line(override, 80)!r}: value is not valid YAML: {exc}") from None
+            shown = one_line(override, 80)
+            raise ConfigError(f"override {shown!r}: value is not valid YAML: {exc}") from None
         _set(result, key.strip(), value, f"override {override!r}")
     for key, value in (values or {}).items():
         _set(result, key, value, key)

@@ -37,6 +37,7 @@ from evo.events import RunObserver
 from evo.fitness import genome_fitness, population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
+from evo.lease import RunLease
 from evo.work import plan_requests
 from optimizers.custom import CustomOptimizer
 from optimizers.registry import REGISTRY
@@ -239,8 +240,14 @@ class Driver:
         """Evaluate every remaining generation; returns the GA state after the last ``tell``.
 
         The run is marked ``running``, then ``finished``; ``paused`` on Ctrl-C and
-        ``failed`` on any other exception (re-raised). Either way it can be resumed.
+        ``failed`` on any other exception (re-raised). Either way it can be resumed. The
+        driver holds the run's lease throughout (:mod:`evo.lease`): a second live driver
+        is refused.
         """
+        with RunLease(self.store, self.run_id) as self.lease:
+            return self._run()
+
+    def _run(self) -> GAState:
         state = self.initial_state()
         generations = self.ga.params.generations
         self.store.set_status(self.run_id, "running")
@@ -249,6 +256,7 @@ class Driver:
             if state.generation == 0:
                 self.store.save_generation(self.run_id, FIXED_GENERATION, self.fixed_rows)
             while state.generation < generations:
+                self.lease.check()
                 state = self.run_generation(state)
         except KeyboardInterrupt:
             self.store.set_status(self.run_id, "paused")

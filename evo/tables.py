@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 
+from evo.lease import shown_status
 from evo.ranking import RankedEntry
 from storage.records import RunRecord
 
@@ -58,7 +59,9 @@ def best_table(entries: Sequence[RankedEntry], tasks: Sequence[str], title: str 
 
 
 def runs_table(runs: Sequence[RunRecord], closed: Mapping[str, int], best: Mapping[str, float]) -> Table:
-    """One row per run: name, status, generations closed / planned, best fitness, dates."""
+    """One row per run: name, status, generations closed / planned, best fitness, dates.
+
+    A ``running`` run whose driver stopped renewing its lease shows as ``interrupted``."""
     table = Table(title="runs")
     for column in ("name", "id", "status", "generations", "best", "tasks", "created", "updated"):
         table.add_column(column, justify="right" if column in {"generations", "best"} else "left")
@@ -67,7 +70,7 @@ def runs_table(runs: Sequence[RunRecord], closed: Mapping[str, int], best: Mappi
         table.add_row(
             run.name,
             str(run.id)[:8],
-            run.status,
+            shown_status(run),
             f"{closed.get(run.id, 0)}/{planned}",
             _num(best.get(run.id, math.nan)),
             ",".join(run.scope.tasks),

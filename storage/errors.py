@@ -40,3 +40,7 @@ class DatabaseOpenError(StorageError):
 
 class DamagedRowError(StorageError):
     """A stored row cannot be read back (its JSON was damaged outside evo)."""
+
+
+class RunLeasedError(StorageError):
+    """Another live driver holds the run's lease."""

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
 from storage.engine import WRITE_OPTION, describe, open_database, translate
-from storage.errors import DamagedRowError, RunExistsError, StorageError
+from storage.errors import DamagedRowError, RunExistsError, RunLeasedError, StorageError
 from storage.records import (
     FIXED_GENERATION,
     NAME_LENGTH,
@@ -149,6 +149,50 @@ class Store:
             row.status, row.updated_at = status, utcnow()
             s.flush()
             return row.record()
+
+    # -- leases --------------------------------------------------------------------------
+    def acquire_lease(self, run_id: int, owner: str, timeout_s: float) -> RunRecord:
+        """Take the run's lease for ``owner``: one compare-and-set transaction (the row is
+        locked: SQLite's write lock, PostgreSQL ``FOR UPDATE``).
+
+        It succeeds when nobody holds the lease, when ``owner`` already does, or when the
+        holder's heartbeat is older than ``timeout_s`` (a killed driver: taken over).
+
+        Raises:
+            RunLeasedError: a live driver holds it (the message names it).
+        """
+        with self._transaction(f"take the lease of run {run_id}", write=True) as s:
+            run = self._run_row(s, run_id)
+            s.refresh(run, with_for_update=True)
+            now = utcnow()
+            holder, beat = run.lease_owner, run.lease_heartbeat
+            if holder is not None and holder != owner and beat is not None:
+                age = (now - beat).total_seconds()
+                if age < timeout_s:
+                    raise RunLeasedError(
+                        f"run {run.name!r} is being driven by {holder} (heartbeat {max(age, 0):.0f} s ago); "
+                        f"wait for it to end, or stop it: a run without a heartbeat for {timeout_s:.0f} s "
+                        "is taken over"
+                    )
+            run.lease_owner, run.lease_heartbeat = owner, now
+            s.flush()
+            return run.record()
+
+    def renew_lease(self, run_id: int, owner: str) -> bool:
+        """Refresh the heartbeat of ``owner``'s lease; False when ``owner`` no longer holds it."""
+        with self._transaction(f"renew the lease of run {run_id}", write=True) as s:
+            run = self._run_row(s, run_id)
+            if run.lease_owner != owner:
+                return False
+            run.lease_heartbeat = utcnow()
+            return True
+
+    def release_lease(self, run_id: int, owner: str) -> None:
+        """Give the lease up (a no-op when ``owner`` does not hold it)."""
+        with self._transaction(f"release the lease of run {run_id}", write=True) as s:
+            run = self._run_row(s, run_id)
+            if run.lease_owner == owner:
+                run.lease_owner, run.lease_heartbeat = None, None
 
     # -- populations ---------------------------------------------------------------------
     def save_generation(self, run_id: int, generation: int, individuals: Sequence[IndividualIn]) -> None:
