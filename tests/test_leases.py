@@ -21,7 +21,7 @@ import yaml
 
 from evo.lease import is_live
 from storage import Store
-from storage.errors import RunLeasedError
+from storage.errors import RunLeasedError, StorageError
 from storage.records import RunScope
 from storage.testing import BACKENDS, open_test_store, postgres_skip_reason
 
@@ -79,12 +79,14 @@ def test_two_drivers_refused_then_sigkill_taken_over(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # until the first driver holds the lease, one generation closed
             time.sleep(0.3)
-            if db.exists():
+            try:
                 with Store(url, read_only=True) as store:
                     runs = store.list_runs()
                     if runs and runs[0].lease_owner and store.generations(runs[0].id):
                         owner = runs[0].lease_owner
                         break
+            except StorageError:  # not created yet
+                continue
         else:
             pytest.fail("the first driver never took the lease")
         assert owner.split(":")[1] == str(first.pid)
