@@ -8,6 +8,10 @@ SIGKILLed driver's run shows as ``interrupted`` in ``evo runs`` once its heartbe
 old, and ``evo resume`` / ``evo run`` take it over. Normal exit, Ctrl-C (pause) and errors
 release the lease.
 
+A holder on this host whose process is gone (``host`` is ours and ``pid`` no longer exists)
+is dead at once, whatever its heartbeat: a SIGKILLed local driver is resumed without waiting
+for the timeout. Holders on other hosts are judged by their heartbeat only.
+
 The timeout is :data:`DEFAULT_TIMEOUT_S` (30 s), overridable with the environment variable
 ``EVO_LEASE_TIMEOUT_S`` (tests use ~2 s). Takeover comes at most ``timeout`` after the last
 heartbeat, i.e. within ``timeout`` of the kill. Clocks of the machines sharing a database
@@ -55,9 +59,27 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:120]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_is_dead(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:token``) is a process of this host that no longer exists."""
+    rest = owner.split(":")
+    if len(rest) < 3 or not rest[-2].isdigit():
+        return False
+    host, pid = ":".join(rest[:-2]), int(rest[-2])
+    if host != socket.gethostname()[:120] or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
 def is_live(run: RunRecord, now: datetime | None = None, timeout: float | None = None) -> bool:
-    """Whether a driver holds the run's lease and renewed it within the timeout."""
-    if run.lease_owner is None or run.lease_heartbeat is None:
+    """Whether a driver holds the run's lease, renewed it within the timeout and is not a
+    process of this host that has died."""
+    if run.lease_owner is None or run.lease_heartbeat is None or holder_is_dead(run.lease_owner):
         return False
     age = ((now or datetime.now(UTC)) - run.lease_heartbeat).total_seconds()
     return age < (timeout or timeout_s())
@@ -95,7 +117,7 @@ class RunLease:
         self._thread = threading.Thread(target=self._beat, name=f"evo-lease-{run_id}", daemon=True)
 
     def __enter__(self) -> RunLease:
-        self.store.acquire_lease(self.run_id, self.owner, self.timeout)
+        self.store.acquire_lease(self.run_id, self.owner, self.timeout, holder_is_dead)
         self._thread.start()
         return self
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -151,12 +151,15 @@ class Store:
             return row.record()
 
     # -- leases --------------------------------------------------------------------------
-    def acquire_lease(self, run_id: int, owner: str, timeout_s: float) -> RunRecord:
+    def acquire_lease(
+        self, run_id: int, owner: str, timeout_s: float, holder_is_dead: Callable[[str], bool] | None = None
+    ) -> RunRecord:
         """Take the run's lease for ``owner``: one compare-and-set transaction (the row is
         locked: SQLite's write lock, PostgreSQL ``FOR UPDATE``).
 
         It succeeds when nobody holds the lease, when ``owner`` already does, or when the
-        holder's heartbeat is older than ``timeout_s`` (a killed driver: taken over).
+        holder's heartbeat is older than ``timeout_s``, or ``holder_is_dead(holder)`` says the
+        holder is gone (a killed driver: taken over).
 
         Raises:
             RunLeasedError: a live driver holds it (the message names it).
@@ -168,7 +171,7 @@ class Store:
             holder, beat = run.lease_owner, run.lease_heartbeat
             if holder is not None and holder != owner and beat is not None:
                 age = (now - beat).total_seconds()
-                if age < timeout_s:
+                if age < timeout_s and not (holder_is_dead and holder_is_dead(holder)):
                     raise RunLeasedError(
                         f"run {run.name!r} is being driven by {holder} (heartbeat {max(age, 0):.0f} s ago); "
                         f"wait for it to end, or stop it: a run without a heartbeat for {timeout_s:.0f} s "

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -76,15 +75,6 @@ print("NOT KILLED")
 """
 
 
-LEASE_TIMEOUT_S = 1.0
-"""A short lease timeout (evo.lease) so a killed driver's run is taken over at once."""
-
-
-@pytest.fixture(autouse=True)
-def short_lease(monkeypatch) -> None:
-    monkeypatch.setenv("EVO_LEASE_TIMEOUT_S", str(LEASE_TIMEOUT_S))  # subprocesses inherit it
-
-
 def run_killed(url: str, config: dict, point: str, n: int, name: str = "r") -> None:
     """Run the driver in a subprocess that SIGKILLs itself at (point, n)."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -93,7 +83,6 @@ def run_killed(url: str, config: dict, point: str, n: int, name: str = "r") -> N
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )
     assert proc.returncode == -signal.SIGKILL, f"driver was not killed at {point} {n}:\n{proc.stderr[-3000:]}"
-    time.sleep(LEASE_TIMEOUT_S)  # the killed driver's lease goes stale: the next one takes over
 
 
 def count_rows(db: Path, table: str) -> int:
