@@ -2,7 +2,9 @@
 
 A real ``evo run`` subprocess runs on the local Ray cluster it starts. A background thread
 SIGKILLs a random evaluation actor process (``ray::EvaluationActor`` in the driver's
-session) every :data:`KILL_EVERY_S` seconds, for as long as a driver runs. Once the run has
+session) each time the run has stored another :data:`KILL_EVERY_ROWS_FRACTION` of its
+evaluations (progress, not wall time, paces the kills: the same number of kills on a quiet
+or a loaded machine), for as long as a driver runs. Once the run has
 stored about a third of its evaluations the driver itself is SIGKILLed (its reaper takes the
 cluster down), and ``evo resume`` continues the run on a fresh local cluster, under the same
 fire. The finished run must equal an undisturbed inline run: every generation's statistics
@@ -39,7 +41,8 @@ from cluster_helpers import (
 
 pytestmark = pytest.mark.slow
 
-KILL_EVERY_S = 5.0
+KILL_EVERY_ROWS_FRACTION = 0.1
+POLL_S = 0.2
 DEADLINE_S = 180.0
 """The whole soak, reference run included, must end within this."""
 JOB = {
@@ -51,18 +54,20 @@ JOB = {
 
 
 class ActorKiller(threading.Thread):
-    """SIGKILLs a random ``ray::EvaluationActor`` process of session ``sid`` every few seconds."""
+    """SIGKILLs a random ``ray::EvaluationActor`` of session ``sid`` each ``every_rows`` stored rows."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, db, every_rows: int) -> None:
         super().__init__(daemon=True)
         self.sid: int | None = None
         self.kills = 0
+        self._db, self._every = db, max(1, every_rows)
+        self._next = self._every
         self._rng = random.Random(seed)
         self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._halt.wait(KILL_EVERY_S):
-            if self.sid is None:
+        while not self._halt.wait(POLL_S):
+            if self.sid is None or not self._db.exists() or count_rows(self._db) < self._next:
                 continue
             pids = session_pids(self.sid)
             actors = sorted(p for p in pids if cmdline(p).startswith("ray::EvaluationActor"))
@@ -70,6 +75,7 @@ class ActorKiller(threading.Thread):
                 try:
                     os.kill(self._rng.choice(actors), signal.SIGKILL)
                     self.kills += 1
+                    self._next = count_rows(self._db) + self._every
                 except OSError:
                     pass
 
@@ -90,7 +96,7 @@ def test_a_run_under_actor_and_driver_kills_ends_as_an_undisturbed_one(tmp_path)
     config, db = write_job(tmp_path, JOB), tmp_path / "evo.db"
     ray_tmp = tempfile.mkdtemp(prefix="evo-ray-", dir="/tmp")
     env = evo_env(RAY_AUTH_MODE="disabled", RAY_TMPDIR=ray_tmp)
-    killer = ActorKiller(seed=1)
+    killer = ActorKiller(seed=1, db=db, every_rows=int(total_rows * KILL_EVERY_ROWS_FRACTION))
     killer.start()
     procs: list[subprocess.Popen] = []
 
