@@ -77,6 +77,20 @@ class EvaluationConfig(_Section):
         8, ge=1, le=MAX_POPULATION, description="Genomes per work item (trained together)."
     )
     device: str = Field("auto", description="Worker device: auto, cpu, cuda or cuda:N.")
+    lr_multipliers: list[float] = Field(
+        [1.0], min_length=1, description="Train each genome at these multiples of its lr (evo.lr_variants)."
+    )
+    lr_aggregate: Literal["best", "mean"] = Field(
+        "best", description="Task score over lr_multipliers: the best multiplier's, or the mean."
+    )
+    fingerprint: bool = Field(
+        False, description="Evaluate one genome per functional fingerprint; the others reuse its rows."
+    )
+
+    @field_validator("lr_multipliers")
+    @classmethod
+    def _positive_distinct_multipliers(cls, values: list[float]) -> list[float]:
+        return _check_multipliers(values)
 
     @field_validator("device")
     @classmethod
@@ -107,6 +121,9 @@ class PopulationConfig(_Section):
     fix_crossover_bias: bool = Field(
         False, description="Let crossover children have one term (the seed's always have >= 2)."
     )
+    init: Literal["seeded", "random"] = Field(
+        "seeded", description="Generation 0: the seed's four baselines plus random genomes, or random only."
+    )
 
     @model_validator(mode="after")
     def _fits_in_population(self) -> PopulationConfig:
@@ -115,6 +132,15 @@ class PopulationConfig(_Section):
         if self.tournament_k > self.size:
             raise ValueError(f"tournament_k ({self.tournament_k}) must not exceed size ({self.size})")
         return self
+
+
+class FitnessConfig(_Section):
+    """How task scores combine into the GA's fitness (formulas: :mod:`evo.normalize`)."""
+
+    normalize: Literal["none", "reference", "rank"] = Field(
+        "none", description="'none': mean of task scores (the seed's); 'reference' or 'rank': per task."
+    )
+    reference: str = Field("adamw", description="Fixed entry that 'reference' measures against.")
 
 
 class ExecutorConfig(_Section):
@@ -191,6 +217,10 @@ class JobConfig(_Section):
         list(DEFAULT_FIXED_ENTRIES),
         description="Registry names or {import: 'module:Class', name, kwargs} scored alongside the genomes.",
     )
+    fixed_lr_grid: list[float] = Field(
+        [1.0], min_length=1, description="lr multipliers each fixed entry is scored at (tuned per task)."
+    )
+    fitness: FitnessConfig = Field(default_factory=FitnessConfig, description="Fitness aggregation.")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Evaluation executor.")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Result database.")
 
@@ -216,6 +246,20 @@ class JobConfig(_Section):
     @classmethod
     def _known_entries(cls, items: list[Any]) -> list[Any]:
         return check_fixed_entries(items)
+
+    @field_validator("fixed_lr_grid")
+    @classmethod
+    def _grid_multipliers(cls, values: list[float]) -> list[float]:
+        return _check_multipliers(values)
+
+    @model_validator(mode="after")
+    def _reference_is_fixed(self) -> JobConfig:
+        if self.fitness.normalize == "reference" and self.fitness.reference not in self.fixed_entries:
+            raise ValueError(
+                f"fitness.reference {self.fitness.reference!r} must be one of fixed_entries "
+                f"({', '.join(self.fixed_entries)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cuda_actors_reserve_gpus(self) -> JobConfig:
@@ -248,6 +292,14 @@ class JobConfig(_Section):
         from workers.requests import budget_key
 
         return budget_key(self.evaluation.steps, HOLDOUT_SPLIT)
+
+
+def _check_multipliers(values: list[float]) -> list[float]:
+    if any(not (v > 0 and v < float("inf")) for v in values):
+        raise ValueError(f"multipliers must be finite and > 0, got {values}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"multipliers must be distinct, got {values}")
+    return values
 
 
 def _check_distinct(names: list[str]) -> None:

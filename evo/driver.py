@@ -34,10 +34,13 @@ from evo.config import JobConfig, parse_config
 from evo.errors import RunConflictError
 from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
-from evo.fitness import genome_fitness, population_stats
+from evo.fitness import population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.lease import RunLease
+from evo.lr_variants import grid_rows
+from evo.selection import extra_specs, missing_extra
+from evo.selection import population_fitness as search_fitness
 from evo.work import plan_requests
 from optimizers.custom import CustomOptimizer
 from optimizers.registry import REGISTRY
@@ -51,7 +54,10 @@ if TYPE_CHECKING:
 
 MAX_PASSES = 2
 """Times a generation's missing evaluations are submitted before the loss is reported."""
-SEMANTIC_SECTIONS = ("seed", "tasks", "evaluation", "population", "fixed_entries", "holdout_tasks", "holdout")
+SEMANTIC_SECTIONS = (
+    "seed", "tasks", "evaluation", "population", "fixed_entries", "holdout_tasks", "holdout", "fixed_lr_grid",
+    "fitness",
+)
 """Config parts that change results; a run may only be resumed with these unchanged."""
 DEFAULT_SECTIONS = {"holdout_tasks": [], "holdout": {"top_k": 3}}
 """Sections a config stored before they existed lacks: read as these (their defaults)."""
@@ -168,7 +174,8 @@ def find_run(store: Store, name: str, cfg: JobConfig | None = None) -> RunRecord
     except UnknownRunError:
         return None
     if cfg is not None:
-        stored, wanted = semantic_config(run.config), semantic_config(cfg.model_dump(mode="json"))
+        stored = semantic_config(_with_defaults(run.config))
+        wanted = semantic_config(cfg.model_dump(mode="json"))
         if stored != wanted:
             changed = sorted(k for k in stored if stored[k] != wanted[k])
             raise RunConflictError(
@@ -176,6 +183,14 @@ def find_run(store: Store, name: str, cfg: JobConfig | None = None) -> RunRecord
                 f"choose another --name, or `evo resume {name}` to continue it as stored"
             )
     return run
+
+
+def _with_defaults(config: dict) -> dict:
+    """A stored config dump with the fields added since it was written at their defaults."""
+    try:
+        return JobConfig.model_validate(config).model_dump(mode="json")
+    except ValueError:
+        return config
 
 
 def stored_config(run: RunRecord, values: dict[str, object] | None = None) -> JobConfig:
@@ -224,6 +239,10 @@ class Driver:
         self.observer = observer or RunObserver()
         self.ga = GeneticAlgorithm(self.cfg.population)
         self.fixed_rows, self.fixed_specs = fixed_entries(self.cfg.fixed_entries)
+        grid, grid_specs = grid_rows(self.cfg.fixed_entries, self.cfg.fixed_lr_grid, len(self.fixed_rows))
+        self.fixed_rows += grid
+        self.fixed_specs = {**grid_specs, **self.fixed_specs}
+        self._extra: dict[str, EntrySpec] = {}
 
     @property
     def run_id(self) -> int:
@@ -277,7 +296,10 @@ class Driver:
         specs = {ind.key: genome_spec(ind) for ind in population}
         for key, spec in self.fixed_specs.items():
             specs.setdefault(key, spec)
-        total = len(specs if g == 0 else {ind.key for ind in population}) * self._per_entry()
+        self._extra = {k: s for k, s in extra_specs(self.cfg, population).items() if k not in specs}
+        specs.update(self._extra)
+        members = len(specs if g == 0 else {ind.key for ind in population}) + len(self._extra)
+        total = members * self._per_entry()
         missing = self._missing(g)
         self.observer.generation_started(g, total, total - len(missing))
         for attempt in range(MAX_PASSES):
@@ -303,10 +325,7 @@ class Driver:
 
     def population_fitness(self, population: Sequence[Individual]) -> list[float]:
         """Fitness per slot, read back from the store (cached results count)."""
-        keys = list(dict.fromkeys(ind.key for ind in population))
-        rows = self.store.evaluations(keys, self.cfg.budget_key, tasks=list(self.cfg.tasks))
-        by_key = genome_fitness(rows, keys, self.cfg.tasks, self.cfg.evaluation.seeds)
-        return [by_key[ind.key] for ind in population]
+        return search_fitness(self.store, self.cfg, population)
 
     def evaluate_holdout(
         self, g: int, population: Sequence[Individual], fitness: Sequence[float], specs: dict[str, EntrySpec]
@@ -333,4 +352,5 @@ class Driver:
         missing = list(self.store.missing_evaluations(self.run_id, generation))
         if generation == 0:
             missing += self.store.missing_evaluations(self.run_id, FIXED_GENERATION)
+        missing += missing_extra(self.store, self.cfg, self._extra)
         return list(dict.fromkeys(tuple(m) for m in missing))

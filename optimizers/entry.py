@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -43,6 +45,24 @@ class FixedEntry:
         """True when the class draws random numbers and takes a ``generator`` for them."""
         return "generator" in inspect.signature(self.optimizer_class).parameters
 
+    def scaled(self, multiplier: float) -> FixedEntry:
+        """This entry with its learning rate times ``multiplier`` (itself for 1).
+
+        A genome entry scales the genome's lr (``lr_log10 + log10(multiplier)``, clamped to the
+        genome's range); an opaque entry its ``lr`` keyword argument.
+
+        Raises:
+            ValueError: an opaque entry without an ``lr`` argument.
+        """
+        if multiplier == 1.0:
+            return self
+        if self.genome is not None:
+            genome = scaled_genome(self.genome, multiplier)
+            return dataclasses.replace(self, genome=genome, kwargs={**self.kwargs, "genome": genome})
+        if "lr" not in self.kwargs:
+            raise ValueError(f"optimizer entry {self.name!r} has no lr to scale")
+        return dataclasses.replace(self, kwargs={**self.kwargs, "lr": self.kwargs["lr"] * multiplier})
+
     def build(
         self, params: Iterable[Any], total_steps: int, generator: torch.Generator | None = None
     ) -> torch.optim.Optimizer:
@@ -56,6 +76,14 @@ class FixedEntry:
         if generator is not None and self.stochastic:
             return self.optimizer_class(params, **self.kwargs, generator=generator)
         return self.optimizer_class(params, **self.kwargs)
+
+
+def scaled_genome(genome: Genome, multiplier: float) -> Genome:
+    """``genome`` with its lr times ``multiplier`` (lr_log10 clamped to [-12, 2]); itself for 1."""
+    if multiplier == 1.0:
+        return genome
+    lr_log10 = min(2.0, max(-12.0, genome.lr_log10 + math.log10(multiplier)))
+    return genome.model_copy(update={"lr_log10": lr_log10})
 
 
 def genome_entry(name: str, genome: Genome, summary: str) -> FixedEntry:

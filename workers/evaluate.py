@@ -68,8 +68,9 @@ def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
         return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=total_steps)
     if entry.custom is not None:  # imported when the member trains: a failure fails the member
         custom = entry.custom
-        return lambda params, generator: custom.entry().build(params, total_steps, generator=generator)
-    fixed = get_entry(entry.fixed)
+        scale = entry.lr_scale
+        return lambda params, generator: custom.entry().scaled(scale).build(params, total_steps, generator=generator)
+    fixed = get_entry(entry.fixed).scaled(entry.lr_scale)
     return lambda params, generator: fixed.build(params, total_steps, generator=generator)
 
 

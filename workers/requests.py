@@ -34,6 +34,9 @@ class EntrySpec(BaseModel):
     genome: Genome | None = Field(None, description="The genome, for genome entries.")
     fixed: str | None = Field(None, description="Registry name, for fixed entries.")
     custom: CustomOptimizer | None = Field(None, description="A user's optimizer class, for custom entries.")
+    lr_scale: float = Field(
+        1.0, gt=0, description="Multiplier of an opaque fixed or custom entry's ``lr`` kwarg (the lr grid)."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> EntrySpec:
