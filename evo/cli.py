@@ -158,6 +158,8 @@ def _print_best(store: Store, run: RunRecord, top: int = TOP_DEFAULT, task: str 
     entries = ranked_with_fixed(store, run.id, top, task)
     tasks = [task] if task else list(run.scope.tasks)
     title = f"run {run.name!r}: best {top} evolved entries and the fixed entries (fitness, higher is better)"
+    if any(e.lr_tuned for e in entries):
+        title += "; fixed entries lr-tuned per task over the run's fixed_lr_grid"
     _console().print(best_table(entries, tasks, title=title))
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from evo.config import JobConfig, parse_config
+from evo.dedup import FingerprintIndex, copy_rows
 from evo.errors import RunConflictError
 from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
@@ -38,11 +39,12 @@ from evo.fitness import population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.lease import RunLease
-from evo.lr_variants import grid_rows
+from evo.lr_variants import genome_variant_specs, grid_rows
 from evo.selection import extra_specs, missing_extra
 from evo.selection import population_fitness as search_fitness
 from evo.work import plan_requests
 from optimizers.custom import CustomOptimizer
+from optimizers.genome import Genome
 from optimizers.registry import REGISTRY
 from storage.errors import UnknownRunError
 from storage.records import FIXED_GENERATION, IndividualIn, RunRecord, RunScope
@@ -241,8 +243,9 @@ class Driver:
         self.fixed_rows, self.fixed_specs = fixed_entries(self.cfg.fixed_entries)
         grid, grid_specs = grid_rows(self.cfg.fixed_entries, self.cfg.fixed_lr_grid, len(self.fixed_rows))
         self.fixed_rows += grid
-        self.fixed_specs = {**grid_specs, **self.fixed_specs}
+        self.fixed_specs.update({k: s for k, s in grid_specs.items() if k not in self.fixed_specs})
         self._extra: dict[str, EntrySpec] = {}
+        self.dedup = FingerprintIndex() if self.cfg.evaluation.fingerprint else None
 
     @property
     def run_id(self) -> int:
@@ -274,6 +277,7 @@ class Driver:
             self.observer.run_started(self.run_record.name, state.generation, generations)
             if state.generation == 0:
                 self.store.save_generation(self.run_id, FIXED_GENERATION, self.fixed_rows)
+            self._replay_fingerprints(state.generation)
             while state.generation < generations:
                 self.lease.check()
                 state = self.run_generation(state)
@@ -298,6 +302,7 @@ class Driver:
             specs.setdefault(key, spec)
         self._extra = {k: s for k, s in extra_specs(self.cfg, population).items() if k not in specs}
         specs.update(self._extra)
+        self._observe_fingerprints([(ind.key, specs[ind.key].genome) for ind in population])
         members = len(specs if g == 0 else {ind.key for ind in population}) + len(self._extra)
         total = members * self._per_entry()
         missing = self._missing(g)
@@ -305,10 +310,13 @@ class Driver:
         for attempt in range(MAX_PASSES):
             if not missing:
                 break
+            to_run, to_copy = self.dedup.split(missing) if self.dedup is not None else (missing, [])
             evaluate(
-                self.store, self.executor, missing, specs, self.cfg,
+                self.store, self.executor, to_run, specs, self.cfg,
                 prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer,
             )  # fmt: skip
+            if self.dedup is not None:
+                copy_rows(self.store, self.dedup, to_copy, self.cfg.budget_key)
             missing = self._missing(g)
         if missing:
             raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
@@ -344,6 +352,25 @@ class Driver:
             evaluate(self.store, self.executor, missing, specs, cfg, prefix=prefix, observer=RunObserver())
         if missing_holdout(self.store, cfg, keys):
             raise LostEvaluationsError(f"generation {g}: held-out evaluations never came back")
+
+    def _observe_fingerprints(self, members: list[tuple[str, Genome | None]]) -> None:
+        """Show the fingerprint index a generation's genome entries in the fixed order (evo.dedup)."""
+        if self.dedup is None:
+            return
+        self.dedup.observe((k, s.genome) for k, s in self.fixed_specs.items())
+        self.dedup.observe(members)
+        self.dedup.observe((k, s.genome) for k, s in self._extra.items())
+
+    def _replay_fingerprints(self, upto: int) -> None:
+        """Rebuild the fingerprint index of generations ``0..upto-1`` from the store (resume)."""
+        if self.dedup is None:
+            return
+        for g in range(upto):
+            records = self.store.individuals(self.run_id, g)
+            genomes = {r.entry_key: r.genome for r in records if r.genome is not None}
+            self._extra = genome_variant_specs(genomes, self.cfg.evaluation.lr_multipliers)
+            self._observe_fingerprints([(r.entry_key, r.genome and r.genome.canonical()) for r in records])
+        self._extra = {}
 
     def _per_entry(self) -> int:
         return len(self.cfg.tasks) * len(self.cfg.evaluation.seeds)

@@ -109,9 +109,9 @@ class GeneticAlgorithm:
         self.params = params or PopulationConfig()
 
     def init(self, seed: int) -> GAState:
-        """Generation 0 from ``seed``: the four seed baselines, then random genomes."""
+        """Generation 0 from ``seed``: the seed's four baselines (not with ``init: random``), then random."""
         rng = np.random.Generator(np.random.PCG64(seed))
-        genomes = initial_population(rng, self.params.size)
+        genomes = initial_population(rng, self.params.size, seeded=self.params.init == "seeded")
         return GAState(
             generation=0,
             population=tuple(Individual(genome=g, origin="init") for g in genomes),

@@ -128,15 +128,16 @@ def random_genome(rng: np.random.Generator) -> Genome:
     )
 
 
-def initial_population(rng: np.random.Generator, size: int) -> list[Genome]:
+def initial_population(rng: np.random.Generator, size: int, seeded: bool = True) -> list[Genome]:
     """The seed's generation 0: SGD-momentum, Adam, AdamW, RMSProp, then random genomes.
 
     A population smaller than 4 keeps the first ``size`` baselines (the seed would return
-    all four whatever the size).
+    all four whatever the size). ``seeded=False`` (``population.init: random``): random
+    genomes only, so the search has to rediscover what the baselines know.
     """
     if size < 1:
         raise ValueError(f"population size must be >= 1, got {size}")
-    population = list(BASELINE_GENOMES.values())[:size]
+    population = list(BASELINE_GENOMES.values())[:size] if seeded else []
     while len(population) < size:
         population.append(random_genome(rng))
     return population

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from evo.fitness import rank, score_entries
+from evo.tuned import is_grid_point, tune_fixed
 from optimizers.errors import one_line
 from optimizers.genome import Genome
 from storage.errors import StorageError, TaskNotInRunError
@@ -44,6 +45,8 @@ class RankedEntry(BaseModel):
     complete: bool
     damaged: str | None = None
     """Why the entry's stored genome row cannot be read (``genome`` is then None), else None."""
+    lr_tuned: dict[str, float] | None = None
+    """Fixed entries scored over ``fixed_lr_grid``: the chosen lr multiplier per task (else None)."""
 
 
 def rank_entries(
@@ -57,7 +60,12 @@ def rank_entries(
     """``entries`` best first on ``tasks`` x ``seeds`` under ``budget_key`` (the first ``top_k``)."""
     by_key = {e.entry_key: e for e in entries}
     rows = store.seed_results(list(by_key), budget_key, tasks, seeds)
-    ranked = rank(score_entries(rows, by_key, tasks, seeds).values())[:top_k]
+    scores = score_entries(rows, by_key, tasks, seeds)
+    chosen: dict[str, dict[str, float]] = {}
+    if any(is_grid_point(e) for e in entries):
+        scores, chosen = tune_fixed(scores, rows, entries, tasks, seeds)
+        by_key = {k: e for k, e in by_key.items() if k in scores}
+    ranked = rank(scores.values())[:top_k]
     found = store.genomes_or_damage([s.entry_key for s in ranked if by_key[s.entry_key].has_genome])
     genomes = {k: v for k, v in found.items() if isinstance(v, Genome)}
     damaged = {k: one_line(v) for k, v in found.items() if not isinstance(v, Genome)}
@@ -73,6 +81,7 @@ def rank_entries(
             n_evaluations=score.n_evaluations,
             complete=score.complete,
             damaged=damaged.get(score.entry_key),
+            lr_tuned=chosen.get(score.entry_key),
         )
         for i, score in enumerate(ranked, start=1)
     ]

@@ -19,7 +19,7 @@ def _num(value: float | None) -> str:
 def entry_name(entry: RankedEntry) -> str:
     """A fixed entry's label, else the genome hash (with the label when it has one)."""
     if entry.is_fixed:
-        return entry.label or entry.entry_key
+        return (entry.label or entry.entry_key) + (" (tuned)" if entry.lr_tuned else "")
     short = entry.entry_key[:10]
     return f"{short} ({entry.label})" if entry.label else short
 

@@ -1,0 +1,61 @@
+"""Tuned fixed entries: a run's ``fixed_lr_grid`` points folded into one lr-tuned score per entry.
+
+A fixed entry ``name`` scored at multipliers M (its own row, m = 1, plus the grid points
+labelled ``name@lr*m``, see :mod:`evo.lr_variants`) is shown and compared as *tuned*: per task
+t, the multiplier with the best mean over seeds on the selection split,
+m*(t) = argmax_m mean_s f_m(t, s), and its seed values (:func:`evo.lr_variants.aggregate`,
+``best``). Its fitness is the mean of these per-task values, as for any entry. The grid
+points themselves are not ranked. An entry is complete when every grid point is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from evo.fitness import EntryScore, SeedFitness, task_fitness
+from evo.lr_variants import GRID_MARK, aggregate, base_label, best_multipliers, seed_values
+from storage.records import RunEntry
+
+
+def is_grid_point(entry: RunEntry) -> bool:
+    """True for a fixed entry's lr-grid point (label ``name@lr*m``)."""
+    return entry.is_fixed and GRID_MARK in (entry.label or "")
+
+
+def tune_fixed(
+    scores: Mapping[str, EntryScore],
+    rows: Iterable[SeedFitness],
+    entries: Sequence[RunEntry],
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+) -> tuple[dict[str, EntryScore], dict[str, dict[str, float]]]:
+    """(scores with each fixed entry tuned and the grid points removed, chosen m per task)."""
+    grid: dict[str, list[tuple[float, str]]] = {}
+    for e in entries:
+        if is_grid_point(e):
+            name, m = base_label(e.label or "")
+            grid.setdefault(name, []).append((m, e.entry_key))
+    values = seed_values(rows)
+    out = {k: s for k, s in scores.items() if not any(k == key for pts in grid.values() for _, key in pts)}
+    chosen: dict[str, dict[str, float]] = {}
+    for e in entries:
+        if not e.is_fixed or is_grid_point(e) or e.label not in grid:
+            continue
+        points = sorted([(1.0, e.entry_key), *grid[e.label]])
+        variants = [values.get(key, {}) for _, key in points]
+        per_seed = aggregate(variants, "best", tasks, seeds)
+        picks = best_multipliers(variants, tasks, seeds)
+        per_task = {
+            t: task_fitness([per_seed[(t, s)] for s in seeds]) for t in tasks if picks[t] >= 0
+        }
+        parts = [scores[key] for _, key in points if key in scores]
+        out[e.entry_key] = EntryScore(
+            entry_key=e.entry_key,
+            per_task=per_task,
+            fitness=task_fitness(list(per_task.values())) if per_task else math.nan,
+            n_evaluations=sum(p.n_evaluations for p in parts),
+            complete=len(parts) == len(points) and all(p.complete for p in parts),
+        )
+        chosen[e.entry_key] = {t: points[i][0] for t, i in picks.items() if i >= 0}
+    return out, chosen
