@@ -35,6 +35,7 @@ from evo.html_report import write_html
 from evo.paired import markdown as paired_markdown
 from evo.paired import versus
 from evo.ranking import best
+from evo.rediscovery import rediscovery_line
 from evo.report_pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
 from evo.tables import entry_name
 from optimizers.genome import Genome
@@ -84,8 +85,11 @@ def _write_report(store: Store, run: RunRecord, out: Path, landscape_steps: int 
     generations = list(store.generations(run.id))
     indices = [g.index for g in generations]
     trace = best_per_generation(store, run, indices)
+    summary = _summary(run, generations, evolved)
+    if (run.config.get("population") or {}).get("init") == "random":
+        summary += (rediscovery_line([(g, f) for g, f, _ in trace], fixed) or "") + "\n"
     sections = [
-        _summary(run, generations, evolved),
+        summary,
         _fitness_section(out, generations, fixed),
         holdout_section(out, store, run, trace),
         _per_task_section(out, run, ranking, evolved[:TOP_GENOMES] + fixed),

@@ -40,7 +40,8 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
         tmp_path, fixed_entries=["adam", "lion"], fixed_lr_grid=[0.1, 1.0, 10.0], population__generations=1
     )
     fixed = store.individuals(run.id, FIXED_GENERATION)
-    assert [i.label for i in fixed] == ["adam", "lion", "adam@lr*0.1", "adam@lr*10", "lion@lr*0.1", "lion@lr*10"]
+    labels = ["adam", "lion", "adam@lr*0.1", "adam@lr*10", "lion@lr*0.1", "lion@lr*10"]
+    assert [i.label for i in fixed] == labels
     adam_keys = [ADAM.hash, scaled_genome(ADAM, 0.1).hash, scaled_genome(ADAM, 10.0).hash]
     assert [i.entry_key for i in fixed][2:4] == adam_keys[1:]
     assert fixed[0].entry_key == ADAM.hash  # multiplier 1 keeps the entry's own key
@@ -166,3 +167,23 @@ def test_resume_after_a_crash_is_exact_with_every_mechanism_on(tmp_path, overrid
         g.best_fitness for g in ref_store.generations(ref_run.id)
     ]
     assert all(math.isfinite(g.best_fitness) for g in store.generations(run.id))
+
+
+def test_rediscovery_generation_is_the_first_to_reach_adam() -> None:
+    from evo.rediscovery import rediscovery_generation
+
+    trace = [(0, 0.2), (1, math.nan), (2, 0.49), (3, 0.5), (4, 0.7)]
+    assert rediscovery_generation(trace, 0.5) == 3
+    assert rediscovery_generation(trace, 0.8) is None
+    assert rediscovery_generation(trace, math.nan) is None
+
+
+def test_random_init_run_reports_rediscovery(tmp_path) -> None:
+    from evo.report import write_report
+
+    _, store, run, _ = _run(tmp_path, population__init="random", population__generations=2,
+                            fixed_entries=["adam"], fixed_lr_grid=[0.1, 1.0])
+    generation0 = {i.entry_key for i in store.individuals(run.id, 0)}
+    assert not {g.hash for g in BASELINE_GENOMES.values()} & generation0
+    text = write_report(store, run.id, tmp_path / "report", landscape_steps=0).read_text()
+    assert "- rediscovery: " in text and "tuned Adam" in text
