@@ -431,7 +431,8 @@ def compare(
             from evo.cli_paired import best_versus
 
             comparisons = best_versus(store, store.get_run(against), ["all"])
-    _console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key})"))
+    tuned = f", lr-tuned per task over {cfg.fixed_lr_grid}" if len(cfg.fixed_lr_grid) > 1 else ""
+    _console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key}{tuned})"))
     for v in comparisons if against is not None else []:
         typer.echo(v.line())
 

@@ -11,17 +11,27 @@ from typing import TYPE_CHECKING
 from evo.config import JobConfig
 from evo.driver import evaluate, fixed_entries
 from evo.events import RunObserver
+from evo.lr_variants import grid_rows
 from evo.ranking import RankedEntry, rank_entries
-from storage.records import RunEntry
+from storage.records import IndividualIn, RunEntry
+from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
     from evo.executor import Executor
     from storage import Store
 
 
+def fixed_with_grid(cfg: JobConfig) -> tuple[list[IndividualIn], dict[str, EntrySpec]]:
+    """The config's fixed entries plus their ``fixed_lr_grid`` points (:mod:`evo.lr_variants`)."""
+    rows, specs = fixed_entries(cfg.fixed_entries)
+    grid, grid_specs = grid_rows(cfg.fixed_entries, cfg.fixed_lr_grid, len(rows))
+    specs.update({k: s for k, s in grid_specs.items() if k not in specs})
+    return rows + grid, specs
+
+
 def missing_fixed(store: Store, cfg: JobConfig) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """Keys of the config's fixed entries and their (key, task, seed) not yet in the cache."""
-    _, specs = fixed_entries(cfg.fixed_entries)
+    """Keys of the config's fixed entries (and grid points) and their (key, task, seed) not cached."""
+    _, specs = fixed_with_grid(cfg)
     keys = list(specs)
     have = {(r.entry_key, r.task, r.seed) for r in store.evaluations(keys, cfg.budget_key, tasks=cfg.tasks)}
     missing = [
@@ -36,10 +46,12 @@ def score_fixed(
     """Evaluate what is missing, then rank the fixed entries (best first, :mod:`evo.fitness`).
 
     Fitness = mean over tasks of the mean over seeds, as for evolved genomes; an entry still
-    missing a result ranks after the complete ones with ``complete=False``.
+    missing a result ranks after the complete ones with ``complete=False``. With a
+    ``fixed_lr_grid`` every grid point is evaluated and each entry ranks lr-tuned
+    (:mod:`evo.tuned`).
     """
     observer = observer or RunObserver()
-    rows, specs = fixed_entries(cfg.fixed_entries)
+    rows, specs = fixed_with_grid(cfg)
     keys, missing = missing_fixed(store, cfg)
     total = len(keys) * len(cfg.tasks) * len(cfg.evaluation.seeds)
     observer.generation_started(0, total, total - len(missing))

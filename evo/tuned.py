@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from evo.fitness import EntryScore, SeedFitness, task_fitness
-from evo.lr_variants import GRID_MARK, aggregate, base_label, best_multipliers, seed_values
+from evo.lr_variants import GRID_MARK, aggregate, base_label, best_multipliers, fixed_variant, seed_values
 from storage.records import RunEntry
+
+if TYPE_CHECKING:
+    from evo.ranking import RankedEntry
+    from storage import Store
 
 
 def is_grid_point(entry: RunEntry) -> bool:
@@ -59,3 +64,30 @@ def tune_fixed(
         )
         chosen[e.entry_key] = {t: points[i][0] for t, i in picks.items() if i >= 0}
     return out, chosen
+
+
+def entry_seed_values(
+    store: Store, budget_key: str, tasks: Sequence[str], seeds: Sequence[int], entries: Sequence[RankedEntry]
+) -> dict[str, dict[tuple[str, int], float]]:
+    """``{entry_key: {(task, seed): fitness}}`` for paired statistics, finite values only.
+
+    A tuned fixed entry (``lr_tuned`` set) gets, per task, the seed values of its chosen grid
+    point, so that statistics compare with the tuned entry, as the tables do.
+    """
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for e in entries:
+        for t in tasks:
+            m = (e.lr_tuned or {}).get(t, 1.0)
+            key = fixed_variant(e.label or e.entry_key, m)[0] if m != 1.0 else e.entry_key
+            wanted.setdefault(e.entry_key, []).append((t, key))
+    keys = list(dict.fromkeys(k for pairs in wanted.values() for _, k in pairs))
+    stored = seed_values(r for r in store.evaluations(keys, budget_key, tasks=list(tasks)))
+    out: dict[str, dict[tuple[str, int], float]] = {}
+    for entry_key, pairs in wanted.items():
+        values = out.setdefault(entry_key, {})
+        for t, key in pairs:
+            for s in seeds:
+                v = stored.get(key, {}).get((t, s))
+                if v is not None and math.isfinite(v):
+                    values[(t, s)] = v
+    return out

@@ -16,6 +16,7 @@ from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.lr_variants import aggregate, genome_variant_keys, seed_values
 from evo.normalize import normalized_fitness
 from evo.ranking import best
+from evo.tuned import entry_seed_values
 from optimizers.baselines import ADAM, BASELINE_GENOMES
 from optimizers.entry import scaled_genome
 from optimizers.genome import Term
@@ -61,6 +62,25 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
             assert entries[name].per_task[t] == pytest.approx(max(means), abs=1e-12)
             assert entries[name].lr_tuned[t] == multipliers[means.index(max(means))]
         assert entries[name].fitness == pytest.approx(sum(entries[name].per_task.values()) / len(TASKS))
+        # paired statistics read the chosen grid point's seeds
+        paired = entry_seed_values(store, cfg.budget_key, TASKS, SEEDS, [entries[name]])
+        paired = paired[entries[name].entry_key]
+        for t in TASKS:
+            chosen = points[multipliers.index(entries[name].lr_tuned[t])]
+            assert [paired[(t, s)] for s in SEEDS] == [values[chosen][(t, s)] for s in SEEDS]
+
+
+def test_compare_scores_every_grid_point_and_ranks_tuned(tmp_path) -> None:
+    from evo.compare import missing_fixed, score_fixed
+
+    cfg = parse_config(tiny_config(fixed_entries=["adam", "lion"], fixed_lr_grid=[1.0, 3.0]))
+    store = Store(f"sqlite:///{tmp_path / 'evo.db'}")
+    with InlineExecutor(max_retries=0) as executor:
+        entries = score_fixed(store, cfg, executor)
+    assert [e.label for e in entries if e.is_fixed] and {e.label for e in entries} == {"adam", "lion"}
+    assert all(e.complete and set(e.lr_tuned) == set(TASKS) for e in entries)
+    keys, missing = missing_fixed(store, cfg)
+    assert len(keys) == 4 and missing == []
 
 
 def test_lr_multipliers_train_variants_and_aggregate(tmp_path) -> None:
