@@ -254,10 +254,11 @@ class JobConfig(_Section):
 
     @model_validator(mode="after")
     def _reference_is_fixed(self) -> JobConfig:
-        if self.fitness.normalize == "reference" and self.fitness.reference not in self.fixed_entries:
+        labels = [e if isinstance(e, str) else e.name for e in self.fixed_entries]
+        if self.fitness.normalize == "reference" and self.fitness.reference not in labels:
             raise ValueError(
                 f"fitness.reference {self.fitness.reference!r} must be one of fixed_entries "
-                f"({', '.join(self.fixed_entries)})"
+                f"({', '.join(labels)})"
             )
         return self
 

@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
+from optimizers.custom import CustomOptimizer
 from optimizers.entry import scaled_genome
 from optimizers.genome import Genome
 from optimizers.registry import REGISTRY
@@ -51,8 +52,23 @@ def base_label(label: str) -> tuple[str, float]:
     return name, float(m) if mark else 1.0
 
 
-def fixed_variant(name: str, multiplier: float) -> tuple[str, EntrySpec, Genome | None]:
-    """(cache key, work-item spec, genome or None) of fixed entry ``name`` at ``multiplier``."""
+def item_label(item: str | CustomOptimizer) -> str:
+    """A fixed-entries item's table label: the registry name, or a custom entry's name."""
+    return item if isinstance(item, str) else item.name
+
+
+def fixed_variant(item: str | CustomOptimizer, multiplier: float) -> tuple[str, EntrySpec, Genome | None]:
+    """(cache key, work-item spec, genome or None) of a fixed entry at ``multiplier``.
+
+    A custom entry (:mod:`optimizers.custom`, key ``name@hash``) scales its ``lr`` kwarg like
+    an opaque registry entry, under the key ``name@hash@lr*m``.
+    """
+    if not isinstance(item, str):
+        if multiplier == 1.0:
+            return item.key, EntrySpec(key=item.key, custom=item), None
+        key = variant_key(item.key, multiplier)
+        return key, EntrySpec(key=key, custom=item, lr_scale=multiplier), None
+    name = item
     entry = REGISTRY[name]
     if entry.genome is not None:
         genome = scaled_genome(entry.genome, multiplier)
@@ -67,12 +83,16 @@ def variant_key(name: str, multiplier: float) -> str:
 
 
 def grid_rows(
-    names: Iterable[str], grid: Sequence[float], first_slot: int
+    items: Iterable[str | CustomOptimizer], grid: Sequence[float], first_slot: int
 ) -> tuple[list[IndividualIn], dict[str, EntrySpec]]:
     """Generation -1 rows (label ``name@lr*m``) and specs of every grid point m != 1."""
     rows: list[IndividualIn] = []
     specs: dict[str, EntrySpec] = {}
-    for name in dict.fromkeys(names):
+    labels: set[str] = set()
+    for name in items:
+        if item_label(name) in labels:
+            continue
+        labels.add(item_label(name))
         for m in grid:
             if m == 1.0:
                 continue
@@ -80,11 +100,20 @@ def grid_rows(
             rows.append(
                 IndividualIn(
                     slot=first_slot + len(rows), entry_key=key, genome=genome, origin="fixed",
-                    label=variant_label(name, m),
+                    label=variant_label(item_label(name), m),
                 )
             )
             specs.setdefault(key, spec)
     return rows, specs
+
+
+def entry_variant_key(entry_key: str, label: str | None, has_genome: bool, multiplier: float) -> str:
+    """Cache key of a run's fixed entry (by its stored key and label) at ``multiplier``."""
+    if multiplier == 1.0:
+        return entry_key
+    if has_genome and label in REGISTRY and REGISTRY[label].genome is not None:
+        return scaled_genome(REGISTRY[label].genome, multiplier).hash  # type: ignore[arg-type]
+    return variant_key(entry_key, multiplier)
 
 
 def genome_variant_keys(genome: Genome, key: str, multipliers: Sequence[float]) -> list[str]:

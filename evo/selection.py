@@ -26,6 +26,7 @@ from evo.lr_variants import (
     fixed_variant,
     genome_variant_keys,
     genome_variant_specs,
+    item_label,
     missing_pairs,
     seed_values,
 )
@@ -61,7 +62,8 @@ def missing_extra(store: Store, cfg: JobConfig, extra: dict[str, EntrySpec]) -> 
 
 def reference_values(store: Store, cfg: JobConfig) -> SeedValues:
     """The reference fixed entry's seed values, tuned over ``fixed_lr_grid``."""
-    keys = [fixed_variant(cfg.fitness.reference, m)[0] for m in cfg.fixed_lr_grid]
+    item = next(i for i in cfg.fixed_entries if item_label(i) == cfg.fitness.reference)
+    keys = [fixed_variant(item, m)[0] for m in cfg.fixed_lr_grid]
     values = seed_values(store.evaluations(keys, cfg.budget_key, tasks=list(cfg.tasks)))
     return aggregate([values.get(k, {}) for k in keys], "best", cfg.tasks, cfg.evaluation.seeds)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from evo.fitness import EntryScore, SeedFitness, task_fitness
-from evo.lr_variants import GRID_MARK, aggregate, base_label, best_multipliers, fixed_variant, seed_values
+from evo.lr_variants import GRID_MARK, aggregate, base_label, best_multipliers, entry_variant_key, seed_values
 from storage.records import RunEntry
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def entry_seed_values(
     for e in entries:
         for t in tasks:
             m = (e.lr_tuned or {}).get(t, 1.0)
-            key = fixed_variant(e.label or e.entry_key, m)[0] if m != 1.0 else e.entry_key
+            key = entry_variant_key(e.entry_key, e.label, e.genome is not None, m)
             wanted.setdefault(e.entry_key, []).append((t, key))
     keys = list(dict.fromkeys(k for pairs in wanted.values() for _, k in pairs))
     stored = seed_values(r for r in store.evaluations(keys, budget_key, tasks=list(tasks)))

@@ -207,3 +207,19 @@ def test_random_init_run_reports_rediscovery(tmp_path) -> None:
     assert not {g.hash for g in BASELINE_GENOMES.values()} & generation0
     text = write_report(store, run.id, tmp_path / "report", landscape_steps=0).read_text()
     assert "- rediscovery: " in text and "tuned Adam" in text
+
+
+def test_grid_scales_a_custom_entry(tmp_path) -> None:
+    custom = {"import": "torch.optim:SGD", "name": "my_sgd", "kwargs": {"lr": 0.05}}
+    cfg, store, run, _ = _run(
+        tmp_path, fixed_entries=["adam", custom], fixed_lr_grid=[1.0, 0.1], population__generations=1,
+        fitness__normalize="reference", fitness__reference="my_sgd",
+    )
+    fixed = store.individuals(run.id, FIXED_GENERATION)
+    assert [i.label for i in fixed] == ["adam", "my_sgd", "adam@lr*0.1", "my_sgd@lr*0.1"]
+    keys = [i.entry_key for i in fixed]
+    assert keys[3] == keys[1] + "@lr*0.1"
+    values = seed_values(store.evaluations(keys, cfg.budget_key))
+    assert values[keys[3]] != values[keys[1]] and len(values[keys[3]]) == len(TASKS) * 2
+    tuned = {e.label: e for e in best(store, run.id, top_k=None) if e.is_fixed}
+    assert set(tuned) == {"adam", "my_sgd"} and tuned["my_sgd"].lr_tuned is not None

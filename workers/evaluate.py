@@ -69,7 +69,9 @@ def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
     if entry.custom is not None:  # imported when the member trains: a failure fails the member
         custom = entry.custom
         scale = entry.lr_scale
-        return lambda params, generator: custom.entry().scaled(scale).build(params, total_steps, generator=generator)
+        return lambda params, generator: custom.entry().scaled(scale).build(
+            params, total_steps, generator=generator
+        )
     fixed = get_entry(entry.fixed).scaled(entry.lr_scale)
     return lambda params, generator: fixed.build(params, total_steps, generator=generator)
 
