@@ -26,10 +26,11 @@ def best_versus(store: Store, run: RunRecord, names: Sequence[str]) -> list[Vers
     """
     ranking = best(store, run.id, top_k=None)
     fixed = {entry_name(r): r for r in ranking if r.is_fixed}
+    fixed.update({r.label: r for r in ranking if r.is_fixed and r.label})  # "adamw" for "adamw (tuned)"
     evolved = [r for r in ranking if not r.is_fixed]
     if not evolved:
         raise UsageError(f"run {run.name!r} has no evaluated genome yet; run or resume it first")
-    wanted = list(fixed) if ALL in names else list(dict.fromkeys(names))
+    wanted = [entry_name(r) for r in ranking if r.is_fixed] if ALL in names else list(dict.fromkeys(names))
     unknown = [n for n in wanted if n not in fixed]
     if unknown:
         known = ", ".join(fixed) or "none"
@@ -38,7 +39,7 @@ def best_versus(store: Store, run: RunRecord, names: Sequence[str]) -> list[Vers
         )
     top = evolved[0]
     baselines = [(fixed[n].entry_key, n) for n in wanted if fixed[n].entry_key != top.entry_key]
-    return versus(store, run.scope, (top.entry_key, entry_name(top)), baselines)
+    return versus(store, run.scope, (top.entry_key, entry_name(top)), baselines, tuned=list(fixed.values()))
 
 
 def holdout_entries(store: Store, run: RunRecord, top: int) -> tuple[list[RankedEntry], list[str]]:

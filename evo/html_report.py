@@ -169,7 +169,7 @@ def _paired(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> str:
     if best is None or not baselines:
         return ""
     parts = ["<h3>Paired statistics: best genome minus each fixed entry, per task (seeds paired)</h3>"]
-    for v in versus(store, run.scope, (best.entry_key, entry_name(best)), baselines):
+    for v in versus(store, run.scope, (best.entry_key, entry_name(best)), baselines, tuned=fixed):
         parts.append(f"<h4>vs {escape(v.baseline)}</h4><p>{escape(v.line())}</p>" + _paired_table(v.rows()))
     return "".join(parts)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from evo.stats import PairedStats, paired_comparison, summarize
 
 if TYPE_CHECKING:
+    from evo.ranking import RankedEntry
     from storage import Store
     from storage.records import RunScope
 
@@ -70,11 +71,25 @@ def seed_values(
 
 
 def versus(
-    store: Store, scope: RunScope, entry: tuple[str, str], baselines: Sequence[tuple[str, str]]
+    store: Store,
+    scope: RunScope,
+    entry: tuple[str, str],
+    baselines: Sequence[tuple[str, str]],
+    tuned: Sequence[RankedEntry] = (),
 ) -> list[Versus]:
-    """``entry`` (key, name) against each of ``baselines`` (key, name) within a run's scope."""
+    """``entry`` (key, name) against each of ``baselines`` (key, name) within a run's scope.
+
+    Ranked fixed entries in ``tuned`` with ``lr_tuned`` set are compared on the training tasks
+    with their lr-tuned seed values (:func:`evo.tuned.entry_seed_values`), as the tables show
+    them; held-out tasks use the entry's own lr.
+    """
     keys = [entry[0], *(k for k, _ in baselines)]
     training = seed_values(store, keys, scope.budget_key, scope.tasks, scope.seeds)
+    lr_tuned = [r for r in tuned if r.lr_tuned]
+    if lr_tuned:
+        from evo.tuned import entry_seed_values
+
+        training.update(entry_seed_values(store, scope.budget_key, scope.tasks, scope.seeds, lr_tuned))
     holdout = None
     if scope.holdout_tasks and scope.holdout_budget_key:
         holdout = seed_values(store, keys, scope.holdout_budget_key, scope.holdout_tasks, scope.seeds)

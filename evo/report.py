@@ -213,7 +213,7 @@ def _paired_section(
     if not evolved:
         return f"## {title}\n\n" + paired_markdown([])
     baselines = [(r.entry_key, _label(r)) for r in fixed if r.entry_key != evolved[0].entry_key]
-    comparisons = versus(store, run.scope, (evolved[0].entry_key, _label(evolved[0])), baselines)
+    comparisons = versus(store, run.scope, (evolved[0].entry_key, _label(evolved[0])), baselines, tuned=fixed)
     note = "Differences are best minus baseline; significant: the 95% bootstrap interval lies above 0.\n\n"
     return f"## {title}\n\n{note}{paired_markdown(comparisons)}"
 

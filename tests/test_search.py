@@ -68,6 +68,15 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
         for t in TASKS:
             chosen = points[multipliers.index(entries[name].lr_tuned[t])]
             assert [paired[(t, s)] for s in SEEDS] == [values[chosen][(t, s)] for s in SEEDS]
+    # evo best --vs / the report compare with the tuned entry
+    from evo.paired import versus
+
+    top = next(e for e in best(store, run.id, top_k=None) if not e.is_fixed)
+    [v] = versus(store, run.scope, (top.entry_key, "top"), [(ADAM.hash, "adam")], tuned=[entries["adam"]])
+    top_values = seed_values(store.evaluations([top.entry_key], cfg.budget_key))[top.entry_key]
+    for t, stats in v.training.items():
+        tuned_mean = entries["adam"].per_task[t]
+        assert stats.mean_diff == pytest.approx(sum(top_values[(t, s)] for s in SEEDS) / 2 - tuned_mean)
 
 
 def test_compare_scores_every_grid_point_and_ranks_tuned(tmp_path) -> None:
