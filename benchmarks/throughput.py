@@ -1,9 +1,16 @@
-"""Training throughput of the two worker paths: model-steps per second and peak memory.
+"""Training throughput of the two worker paths against a plain PyTorch loop.
 
-For each model of the task registry (SmallCNN, the CIFAR CNN, the digits MLP, the MLP9 and
-the direct point of ``rastrigin_*``) and each population size P in (1, 8, 32), P members
-(the Adam genome, seeds 0..P-1) are trained for a few steps
+For each model of the task registry (SmallCNN, the CIFAR CNN, the digits MLP, the two_moons
+MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size P in
+(1, 8, 32), P members (seeds 0..P-1) are trained for a few steps
 
+* ``plain``: the loop a user would write, the 1.00x column: ``torch.optim.AdamW(lr=1e-3,
+  weight_decay=1e-4)`` (what the ``adam`` genome computes), batches indexed from the same
+  resident data by a per-epoch ``randperm``, ``zero_grad / loss / backward / step``, no
+  loss read back; one model after the other;
+* ``seq_adamw``: evo's sequential loop (``workers.sequential.train_sequential``: member
+  streams, divergence check, loss record, scoring) around the same ``torch.optim.AdamW``,
+  which isolates the loop's overhead from the optimizer's;
 * sequentially: ``workers.sequential.train_sequential``, one ``GenomeOptimizer`` model after
   the other (what the worker does for opaque entries, and for genomes where it is faster);
 * as a population: ``workers.population.train_population``, stacked parameters and one
@@ -12,10 +19,10 @@ the direct point of ``rastrigin_*``) and each population size P in (1, 8, 32), P
 Each (model, path, P) cell runs in a fresh subprocess so that its peak resident memory
 (``ru_maxrss``; on a GPU also ``torch.cuda.max_memory_allocated``) is its own. A cell
 trains once for warm-up, then is timed; every cell is measured ``--repeats`` times,
-alternating the two paths, and the best rate is kept (shared machines are noisy). Image
+alternating the paths, and the best rate is kept (shared machines are noisy). Image
 tasks use synthetic inputs of the real shapes and sizes (15,000 training images) so that
-no data files are needed; digits and the landscapes are the real tasks. The throughput
-ratio population / sequential is computed from the same run.
+no data files are needed; digits and the landscapes are the real tasks. Every ratio is
+against the plain loop of the same run.
 
 Usage::
 
@@ -39,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -79,6 +87,7 @@ BENCHES = {
         Bench("small_cnn", "mnist", (1, 28, 28), 64, 2048),
         Bench("cifar_cnn", "cifar10", (3, 32, 32), 32, 1024),
         Bench("mlp", "digits", None, 1024, 8192),
+        Bench("moons_mlp", "two_moons", None, 1024, 8192),
         Bench("mlp9", "rastrigin_overparam", None, 1024, 8192),
         Bench("point", "rastrigin_direct", None, 4096, 16384),
     )
@@ -115,8 +124,45 @@ def _runtime(bench: Bench, device: torch.device):
     return task.runtime("unused", "val", device)
 
 
+PATHS = ("plain", "seq_adamw", "sequential", "population")
+
+
+def _adamw(params, _generator=None) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+
+
+def train_plain(runtime, seed: int, steps: int) -> None:
+    """The plain PyTorch loop (see the module docstring): same model, data and batch size."""
+    model = runtime.model_for(seed, runtime.streams(seed)).train()
+    optimizer = _adamw(model.parameters())
+    if not isinstance(runtime, ClassificationRuntime):  # landscapes: full-batch, no data
+        for _ in range(steps):
+            optimizer.zero_grad()
+            runtime.loss(model, None).backward()
+            optimizer.step()
+        return
+    x_all, y_all = runtime.data.x_train, runtime.data.y_train
+    n, size = x_all.shape[0], runtime.batch_size
+    generator = torch.Generator(device=x_all.device).manual_seed(seed)
+    order, position = None, n
+    for _ in range(steps):
+        if position >= n:
+            order, position = torch.randperm(n, generator=generator, device=x_all.device), 0
+        idx = order[position : position + size]
+        position += size
+        optimizer.zero_grad()
+        F.cross_entropy(model(x_all[idx]), y_all[idx]).backward()
+        optimizer.step()
+
+
 def _train(runtime, path: str, members: int, steps: int) -> None:
-    if path == "population":
+    if path == "plain":
+        for seed in range(members):
+            train_plain(runtime, seed, steps)
+        return
+    if path == "seq_adamw":
+        outcomes = [train_sequential(runtime, _adamw, seed, steps) for seed in range(members)]
+    elif path == "population":
         outcomes = train_population(runtime, [ADAM] * members, list(range(members)), steps)
     else:
         outcomes = [
@@ -139,7 +185,7 @@ def run_cell(model: str, path: str, members: int, steps: int, device_spec: str) 
     bench = BENCHES[model]
     runtime = _runtime(bench, device)
     rss_setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    _train(runtime, path, members if path == "population" else 1, 1)  # warm-up: allocator, first calls
+    _train(runtime, path, members if path == "population" else 1, 2)  # warm-up: allocator, first calls
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     _sync(device)
@@ -184,17 +230,19 @@ def _spawn(
 
 def _table(rows: list[dict]) -> str:
     lines = [
-        "| model (task) | P | seq model-steps/s | pop model-steps/s | pop/seq | seq peak RSS MB"
-        " | pop peak RSS MB | pop CUDA peak MB | auto picks |",
+        "| model (task) | P | plain AdamW model-steps/s | evo loop + AdamW | evo sequential (adam genome)"
+        " | evo population | pop peak RSS MB | pop CUDA peak MB | auto picks |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        cuda = "-" if r["population"]["cuda_peak_mb"] is None else f"{r['population']['cuda_peak_mb']:.0f}"
+        pop = r["population"]
+        cuda = "-" if pop["cuda_peak_mb"] is None else f"{pop['cuda_peak_mb']:.0f}"
+        cells = [f"{r['plain']['model_steps_per_s']:.1f} (1.00x)"]
+        for path in ("seq_adamw", "sequential", "population"):
+            cells.append(f"{r[path]['model_steps_per_s']:.1f} ({r['ratio_vs_plain'][path]:.2f}x)")
         lines.append(
-            f"| {r['model']} ({r['task']}) | {r['P']} | {r['sequential']['model_steps_per_s']:.1f} | "
-            f"{r['population']['model_steps_per_s']:.1f} | {r['ratio']:.2f} | "
-            f"{r['sequential']['rss_peak_mb']:.0f} | {r['population']['rss_peak_mb']:.0f} | {cuda} | "
-            f"{r['auto']} |"
+            f"| {r['model']} ({r['task']}) | {r['P']} | {' | '.join(cells)} | "
+            f"{pop['rss_peak_mb']:.0f} | {cuda} | {r['auto']} |"
         )
     return "\n".join(lines)
 
@@ -204,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(BENCHES), choices=list(BENCHES))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     parser.add_argument("--repeats", type=int, default=2, help="measurements per cell; the best is kept")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's step count")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -229,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             steps = max(1, round(bench.steps(members, device) * args.steps_scale))
             best: dict[str, dict] = {}
             for _ in range(args.repeats):
-                for path in ("sequential", "population"):
+                for path in args.paths:
                     cell = _spawn(
                         model, path, members, steps, str(device), args.timeout, args.threads, args.tune_malloc
                     )
@@ -237,22 +286,17 @@ def main(argv: list[str] | None = None) -> int:
                         best[path] = cell
             task = TASKS[bench.task]
             auto = "population" if device.type == "cuda" or task.population_on_cpu else "sequential"
-            row = {
-                "model": model,
-                "task": bench.task,
-                "P": members,
-                "steps": steps,
-                "sequential": best["sequential"],
-                "population": best["population"],
-                "ratio": best["population"]["model_steps_per_s"] / best["sequential"]["model_steps_per_s"],
-                "auto": auto,
-            }
+            base = best["plain"]["model_steps_per_s"]
+            ratios = {p: best[p]["model_steps_per_s"] / base for p in args.paths}
+            row = {"model": model, "task": bench.task, "P": members, "steps": steps, **best, "auto": auto,
+                   "ratio_vs_plain": ratios}  # fmt: skip
             rows.append(row)
             print(
-                f"{model:10s} P={members:3d}  seq {row['sequential']['model_steps_per_s']:8.1f}/s  "
-                f"pop {row['population']['model_steps_per_s']:8.1f}/s  ratio {row['ratio']:.2f}  "
-                f"RSS seq {row['sequential']['rss_peak_mb']:.0f} MB "
-                f"pop {row['population']['rss_peak_mb']:.0f} MB",
+                f"{model:10s} P={members:3d}  "
+                + "  ".join(
+                    f"{p} {best[p]['model_steps_per_s']:8.1f}/s ({row['ratio_vs_plain'][p]:.2f}x)"
+                    for p in args.paths
+                ),
                 flush=True,
             )
 
@@ -269,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "population_chunk": DEFAULT_CHUNK.get(device.type, 8),
-        "genome": "adam (optimizers.baselines.ADAM)",
+        "genome": "adam (optimizers.baselines.ADAM); plain and seq_adamw: torch.optim.AdamW(1e-3, wd 1e-4)",
         "note": "model-steps/s = members x steps / wall time; best of `repeats`; ratios from the same run",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -74,11 +74,11 @@ class ClassificationRuntime:
     def evaluate(self, model: nn.Module) -> Score:
         """Accuracy on the selection split in eval mode."""
         model.eval()
-        correct = 0
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)  # one host read at the end
         for start in range(0, self.data.x_eval.shape[0], EVAL_BATCH):
             logits = model(self.data.x_eval[start : start + EVAL_BATCH])
-            correct += int((logits.argmax(-1) == self.data.y_eval[start : start + EVAL_BATCH]).sum())
-        return Score(correct / self.data.y_eval.shape[0])
+            correct += (logits.argmax(-1) == self.data.y_eval[start : start + EVAL_BATCH]).sum()
+        return Score(int(correct) / self.data.y_eval.shape[0])
 
     # -- a population --------------------------------------------------------------------
     def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
