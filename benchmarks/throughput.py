@@ -14,7 +14,7 @@ MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size 
 * sequentially: ``workers.sequential.train_sequential``, one ``GenomeOptimizer`` model after
   the other (what the worker does for opaque entries, and for genomes where it is faster);
 * as a population: ``workers.population.train_population``, stacked parameters and one
-  population-wide ``rule_step`` (chunks of ``DEFAULT_CHUNK`` members per forward/backward).
+  population-wide ``rule_step`` (``default_chunk_size`` members per forward/backward).
 
 Each (model, path, P) cell runs in a fresh subprocess so that its peak resident memory
 (``ru_maxrss``; on a GPU also ``torch.cuda.max_memory_allocated``) is its own. A cell
@@ -56,7 +56,7 @@ from optimizers.baselines import ADAM  # noqa: E402
 from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
 from workers.datasets import ClassificationData, load_classification  # noqa: E402
 from workers.device import describe_device, resolve_device  # noqa: E402
-from workers.population import DEFAULT_CHUNK, train_population  # noqa: E402
+from workers.population import CONV_FREE_CHUNK, DEFAULT_CHUNK, train_population  # noqa: E402
 from workers.process import configure_worker_process  # noqa: E402
 from workers.runtime_classification import ClassificationRuntime  # noqa: E402
 from workers.sequential import train_sequential  # noqa: E402
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "malloc_tuned": args.tune_malloc,
         "cpu_count": os.cpu_count(),
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "population_chunk": DEFAULT_CHUNK.get(device.type, 8),
+        "population_chunk": {"convolutional": DEFAULT_CHUNK.get(device.type, 8), "other": CONV_FREE_CHUNK},
         "genome": "adam (optimizers.baselines.ADAM); plain and seq_adamw: torch.optim.AdamW(1e-3, wd 1e-4)",
         "note": "model-steps/s = members x steps / wall time; best of `repeats`; ratios from the same run",
     }

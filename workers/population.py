@@ -12,7 +12,9 @@ is NaN/inf or above its bound is frozen (its parameters and moments no longer ch
 gradient is masked out) and scored as diverged; the others go on. Forward, backward and
 update run over chunks of ``chunk_size`` members (gradients land in the stacked tensors) to
 bound activation and temporary memory; members never mix, so chunking changes no number
-(on a GPU the default chunk of 64 makes it one update call). There is no host sync
+(:func:`default_chunk_size`: convolution-free models run up to 64 members per chunk, i.e.
+one forward, backward and update call per parameter; the coefficients are sliced per chunk
+once per request, not per step). There is no host sync
 per step (losses stay on the device) except a check every ``ALL_DEAD_CHECK`` steps that
 stops early when every member has diverged.
 """
@@ -33,11 +35,19 @@ Tensor = torch.Tensor
 
 ALL_DEAD_CHECK = 25
 DEFAULT_CHUNK = {"cpu": 8, "cuda": 64}
-"""Members per forward/backward/update chunk by device type (bounds activation memory:
-P = 32 SmallCNNs stay under 1 GB of training memory on a CPU with chunks of 8)."""
+"""Members per forward/backward/update chunk by device type for convolutional models
+(bounds activation memory: P = 32 SmallCNNs stay under 1 GB of training memory on a CPU
+with chunks of 8)."""
+CONV_FREE_CHUNK = 64
+"""Members per chunk for models without convolutions (MLPs, landscapes) on any device:
+their activations are small, and every chunk costs a forward, a backward and an update
+call per parameter (on a CPU that overhead, not memory, bounds the speed)."""
 
 
-def default_chunk_size(device: torch.device) -> int:
+def default_chunk_size(device: torch.device, model: torch.nn.Module | None = None) -> int:
+    """Members per chunk on ``device`` for ``model`` (see the two constants above)."""
+    if model is not None and not any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        return max(CONV_FREE_CHUNK, DEFAULT_CHUNK.get(device.type, 8))
     return DEFAULT_CHUNK.get(device.type, 8)
 
 
@@ -86,10 +96,9 @@ def train_population(
     started = time.perf_counter()
     device = runtime.device
     members = len(genomes)
-    chunk_size = chunk_size or default_chunk_size(device)
-
     streams = [runtime.streams(seed) for seed in seeds]
     models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
+    chunk_size = chunk_size or default_chunk_size(device, models[0])
     bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
     template = models[0].train()
     params, buffers = stack_members(models)
@@ -104,11 +113,12 @@ def train_population(
     diverged_at = torch.full((members,), -1, dtype=torch.int64, device=device)
     losses = torch.zeros(steps, members, device=device)
 
+    spans = [(lo, min(members, lo + chunk_size)) for lo in range(0, members, chunk_size)]
+    coef_chunks = [_coef_slice(coef, lo, hi) for lo, hi in spans]  # sliced once, not per step
     steps_run = 0
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
-        for lo in range(0, members, chunk_size):
-            hi = min(members, lo + chunk_size)
+        for lo, hi in spans:
             batch_chunk = None if batch is None else tuple(part[lo:hi] for part in batch)
             loss = runtime.population_loss(
                 template,
@@ -131,11 +141,10 @@ def train_population(
             grads = [torch.zeros_like(params[n]) if params[n].grad is None else params[n].grad for n in names]
             # one parameter tensor and one chunk of members at a time: bounded temporaries
             for name, grad in zip(names, grads, strict=True):
-                for lo in range(0, members, chunk_size):
-                    hi = min(members, lo + chunk_size)
+                for (lo, hi), coef_chunk in zip(spans, coef_chunks, strict=True):
                     _update_members([params[name][lo:hi]], [grad[lo:hi]], [exp_avg[name][lo:hi]],
                                     [exp_avg_sq[name][lo:hi]], None if everyone_alive else alive[lo:hi],
-                                    step + 1, lr[lo:hi], _coef_slice(coef, lo, hi))  # fmt: skip
+                                    step + 1, lr[lo:hi], coef_chunk)  # fmt: skip
             for p in params.values():
                 p.grad = None
         steps_run = step + 1
