@@ -4,7 +4,7 @@
 
     evo run CONFIG [--db URL] [--address ADDR] [--name N] [key=value ...]
     evo resume RUN [--db URL] [--address ADDR]
-    evo runs | best RUN [--top K] [--task T] [--json] | show GENOME
+    evo runs | best RUN [--top K] [--task T] [--json] | show GENOME|RUN
     evo export [RUN] [--rank K | --genome HASH|NAME] [--class-name N] -o FILE.py
     evo compare CONFIG [key=value ...] [--run RUN] | report RUN [RUN ...] -o DIR
     evo run CONFIG --repeats N;  evo best RUN --holdout | --vs ENTRY|all
@@ -327,11 +327,19 @@ def best(
 
 @app.command()
 def show(
-    genome_hash: Annotated[str, typer.Argument(metavar="GENOME", help="Genome hash or unique prefix.")],
+    genome_hash: Annotated[
+        str, typer.Argument(metavar="GENOME|RUN", help="Genome hash or unique prefix, or a run name.")
+    ],
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Print one stored genome: its update rule, hash and JSON."""
+    """Print one stored genome (update rule, hash, JSON), or a run's per-generation timing."""
     with open_store(db, read_only=True) as store:
+        run_record = next((r for r in store.list_runs() if r.name == genome_hash), None)
+        if run_record is not None:
+            from evo.generation_timing import timing_rich_table
+
+            _console().print(timing_rich_table(run_record.name, store.generations(run_record.id)))
+            return
         genome = store.genome(genome_hash)
     _console().print(f"[bold]{genome.hash}[/bold]")
     _console().print(genome.describe(), highlight=False)

@@ -5,10 +5,12 @@ Per generation g (the design's "data's way through")::
     store.save_generation(run, g, population)        # before any evaluation: resumable
     missing = store.missing_evaluations(run, g)      # (+ the fixed entries at g = 0)
     for outcome in executor.map_unordered(requests(missing)):
-        store.record_evaluation(row) per member      # one transaction per result row
+        store.record_evaluations(rows)               # one transaction per work item
     fitness = evo.fitness.genome_fitness(...)        # read back from the store
     state = ga.tell(state, fitness)
-    store.close_generation(run, g, stats, ga_state=state as JSON)
+    store.close_generation(run, g, stats, ga_state=state as JSON, timing=clock)
+
+``timing`` is the generation's wall-time breakdown (:mod:`evo.generation_timing`).
 
 Resume: the state stored with the last closed generation is the GA state *after* its
 ``tell`` (population of the next generation, best so far, RNG), so a resumed run rebuilds
@@ -37,6 +39,7 @@ from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
 from evo.fitness import population_stats
 from evo.ga import GAState, GeneticAlgorithm, Individual
+from evo.generation_timing import GenerationClock, executor_width
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.lease import RunLease
 from evo.lr_variants import genome_variant_specs, grid_rows
@@ -127,16 +130,19 @@ def evaluate(
     *,
     prefix: str,
     observer: RunObserver,
+    clock: GenerationClock | None = None,
 ) -> int:
-    """Run the missing evaluations and store one row per member as each result arrives.
+    """Run the missing evaluations and store each result's rows (one transaction per work
+    item) as it arrives; ``clock`` counts the waiting, training and store time.
 
     An outcome the executor gave up on (``error`` set) becomes failed rows carrying the
     error text, fitness -1; the run goes on. Returns the number of rows stored.
     """
+    clock = clock or GenerationClock()
     requests = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix)
     by_id = {r.request_id: r for r in requests}
     stored = 0
-    for outcome in executor.map_unordered(requests):
+    for outcome in clock.timed_results(executor.map_unordered(requests)):
         request = by_id[outcome.request_id]
         result = outcome.result
         rows = outcome_rows(
@@ -146,10 +152,11 @@ def evaluate(
             worker=result.worker if result is not None else "",
             device=result.device if result is not None else "",
         )
+        with clock.store():
+            store.record_evaluations(rows)
         for row in rows:
-            store.record_evaluation(row)
             observer.evaluation_recorded(row)
-            stored += 1
+        stored += len(rows)
     return stored
 
 
@@ -294,8 +301,11 @@ class Driver:
     def run_generation(self, state: GAState) -> GAState:
         """Save, evaluate, score and close ``state.generation``; return the next state."""
         g = state.generation
-        population = self.ga.ask(state)
-        self.store.save_generation(self.run_id, g, population_individuals(population))
+        clock = GenerationClock(workers=executor_width(self.executor))
+        with clock.ga():
+            population = self.ga.ask(state)
+        with clock.store():
+            self.store.save_generation(self.run_id, g, population_individuals(population))
 
         specs = {ind.key: genome_spec(ind) for ind in population}
         for key, spec in self.fixed_specs.items():
@@ -305,7 +315,8 @@ class Driver:
         self._observe_fingerprints([(ind.key, specs[ind.key].genome) for ind in population])
         members = len(specs if g == 0 else {ind.key for ind in population}) + len(self._extra)
         total = members * self._per_entry()
-        missing = self._missing(g)
+        with clock.store():
+            missing = self._missing(g)
         self.observer.generation_started(g, total, total - len(missing))
         for attempt in range(MAX_PASSES):
             if not missing:
@@ -313,21 +324,27 @@ class Driver:
             to_run, to_copy = self.dedup.split(missing) if self.dedup is not None else (missing, [])
             evaluate(
                 self.store, self.executor, to_run, specs, self.cfg,
-                prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer,
+                prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer, clock=clock,
             )  # fmt: skip
             if self.dedup is not None:
-                copy_rows(self.store, self.dedup, to_copy, self.cfg.budget_key)
-            missing = self._missing(g)
+                with clock.store():
+                    copy_rows(self.store, self.dedup, to_copy, self.cfg.budget_key)
+            with clock.store():
+                missing = self._missing(g)
         if missing:
             raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
 
-        fitness = self.population_fitness(population)
+        with clock.store():
+            fitness = self.population_fitness(population)
         stats = population_stats(fitness)
-        next_state = self.ga.tell(state, fitness)
+        with clock.ga():
+            next_state = self.ga.tell(state, fitness)
         self.evaluate_holdout(g, population, fitness, specs)
-        self.store.close_generation(
-            self.run_id, g, stats.best, stats.mean, stats.std, ga_state=next_state.model_dump(mode="json")
-        )
+        state_json = next_state.model_dump(mode="json")
+        with clock.store():  # the close itself is the one store call the breakdown leaves out
+            self.store.close_generation(
+                self.run_id, g, stats.best, stats.mean, stats.std, ga_state=state_json, timing=clock.timing()
+            )
         self.observer.generation_closed(g, stats, next_state.best_fitness)
         return next_state
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from evo import plots
 from evo.fitness import genome_fitness
+from evo.generation_timing import timing_markdown
 from evo.holdout_report import holdout_section
 from evo.html_report import write_html
 from evo.paired import markdown as paired_markdown
@@ -106,6 +107,7 @@ def _write_report(store: Store, run: RunRecord, out: Path, landscape_steps: int 
         pictures.insert(0, landscape_section(out, ranking, steps))
     sections.extend(p.markdown() for p in pictures)
     sections.append(_top_genomes(evolved[:TOP_GENOMES]))
+    sections.append(timing_markdown(generations))
     path = out / "report.md"
     path.write_text("\n".join(sections), encoding="utf-8")
     write_html(store, run, out, ranking, generations, pictures)
