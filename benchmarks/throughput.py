@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument("--tag", default="", help="suffix of the result files' names")
     parser.add_argument("--repeats", type=int, default=2, help="measurements per cell; the best is kept")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's step count")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": "model-steps/s = members x steps / wall time; best of `repeats`; ratios from the same run",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"throughput_{device.type}{'_malloc' if args.tune_malloc else ''}"
+    stem = RESULTS / f"throughput_{device.type}{'_malloc' if args.tune_malloc else ''}{args.tag}"
     stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     header = (
         f"# Worker throughput on {meta['device']}\n\n"
