@@ -54,9 +54,10 @@ if str(ROOT) not in sys.path:
 
 from optimizers.baselines import ADAM  # noqa: E402
 from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
+from workers import population as population_module  # noqa: E402
 from workers.datasets import ClassificationData, load_classification  # noqa: E402
 from workers.device import describe_device, resolve_device  # noqa: E402
-from workers.population import CONV_FREE_CHUNK, DEFAULT_CHUNK, train_population  # noqa: E402
+from workers.population import DEFAULT_CHUNK, train_population  # noqa: E402
 from workers.process import configure_worker_process  # noqa: E402
 from workers.runtime_classification import ClassificationRuntime  # noqa: E402
 from workers.sequential import train_sequential  # noqa: E402
@@ -313,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         "malloc_tuned": args.tune_malloc,
         "cpu_count": os.cpu_count(),
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "population_chunk": {"convolutional": DEFAULT_CHUNK.get(device.type, 8), "other": CONV_FREE_CHUNK},
+        "population_chunk": {
+            "convolutional": DEFAULT_CHUNK.get(device.type, 8),
+            "other": getattr(population_module, "CONV_FREE_CHUNK", None),
+        },
         "genome": "adam (optimizers.baselines.ADAM); plain and seq_adamw: torch.optim.AdamW(1e-3, wd 1e-4)",
         "note": "model-steps/s = members x steps / wall time; best of `repeats`; ratios from the same run",
     }

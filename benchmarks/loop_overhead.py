@@ -1,0 +1,96 @@
+"""The sequential and population loops against a plain PyTorch loop, interleaved in one process.
+
+``throughput.py`` measures each cell in its own process (peak memory); on a loaded shared
+machine its ratios swing with the load. Here the paths of ``throughput.py`` (``plain``,
+``seq_adamw``, ``sequential``, ``population`` at P members) run in short alternating bursts
+in one process, ``--rounds`` times, and each path's ratio to the plain loop is the median
+over rounds of (plain burst time / path burst time) per model-step, so slow spells hit
+every path alike.
+
+Usage::
+
+    python benchmarks/loop_overhead.py --tasks digits two_moons --members 16 --rounds 7
+
+Writes ``benchmarks/results/loop_overhead.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.throughput import PATHS, _train  # noqa: E402
+from workers.tasks import TASKS  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["digits", "two_moons"])
+    parser.add_argument("--members", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=40, help="steps per member per burst")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--tag", default="", help="suffix of the result files' names")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows = []
+    for task in args.tasks:
+        runtime = TASKS[task].runtime("./data", "val", torch.device("cpu"))
+        for path in PATHS:
+            _train(runtime, path, 2, 3)  # warm-up
+        ratios: dict[str, list[float]] = {p: [] for p in PATHS}
+        rates: dict[str, list[float]] = {p: [] for p in PATHS}
+        for _ in range(args.rounds):
+            seconds = {}
+            for path in PATHS:
+                t = time.perf_counter()
+                _train(runtime, path, args.members, args.steps)
+                seconds[path] = time.perf_counter() - t
+                rates[path].append(args.members * args.steps / seconds[path])
+            for path in PATHS:
+                ratios[path].append(seconds["plain"] / seconds[path])
+        row = {
+            "task": task,
+            "P": args.members,
+            "steps": args.steps,
+            "median_ratio_vs_plain": {p: statistics.median(r) for p, r in ratios.items()},
+            "ratios": ratios,
+            "median_model_steps_per_s": {p: statistics.median(r) for p, r in rates.items()},
+        }
+        rows.append(row)
+        print(task, {p: round(v, 2) for p, v in row["median_ratio_vs_plain"].items()}, flush=True)
+    lines = ["| task | P | plain AdamW | evo loop + AdamW | evo sequential (adam genome) | evo population |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        cells = [
+            f"{r['median_model_steps_per_s'][p]:.0f}/s ({r['median_ratio_vs_plain'][p]:.2f}x)" for p in PATHS
+        ]
+        lines.append(f"| {r['task']} | {r['P']} | " + " | ".join(cells) + " |")
+    command = "python benchmarks/loop_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    md = (f"# Loops against a plain PyTorch loop (interleaved, median of {args.rounds} rounds)\n\n"
+          f"`{command}`; "
+          f"1 thread; 1-minute load {os.getloadavg()[0]:.1f} at the end (shared 2-core machine).\n\n"
+          + "\n".join(lines) + "\n")  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"loop_overhead{args.tag}.json").write_text(
+        json.dumps({"command": command, "rows": rows}, indent=2) + "\n"
+    )
+    (RESULTS / f"loop_overhead{args.tag}.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
