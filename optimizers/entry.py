@@ -72,7 +72,8 @@ class FixedEntry:
         (ALME's candidates, Azure Sky's noise) so that a score depends only on the seed.
         """
         if self.genome is not None:
-            return GenomeOptimizer(params, self.genome, total_steps=total_steps)
+            # the exact formulation (foreach=False): scores do not move with the fast path
+            return GenomeOptimizer(params, self.genome, total_steps=total_steps, foreach=False)
         if generator is not None and self.stochastic:
             return self.optimizer_class(params, **self.kwargs, generator=generator)
         return self.optimizer_class(params, **self.kwargs)

@@ -30,7 +30,9 @@ class GenomeOptimizer(RuleOptimizer):
         total_steps: horizon of the cosine schedule (the seed's ``max_steps``).
         lr, betas, eps, weight_decay: default to the genome's (``10**lr_log10``,
             ``(beta1, beta2)`` with 0 for an unused moment, ...).
-        foreach: None (multi-tensor on CUDA, per-tensor loop elsewhere), True or False.
+        foreach: None or True: the multi-tensor path (eager: the fast formulation, within
+            rounding of the exact one); False: the exact per-tensor loop, bit for bit what
+            the workers evaluate.
         maximize: ascend instead of descend.
         schedule: ``"genome"`` (warmup/cosine multiply the group's lr) or ``"none"``.
 

@@ -32,6 +32,25 @@ Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, ep
 is a float32 tensor whatever the parameter dtype; bf16/fp16 parameters keep their moments
 in float32 and receive the float32 update rounded to their dtype. The schedule's cosine is
 evaluated in float64 and rounded once to float32.
+
+Two formulations of the same maths: the exact one (:func:`rule_update_`: the per-tensor loop,
+the population path the workers evaluate with, and ``torch.compile``) and the fast one
+(:func:`rule_update_fast_`: the eager multi-tensor path), which folds the bias corrections
+and term weights into Python-float coefficients and fuses the updates the way
+``torch.optim.AdamW(foreach=True)`` does. With sb = sqrt(1 - beta_2^t) (1 without bias
+correction) and b1 = 1 - beta_1^t:
+
+.. math::
+
+    D &= \\sqrt{v} + \\epsilon\\, s_b \\quad (\\text{so } \\sqrt{\\hat v} + \\epsilon = D / s_b) \\\\
+    p &\\leftarrow p - \\eta_k \\big[(\\alpha_{ADAM} s_b / b_1)\\, m / D
+        + (\\alpha_{RMS} s_b)\\, g / D + ((\\alpha_{MOM} + 0.1 \\alpha_{NEST}) / b_1)\\, m
+        + (\\alpha_{GRAD} + 0.9 \\alpha_{NEST})\\, g
+        + \\alpha_{SIGN} \\mathrm{sign}(g) + \\alpha_{SQRT}\\, g / (|g| + \\epsilon)\\big]
+
+(m by ``lerp_``, v by ``mul_`` + ``addcmul_``, each group of terms applied to p by one
+``addcdiv_``/``add_``). It differs from the exact formulation only by rounding (float32
+parameters agree within 1e-6 over a training run, tested).
 """
 
 import math
@@ -269,6 +288,105 @@ def rule_update_(
     torch._foreach_sub_(params, delta)
 
 
+def fast_coefficients(weights, bc1, bc2):
+    """The fast formulation's per-group coefficients (Python floats) of m/D, g/D, m and g,
+    from the 7 term weights and the bias corrections 1 - beta^t (1.0 when off)."""
+    sb = math.sqrt(bc2)
+    return {
+        "m_over_d": weights[3] * sb / bc1,
+        "g_over_d": weights[2] * sb,
+        "m": (weights[1] + (1.0 - NESTEROV_MIX) * weights[6]) / bc1,
+        "g": weights[0] + NESTEROV_MIX * weights[6],
+        "sign": weights[4],
+        "smooth_sign": weights[5],
+        "sb": sb,
+    }
+
+
+def rule_update_fast_(
+    params, grads, exp_avgs, exp_avg_sqs, lr, decay, beta1, beta2, eps, c, clip=None, maximize=False
+):
+    """The fast formulation (see the module docstring) on lists of tensors, in place.
+
+    Every scalar is a Python float (one group, one step count): ``lr`` the scheduled rate,
+    ``decay`` = 1 - lr wd, ``c`` from :func:`fast_coefficients`, ``clip`` None for no
+    clipping. The moments are updated exactly as torch.optim.AdamW's (``lerp_``,
+    ``mul_`` + ``addcmul_``). Temporaries: the shared denominator D (when RMS_NORM or
+    ADAM_TERM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
+    SQRT_GRAD, and the sum of the terms when there are several (unless it can be sign(g)).
+    """
+    if not params:
+        return
+    g = grads
+    if maximize:
+        g = torch._foreach_neg(g)
+    if clip is not None:
+        if g is grads:
+            g = torch._foreach_clamp_min(g, -clip)
+        else:
+            torch._foreach_clamp_min_(g, -clip)
+        torch._foreach_clamp_max_(g, clip)
+    if decay != 1.0:
+        torch._foreach_mul_(params, decay)
+    torch._foreach_lerp_(exp_avgs, g, 1.0 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, g, g, 1.0 - beta2)
+    terms = []  # (coefficient, x, y, x is a temporary of ours): the step adds -lr c x (/ y)
+    if c["m"] != 0.0:
+        terms.append((c["m"], exp_avgs, None, False))
+    if c["g"] != 0.0:
+        terms.append((c["g"], g, None, False))
+    if c["sign"] != 0.0:
+        terms.append((c["sign"], torch._foreach_sign(g), None, True))
+    if c["m_over_d"] != 0.0 or c["g_over_d"] != 0.0:
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_add_(denom, eps * c["sb"])
+        for key, x in (("m_over_d", exp_avgs), ("g_over_d", g)):
+            if c[key] != 0.0:
+                terms.append((c[key], x, denom, False))
+        del denom
+    if c["smooth_sign"] != 0.0:
+        smooth = torch._foreach_abs(g)
+        torch._foreach_add_(smooth, eps)
+        terms.append((c["smooth_sign"], g, smooth, False))
+        del smooth
+    _apply_terms_(params, terms, lr)
+
+
+def _apply_terms_(params, terms, lr):
+    """p <- p - lr sum_i c_i x_i (/ y_i), rounding p once: a single term is fused into p
+    (``add_`` / ``addcdiv_``); several are summed into one buffer (the first term's own
+    temporary when it has one), scaled by the first coefficient, then added to p."""
+    if not terms:
+        return
+    c0, x0, y0, owned = terms.pop(0)
+    if not terms:
+        if y0 is None:
+            torch._foreach_add_(params, x0, alpha=-lr * c0)
+        else:
+            torch._foreach_addcdiv_(params, x0, y0, -lr * c0)
+        return
+    if y0 is not None:
+        delta = torch._foreach_div(x0, y0)
+    elif owned:
+        delta = x0
+    else:  # the first two terms make the buffer in one out-of-place op
+        c1, x1, y1, _ = terms.pop(0)
+        if y1 is None:
+            delta = torch._foreach_add(x0, x1, alpha=c1 / c0)
+        else:
+            delta = torch._foreach_addcdiv(x0, x1, y1, c1 / c0)
+    del x0, y0
+    while terms:
+        c, x, y, _ = terms.pop(0)
+        if y is None:
+            torch._foreach_add_(delta, x, alpha=c / c0)
+        else:
+            torch._foreach_addcdiv_(delta, x, y, c / c0)
+        del x, y
+    torch._foreach_add_(params, delta, alpha=-lr * c0)
+
+
 def per_member(scalars, tensors):
     """Population form of :func:`step_scalars`: each ``[P]`` value becomes, per tensor of
     ``tensors`` (shape ``[P, ...]``), a ``[P, 1, ..., 1]`` view broadcasting over it."""
@@ -343,8 +461,11 @@ class RuleOptimizer(torch.optim.Optimizer):
     ``group["lr"]``); the genome's warmup and cosine multiply the group's current lr
     (``schedule="none"`` leaves all scheduling to the user's scheduler). The genome's terms
     and flags are kept per group too (a group may carry its own ``genome``), each group with
-    its own copy. ``foreach=None`` picks the multi-tensor path on CUDA and the per-tensor
-    loop elsewhere (as torch.optim); both run :func:`rule_update_`. Step counters are
+    its own copy. ``foreach=None`` (or True) picks the multi-tensor path, in eager mode the
+    fast formulation :func:`rule_update_fast_` (fp32/fp64 parameters; it agrees with the exact
+    one within rounding); ``foreach=False`` runs the exact :func:`rule_update_` per tensor,
+    bit for bit what the workers evaluated (they use it). Under ``torch.compile`` and for
+    fp16/bf16 parameters every path runs :func:`rule_update_`. Step counters are
     tensors (``group["step"]`` for the schedule, ``state["step"]`` per parameter for the
     bias correction), so ``torch.compile`` traces ``step()`` without a graph break.
     """
@@ -479,17 +600,60 @@ class RuleOptimizer(torch.optim.Optimizer):
         lr = torch.as_tensor(group["lr"], dtype=torch.float32)
         if group["schedule"] == "genome":
             lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
+        foreach = group["foreach"]
+        exact = {}
+        for key, params in buckets.items():
+            states = [self.state[p] for p in params]
+            torch._foreach_add_([st["step"] for st in states], 1.0)
+            fast = (foreach is None or foreach) and not compiling and key[1] not in LOW_PRECISION
+            if fast:
+                self._fast_bucket(group, coef, lr, params, states)
+            else:
+                exact[key] = (params, states)
+        if exact:
+            self._exact_buckets(group, coef, lr, exact, compiling)
+
+    def _fast_bucket(self, group, coef, lr, params, states):
+        """The eager multi-tensor path: :func:`rule_update_fast_` with Python-float
+        coefficients computed once per step count (one count per bucket, as a rule)."""
+        flags = group["genome"]
+        beta1, beta2 = coef["beta1"].item(), coef["beta2"].item()
+        lr, eps = lr.item(), coef["eps"].item()
+        decay = (1.0 - lr * coef["weight_decay"]).item()
+        weights = coef["weights"].tolist()
+        clip = coef["clip"].item() if flags["use_gradient_clipping"] else None
+        by_count = {}
+        for p, st in zip(params, states, strict=True):
+            by_count.setdefault(int(st["step"].item()), []).append((p, st))
+        for t, members in by_count.items():
+            bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if flags["use_bias_correction"] else (1.0, 1.0)
+            rule_update_fast_(
+                [p for p, _ in members],
+                [p.grad for p, _ in members],
+                [st["exp_avg"] for _, st in members],
+                [st["exp_avg_sq"] for _, st in members],
+                lr,
+                decay,
+                beta1,
+                beta2,
+                eps,
+                fast_coefficients(weights, bc1, bc2),
+                clip,
+                group["maximize"],
+            )
+
+    def _exact_buckets(self, group, coef, lr, buckets, compiling):
+        """The exact formulation, :func:`rule_update_` (per tensor, or per bucket with
+        ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters)."""
         s = step_scalars(coef, lr)
         flags = group["genome"]
         bias = bool(flags["use_bias_correction"])
         clipping = bool(flags["use_gradient_clipping"])
         terms = coef["active_terms"]
         foreach = group["foreach"]
-        for params in buckets.values():
-            multi = params[0].is_cuda if foreach is None else bool(foreach)
-            states = [self.state[p] for p in params]
+        for params, states in buckets.values():
+            multi = foreach is None or bool(foreach)
             steps = [st["step"] for st in states]
-            torch._foreach_add_(steps, 1.0)
             bc1 = bc2 = None
             if bias and compiling:  # tensor powers: no host sync, no graph break
                 t = torch.stack(steps)

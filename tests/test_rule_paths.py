@@ -1,8 +1,11 @@
 """One rule, four paths: per-tensor loop, multi-tensor (foreach), population, exported file.
 
-On a CPU the loop and the multi-tensor path run the same kernels (foreach ops fall back to
-per-tensor ATen ops), so they agree bit for bit, and the exported file runs the very same
-source; the population path broadcasts per-member coefficients and agrees within 1e-6.
+The loop (``foreach=False``) runs the exact formulation, as the population path the workers
+evaluate with; the eager multi-tensor path runs the fast formulation (bias corrections and
+weights folded into Python-float coefficients, fused lerp_/addcmul_/addcdiv_), which is the
+same maths rounded differently, so it agrees with the loop within 1e-6 (not bit for bit). The
+exported file runs the very same source: bit-identical to GenomeOptimizer on each path. The
+population path broadcasts per-member coefficients and agrees with the loop within 1e-6.
 """
 
 from __future__ import annotations
@@ -84,9 +87,12 @@ def check_paths(genome: Genome, folder: Path, name: str, population_result: list
     multi = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=True))
     exported_cls = load_exported(genome, folder, name)
     exported = train_optimizer(lambda p: exported_cls(p, foreach=True))
-    for a, b, c, d in zip(loop, multi, exported, population_result, strict=True):
-        assert torch.equal(a, b) or (a.isnan().any() and torch.equal(a.isnan(), b.isnan())), genome.describe()
+    exported_loop = train_optimizer(lambda p: exported_cls(p, foreach=False))
+    for a, b, c, d, e in zip(loop, multi, exported, population_result, exported_loop, strict=True):
+        # fast vs exact formulation: the same maths, rounded differently (see the module docstring)
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, equal_nan=True, msg=genome.describe())
         assert torch.equal(b, c) or (b.isnan().any() and torch.equal(b.isnan(), c.isnan())), genome.describe()
+        assert torch.equal(a, e) or (a.isnan().any() and torch.equal(a.isnan(), e.isnan())), genome.describe()
         torch.testing.assert_close(d, a, rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
@@ -116,4 +122,5 @@ def test_mixed_dtypes_are_bucketed_and_agree_with_the_loop(dtype: torch.dtype) -
         return make
 
     for a, b in zip(train_optimizer(make_mixed(False)), train_optimizer(make_mixed(True)), strict=True):
-        assert a.dtype == b.dtype and torch.equal(a, b)
+        assert a.dtype == b.dtype  # exact loop vs fast multi-tensor formulation: rounding only
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)

@@ -65,7 +65,10 @@ def _entry_genome(entry: EntrySpec) -> Genome | None:
 def _optimizer_factory(entry: EntrySpec, total_steps: int) -> OptimizerFactory:
     if entry.genome is not None:
         genome = entry.genome
-        return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=total_steps)
+        # foreach=False: the exact formulation, so evaluated fitness never moves with the fast path
+        return lambda params, _generator: GenomeOptimizer(
+            params, genome, total_steps=total_steps, foreach=False
+        )
     if entry.custom is not None:  # imported when the member trains: a failure fails the member
         custom = entry.custom
         scale = entry.lr_scale
