@@ -356,9 +356,12 @@ def rule_update_fast_(
 def _apply_terms_(params, terms, lr):
     """p <- p - lr sum_i c_i x_i (/ y_i), rounding p once: a single term is fused into p
     (``add_`` / ``addcdiv_``); several are summed into one buffer (the first term's own
-    temporary when it has one), scaled by the first coefficient, then added to p."""
+    temporary when it has one) in units of the first coefficient c0, then added to p with
+    -lr c0. When a ratio c / c0 would exceed 1e4 the largest term goes first (ratios <= 1)."""
     if not terms:
         return
+    if any(abs(c) > 1e4 * abs(terms[0][0]) for c, *_ in terms):  # keep ratios c / c0 far from overflow
+        terms.sort(key=lambda term: -abs(term[0]))
     c0, x0, y0, owned = terms.pop(0)
     if not terms:
         if y0 is None:
