@@ -124,3 +124,22 @@ def test_mixed_dtypes_are_bucketed_and_agree_with_the_loop(dtype: torch.dtype) -
     for a, b in zip(train_optimizer(make_mixed(False)), train_optimizer(make_mixed(True)), strict=True):
         assert a.dtype == b.dtype  # exact loop vs fast multi-tensor formulation: rounding only
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["evo_seed_best", "adam", "multi"])
+def test_workers_train_with_the_exact_formulation(name: str) -> None:
+    """The workers' sequential optimizers (an evolved genome, a fixed genome entry) run the
+    exact per-tensor rule, bit for bit: evaluated fitness never moves with the fast path."""
+    from optimizers.registry import get_entry
+    from workers.evaluate import _optimizer_factory
+    from workers.requests import EntrySpec
+
+    genome = FIXED[name]
+    exact = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=False))
+    factory = _optimizer_factory(EntrySpec(key=genome.hash, genome=genome), STEPS)
+    made = [train_optimizer(lambda p: factory(p, None))]
+    if name == "adam":
+        made.append(train_optimizer(lambda p: get_entry("adam").build(p, STEPS)))
+    for got in made:
+        for a, b in zip(exact, got, strict=True):
+            assert torch.equal(a, b)
