@@ -447,6 +447,26 @@ def _genome_hyperparameters(genome):
     }
 
 
+CHUNK_ELEMENTS = 1 << 22
+"""The fast path runs on chunks of about this many elements (16 MB of float32): temporaries
+stay small and reuse the allocator's memory instead of fresh pages every step."""
+
+
+def _chunks(members):
+    """Consecutive runs of (param, state) pairs of at most ~CHUNK_ELEMENTS elements (a
+    larger tensor alone)."""
+    chunk, size = [], 0
+    for member in members:
+        n = member[0].numel()
+        if chunk and size + n > CHUNK_ELEMENTS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(member)
+        size += n
+    if chunk:
+        yield chunk
+
+
 def _pick(value, idx):
     return [value[i] for i in idx] if isinstance(value, list) else value
 
@@ -628,22 +648,23 @@ class RuleOptimizer(torch.optim.Optimizer):
         by_count = {}
         for p, st in zip(params, states, strict=True):
             by_count.setdefault(int(st["step"].item()), []).append((p, st))
-        for t, members in by_count.items():
+        for t, all_members in by_count.items():
             bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if flags["use_bias_correction"] else (1.0, 1.0)
-            rule_update_fast_(
-                [p for p, _ in members],
-                [p.grad for p, _ in members],
-                [st["exp_avg"] for _, st in members],
-                [st["exp_avg_sq"] for _, st in members],
-                lr,
-                decay,
-                beta1,
-                beta2,
-                eps,
-                fast_coefficients(weights, bc1, bc2),
-                clip,
-                group["maximize"],
-            )
+            for members in _chunks(all_members):
+                rule_update_fast_(
+                    [p for p, _ in members],
+                    [p.grad for p, _ in members],
+                    [st["exp_avg"] for _, st in members],
+                    [st["exp_avg_sq"] for _, st in members],
+                    lr,
+                    decay,
+                    beta1,
+                    beta2,
+                    eps,
+                    fast_coefficients(weights, bc1, bc2),
+                    clip,
+                    group["maximize"],
+                )
 
     def _exact_buckets(self, group, coef, lr, buckets, compiling):
         """The exact formulation, :func:`rule_update_` (per tensor, or per bucket with
