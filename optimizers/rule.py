@@ -332,9 +332,14 @@ def rule_update_fast_(
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, g, g, 1.0 - beta2)
     terms = []  # (coefficient, x, y, x is a temporary of ours): the step adds -lr c x (/ y)
+    # g is our own copy (clipped/negated/cast) and only used linearly: the sum is built in it,
+    # g first and g / D right after it (an element-wise op reads each g before writing it)
+    in_g = g is not grads and c["g"] != 0.0 and c["sign"] == 0.0 and c["smooth_sign"] == 0.0
+    if in_g:
+        terms.append((c["g"], g, None, True))
     if c["m"] != 0.0:
         terms.append((c["m"], exp_avgs, None, False))
-    if c["g"] != 0.0:
+    if c["g"] != 0.0 and not in_g:
         terms.append((c["g"], g, None, False))
     if c["sign"] != 0.0:
         terms.append((c["sign"], torch._foreach_sign(g), None, True))
@@ -343,7 +348,7 @@ def rule_update_fast_(
         torch._foreach_add_(denom, eps * c["sb"])
         for key, x in (("m_over_d", exp_avgs), ("g_over_d", g)):
             if c[key] != 0.0:
-                terms.append((c[key], x, denom, False))
+                terms.insert(1 if in_g and key == "g_over_d" else len(terms), (c[key], x, denom, False))
         del denom
     if c["smooth_sign"] != 0.0:
         smooth = torch._foreach_abs(g)
@@ -361,7 +366,7 @@ def _apply_terms_(params, terms, lr):
     if not terms:
         return
     if any(abs(c) > 1e4 * abs(terms[0][0]) for c, *_ in terms):  # keep ratios c / c0 far from overflow
-        terms.sort(key=lambda term: -abs(term[0]))
+        terms = sorted(((c, x, y, False) for c, x, y, _ in terms), key=lambda term: -abs(term[0]))
     c0, x0, y0, owned = terms.pop(0)
     if not terms:
         if y0 is None:

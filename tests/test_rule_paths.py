@@ -32,7 +32,13 @@ MULTI = Genome(
     warmup_steps=5,
     use_cosine_decay=True,
 )
-FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST, "multi": MULTI}
+CLIPPED_LINEAR = Genome(  # the fast path sums the terms in its own clipped copy of g
+    term_types=[Term.GRAD, Term.RMS_NORM, Term.ADAM_TERM, Term.NESTEROV],
+    alphas=[0.1, 0.5, 2.0, 0.3],
+    use_gradient_clipping=True,
+    clip_value=0.05,
+)
+FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST, "multi": MULTI, "clipped_linear": CLIPPED_LINEAR}
 
 
 def shapes() -> list[tuple[int, ...]]:
