@@ -2,7 +2,7 @@
 
 The file contains the source of :mod:`optimizers.rule` verbatim, its maths docstring
 included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
-exactly), a header recording where the genome came from (:class:`Provenance`: run,
+exactly; with ``foreach=False``, bit for bit the trajectory the workers evaluated), a header recording where the genome came from (:class:`Provenance`: run,
 generation, canonical hash, parents, fitness per task next to the fixed entries', evo
 version) and a small :class:`~optimizers.rule.RuleOptimizer` subclass with the genome baked
 in, taking torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It
@@ -79,6 +79,8 @@ Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler
     loss.backward(); opt.step(); opt.zero_grad()
     # lr/betas/eps/weight_decay default to the genome's; schedule="none" turns off the
     # genome's warmup/cosine (they multiply the group's lr, so torch schedulers compose).
+    # foreach=None/True: the fast multi-tensor formulation; foreach=False: the exact one,
+    # bit for bit what evo evaluated (the two differ by rounding only).
 
 The update rule below is copied verbatim from evo's optimizers/rule.py:
 {rule_doc}"""
