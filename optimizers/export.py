@@ -2,7 +2,8 @@
 
 The file contains the source of :mod:`optimizers.rule` verbatim, its maths docstring
 included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
-exactly; with ``foreach=False``, bit for bit the trajectory the workers evaluated), a header recording where the genome came from (:class:`Provenance`: run,
+exactly; ``foreach=False``: bit for bit the workers' trajectory), a header recording where
+the genome came from (:class:`Provenance`: run,
 generation, canonical hash, parents, fitness per task next to the fixed entries', evo
 version) and a small :class:`~optimizers.rule.RuleOptimizer` subclass with the genome baked
 in, taking torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It

@@ -88,15 +88,49 @@ def load_exported(genome: Genome, folder: Path, name: str):
     return module.Exported
 
 
-def check_paths(genome: Genome, folder: Path, name: str, population_result: list[torch.Tensor]) -> None:
+def fast_steps_from_loop_states(genome: Genome) -> None:
+    """Every step of the exact loop's trajectory, redone by the fast multi-tensor path from the
+    same parameters, gradients and state, agrees within 1e-6 (one step: rounding only)."""
+    import copy
+
+    start, targets, scales = init()
+    params = [torch.nn.Parameter(p.clone()) for p in start]
+    twins = [torch.nn.Parameter(p.clone()) for p in start]
+    loop = GenomeOptimizer(params, genome, total_steps=STEPS, foreach=False)
+    fast = GenomeOptimizer(twins, genome, total_steps=STEPS, foreach=True)
+    for _ in range(STEPS):
+        loop.zero_grad()
+        sum((((p - t) ** 2) * s).sum() for p, t, s in zip(params, targets, scales, strict=True)).backward()
+        with torch.no_grad():
+            for p, q in zip(params, twins, strict=True):
+                q.copy_(p)
+                q.grad = p.grad.clone()
+        fast.load_state_dict(copy.deepcopy(loop.state_dict()))
+        fast.param_groups[0]["foreach"] = True  # the loaded group says False
+        loop.step()
+        fast.step()
+        for p, q in zip(params, twins, strict=True):
+            torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-6, equal_nan=True, msg=genome.describe())
+            for key in ("exp_avg", "exp_avg_sq"):
+                got, want = fast.state[q][key], loop.state[p][key]
+                torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6, equal_nan=True, msg=key)
+
+
+def check_paths(
+    genome: Genome, folder: Path, name: str, population_result: list[torch.Tensor], trajectory: bool = True
+) -> None:
     loop = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=False))
     multi = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=True))
     exported_cls = load_exported(genome, folder, name)
     exported = train_optimizer(lambda p: exported_cls(p, foreach=True))
     exported_loop = train_optimizer(lambda p: exported_cls(p, foreach=False))
     for a, b, c, d, e in zip(loop, multi, exported, population_result, exported_loop, strict=True):
-        # fast vs exact formulation: the same maths, rounded differently (see the module docstring)
-        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, equal_nan=True, msg=genome.describe())
+        # fast vs exact formulation: the same maths, rounded differently (see the module docstring);
+        # over a whole run only for the fixed genomes: a random genome may be chaotic (ADAM_TERM
+        # without v is lr m / (|g| + eps)) and amplify any rounding; its steps are compared one
+        # by one instead (fast_steps_from_loop_states)
+        if trajectory:
+            torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, equal_nan=True, msg=genome.describe())
         assert torch.equal(b, c) or (b.isnan().any() and torch.equal(b.isnan(), c.isnan())), genome.describe()
         assert torch.equal(a, e) or (a.isnan().any() and torch.equal(a.isnan(), e.isnan())), genome.describe()
         torch.testing.assert_close(d, a, rtol=1e-6, atol=1e-6, equal_nan=True)
@@ -114,7 +148,8 @@ def test_random_genomes_agree_on_every_path(tmp_path_factory, a: Genome, b: Geno
     folder = tmp_path_factory.mktemp("paths")
     population = train_population([a, b, c])
     for i, (genome, got) in enumerate(zip((a, b, c), population, strict=True)):
-        check_paths(genome, folder, f"m_{i}", got)
+        check_paths(genome, folder, f"m_{i}", got, trajectory=False)
+        fast_steps_from_loop_states(genome)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
