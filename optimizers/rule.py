@@ -29,9 +29,11 @@ m_hat + 0.9 (g - m_hat). ``use_m=False`` is computed as beta1 = 0 (then m = g ex
 bias correction is 1), likewise ``use_v=False`` as beta2 = 0. The sum runs in term order.
 
 Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, eps, alphas)
-is a float32 tensor whatever the parameter dtype; bf16/fp16 parameters keep their moments
-in float32 and receive the float32 update rounded to their dtype. The schedule's cosine is
-evaluated in float64 and rounded once to float32.
+is computed in float32 at least: float32 for fp32/fp16/bf16 parameters (never in the
+parameter's own low precision, where beta2 = 0.999 would round to 1), float64 for float64
+parameters; the fast path's Python floats are those same values. bf16/fp16 parameters keep their moments in
+float32 and receive the float32 update rounded to their dtype. The schedule's cosine is
+evaluated in float64 and rounded once to the scalars' dtype.
 
 Two formulations of the same maths: the exact one (:func:`rule_update_`: the per-tensor loop,
 the population path the workers evaluate with, and ``torch.compile``) and the fast one
@@ -139,7 +141,8 @@ def scheduled_lr(coef, step, total_steps, lr=None):
     warm = torch.where(
         coef["use_warmup"] & (step < warmup), warmup.reciprocal() * (step + 1).to(warmup.dtype), 1.0
     )
-    cosine = (0.5 * (1.0 + torch.cos(math.pi * torch.clamp(step, max=total_steps) / total_steps))).float()
+    cosine = 0.5 * (1.0 + torch.cos(math.pi * torch.clamp(step, max=total_steps) / total_steps))
+    cosine = cosine.to(lr.dtype)  # float64 maths, rounded once to the rate's dtype
     decay = torch.where(coef["use_cosine_decay"], cosine.to(lr.device), 1.0)
     return lr * warm * decay
 
@@ -575,16 +578,24 @@ class RuleOptimizer(torch.optim.Optimizer):
             if "step" in st and not torch.is_tensor(st["step"]):
                 st["step"] = torch.tensor(float(st["step"]))
 
-    def _group_coefficients(self, group):
-        """The group's genome as float32 coefficients, its own lr/betas/eps/wd replacing the
-        genome's (the hyperparameters a user or a scheduler may change)."""
-        coef = rule_coefficients(group["genome"])
+    def _group_coefficients(self, group, dtype=torch.float32):
+        """The group's genome as coefficients of ``dtype`` (float32 for the exact path, float64
+        for the fast path's Python floats), its own lr/betas/eps/wd replacing the genome's (the
+        hyperparameters a user or a scheduler may change)."""
+        coef = rule_coefficients(group["genome"], dtype=dtype)
         beta1, beta2 = group["betas"]
-        coef["beta1"] = torch.as_tensor(beta1, dtype=torch.float32)
-        coef["beta2"] = torch.as_tensor(beta2, dtype=torch.float32)
-        coef["eps"] = torch.as_tensor(group["eps"], dtype=torch.float32)
-        coef["weight_decay"] = torch.as_tensor(group["weight_decay"], dtype=torch.float32)
+        coef["beta1"] = torch.as_tensor(beta1, dtype=dtype)
+        coef["beta2"] = torch.as_tensor(beta2, dtype=dtype)
+        coef["eps"] = torch.as_tensor(group["eps"], dtype=dtype)
+        coef["weight_decay"] = torch.as_tensor(group["weight_decay"], dtype=dtype)
         return coef
+
+    def _group_lr(self, group, coef):
+        """The group's lr for this step (the genome's schedule applied), in ``coef``'s dtype."""
+        lr = torch.as_tensor(group["lr"], dtype=coef["eps"].dtype)
+        if group["schedule"] == "genome":
+            lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
+        return lr
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -624,22 +635,25 @@ class RuleOptimizer(torch.optim.Optimizer):
                 state["exp_avg_sq"] = state["exp_avg_sq"].to(moment_dtype)
 
     def _step_group(self, group, buckets, compiling):
-        coef = self._group_coefficients(group)
-        lr = torch.as_tensor(group["lr"], dtype=torch.float32)
-        if group["schedule"] == "genome":
-            lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
         foreach = group["foreach"]
-        exact = {}
+        exact, scalars = {}, {}
         for key, params in buckets.items():
             states = [self.state[p] for p in params]
             torch._foreach_add_([st["step"] for st in states], 1.0)
             fast = (foreach is None or foreach) and not compiling and key[1] not in LOW_PRECISION
-            if fast:
-                self._fast_bucket(group, coef, lr, params, states)
+            if fast:  # the exact path's scalar dtype: float32, float64 for float64 parameters
+                dtype = torch.float64 if key[1] == torch.float64 else torch.float32
+                if dtype not in scalars:
+                    coef = self._group_coefficients(group, dtype)
+                    scalars[dtype] = (coef, self._group_lr(group, coef))
+                self._fast_bucket(group, *scalars[dtype], params, states)
             else:
                 exact[key] = (params, states)
-        if exact:
-            self._exact_buckets(group, coef, lr, exact, compiling)
+        for dtype in (torch.float32, torch.float64):  # float64 parameters get float64 scalars
+            chosen = {k: v for k, v in exact.items() if (k[1] == torch.float64) == (dtype == torch.float64)}
+            if chosen:
+                coef = self._group_coefficients(group, dtype)
+                self._exact_buckets(group, coef, self._group_lr(group, coef), chosen, compiling)
 
     def _fast_bucket(self, group, coef, lr, params, states):
         """The eager multi-tensor path: :func:`rule_update_fast_` with Python-float

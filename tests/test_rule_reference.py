@@ -24,8 +24,14 @@ from optimizers.genome_optimizer import GenomeOptimizer
 EPS_TERMS = (Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD)
 
 
+FORMULATIONS = pytest.mark.parametrize("foreach", [False, None], ids=["exact-loop", "fast-multi-tensor"])
+"""Both formulations of the rule (``optimizers.rule``): the exact per-tensor one the workers
+evaluate with, and the fast multi-tensor default; float64 parameters get float64 scalars."""
+
+
+@FORMULATIONS
 @pytest.mark.parametrize("term", EPS_TERMS, ids=lambda t: t.name)
-def test_eps_terms_divide_by_abs_g_plus_eps_where_g_is_near_eps(term: Term) -> None:
+def test_eps_terms_divide_by_abs_g_plus_eps_where_g_is_near_eps(term: Term, foreach: bool | None) -> None:
     """Without m and v (m = g, v = g^2) each eps term is exactly g / (|g| + eps)."""
     genome = Genome(
         term_types=[term], alphas=[1.0], lr_log10=0.0, eps_log10=-3.0, wd_log10=-30.0,
@@ -35,11 +41,11 @@ def test_eps_terms_divide_by_abs_g_plus_eps_where_g_is_near_eps(term: Term) -> N
     g = torch.tensor([eps, -eps, 0.5 * eps, 3.0 * eps, -0.25 * eps, 0.0, 1e3 * eps], dtype=torch.float64)
     p = torch.nn.Parameter(torch.zeros_like(g))
     p.grad = g.clone()
-    GenomeOptimizer([p], genome, total_steps=10).step()
+    GenomeOptimizer([p], genome, total_steps=10, foreach=foreach).step()
     # p = 0 - lr * 1 * direction, lr = 1, decay (1 - 1e-30) == 1 in float64
     expected = -(g / (g.abs() + eps))
-    torch.testing.assert_close(p.detach(), expected, rtol=1e-6, atol=0.0)  # float32 coefficients (rule.py)
-    assert p[0].item() == pytest.approx(-0.5, rel=1e-6)  # |g| = eps: half a sign step
+    torch.testing.assert_close(p.detach(), expected, rtol=1e-12, atol=0.0)
+    assert p[0].item() == pytest.approx(-0.5, rel=1e-12)  # |g| = eps: half a sign step
 
 
 def _schedule(warmup: int | None, total: int, cosine: bool):
@@ -51,8 +57,11 @@ def _schedule(warmup: int | None, total: int, cosine: bool):
     return factor
 
 
+@FORMULATIONS
 @pytest.mark.parametrize(("warmup", "cosine"), [(True, False), (False, True), (True, True)])
-def test_scheduled_adam_with_weight_decay_matches_adamw_with_lambdalr(warmup: bool, cosine: bool) -> None:
+def test_scheduled_adam_with_weight_decay_matches_adamw_with_lambdalr(
+    warmup: bool, cosine: bool, foreach: bool | None
+) -> None:
     """ADAM_TERM + decoupled wd + schedule == AdamW whose lr (wd included) follows LambdaLR."""
     total, warmup_steps, steps = 12, 5, 12
     genome = Genome(
@@ -65,7 +74,7 @@ def test_scheduled_adam_with_weight_decay_matches_adamw_with_lambdalr(warmup: bo
     target = torch.randn(6, dtype=torch.float64, generator=gen)
     ours = torch.nn.Parameter(start.clone())
     ref = torch.nn.Parameter(start.clone())
-    opt = GenomeOptimizer([ours], genome, total_steps=total)
+    opt = GenomeOptimizer([ours], genome, total_steps=total, foreach=foreach)
     adamw = torch.optim.AdamW(
         [ref], lr=genome.lr, betas=(genome.beta1, genome.beta2), eps=genome.eps,
         weight_decay=genome.weight_decay, foreach=False,
@@ -78,10 +87,11 @@ def test_scheduled_adam_with_weight_decay_matches_adamw_with_lambdalr(warmup: bo
             ((p - target) ** 4).sum().backward()
             o.step()
         sched.step()
-        torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-6, atol=1e-7)  # float32 coefficients
+        torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-12, atol=1e-12)
 
 
-def test_weight_decay_is_applied_before_the_update_exactly() -> None:
+@FORMULATIONS
+def test_weight_decay_is_applied_before_the_update_exactly(foreach: bool | None) -> None:
     """p <- p (1 - lr wd) - lr sum_j alpha_j T_j: float64, exact to rounding.
 
     With lr = 0.5 and wd = 0.8 the other order, (p - lr d)(1 - lr wd), differs by
@@ -94,7 +104,7 @@ def test_weight_decay_is_applied_before_the_update_exactly() -> None:
     lr, wd = genome.lr, genome.weight_decay
     coeff = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
     p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.25, 4.0], dtype=torch.float64))
-    opt = GenomeOptimizer([p], genome, total_steps=100)
+    opt = GenomeOptimizer([p], genome, total_steps=100, foreach=foreach)
     expected = [float(x) for x in p.detach()]
     for _ in range(4):
         opt.zero_grad()
@@ -106,5 +116,5 @@ def test_weight_decay_is_applied_before_the_update_exactly() -> None:
             for x, gi in zip(expected, grads, strict=True)
         ]
         torch.testing.assert_close(
-            p.detach(), torch.tensor(expected, dtype=torch.float64), rtol=1e-6, atol=1e-9
+            p.detach(), torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-12
         )
