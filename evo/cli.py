@@ -148,14 +148,18 @@ def ranked_with_fixed(store: Store, run_id: int, top: int, task: str | None = No
     """
     from evo.ranking import best
 
-    entries = best(store, run_id, top_k=None, task=task)
-    evolved = [e for e in entries if not e.is_fixed][:top]
-    keep = {e.entry_key for e in evolved} | {e.entry_key for e in entries if e.is_fixed}
-    return [e for e in entries if e.entry_key in keep]
+    return best(store, run_id, top_k=top, task=task, fixed_too=True)
 
 
-def _print_best(store: Store, run: RunRecord, top: int = TOP_DEFAULT, task: str | None = None) -> None:
-    entries = ranked_with_fixed(store, run.id, top, task)
+def _print_best(
+    store: Store,
+    run: RunRecord,
+    top: int = TOP_DEFAULT,
+    task: str | None = None,
+    entries: list[RankedEntry] | None = None,
+) -> None:
+    if entries is None:
+        entries = ranked_with_fixed(store, run.id, top, task)
     tasks = [task] if task else list(run.scope.tasks)
     title = f"run {run.name!r}: best {top} evolved entries and the fixed entries (fitness, higher is better)"
     if any(e.lr_tuned for e in entries):
@@ -320,7 +324,7 @@ def best(
         if holdout:
             _console().print(best_table(entries, tasks, title=title))
         else:
-            _print_best(store, run_record, top, task)
+            _print_best(store, run_record, top, task, entries)
         for v in comparisons:
             typer.echo(v.line())
 

@@ -45,7 +45,4 @@ def best_versus(store: Store, run: RunRecord, names: Sequence[str]) -> list[Vers
 def holdout_entries(store: Store, run: RunRecord, top: int) -> tuple[list[RankedEntry], list[str]]:
     """The ``top`` best evolved entries by held-out fitness plus every fixed entry, and the tasks."""
     tasks, _ = require_holdout(run)
-    ranked = best_holdout(store, run)
-    evolved = [r for r in ranked if not r.is_fixed][:top]
-    keep = {r.entry_key for r in evolved} | {r.entry_key for r in ranked if r.is_fixed}
-    return [r for r in ranked if r.entry_key in keep], tasks
+    return best_holdout(store, run, top, fixed_too=True), tasks

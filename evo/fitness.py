@@ -10,8 +10,13 @@ for e and T_e the tasks with at least one stored seed:
     \\bar f(e, t) = \\frac{1}{|S_{e,t}|} \\sum_{s \\in S_{e,t}} f(e, t, s), \\qquad
     F(e) = \\frac{1}{|T_e|} \\sum_{t \\in T_e} \\bar f(e, t)
 
-Sums are exact (``math.fsum``), so the order rows come in does not matter. A stored NaN
-propagates (NaN fitness); an entry without any stored result has F = NaN.
+Both means are computed from per-(entry, task) totals (:class:`storage.records.TaskTotal`:
+the sum of the stored non-NaN values, the number of stored seeds, the number of NaN ones):
+:func:`score_totals` is the one place that turns totals into fitness. They come either from
+the seed rows (:func:`task_totals`, exact ``math.fsum``, so the order rows come in does not
+matter) or from the store's GROUP BY (:meth:`storage.Store.task_totals`, SQL ``SUM``; equal
+to within rounding, ~1e-16 relative). A stored NaN propagates (NaN task and entry fitness);
+an entry without any stored result has F = NaN.
 
 **The missing-seed rule.** An entry is *complete* when all |T| |S| results are stored.
 While it is not, F is provisional (the mean of what is stored) and the entry ranks after
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import BaseModel
+
+from storage.records import TaskTotal
 
 
 class SeedFitness(Protocol):
@@ -68,20 +75,36 @@ def task_fitness(seed_fitness: Sequence[float]) -> float:
     return math.fsum(seed_fitness) / len(seed_fitness) if seed_fitness else math.nan
 
 
-def score_entries(
-    rows: Iterable[SeedFitness], keys: Iterable[str], tasks: Sequence[str], seeds: Sequence[int]
-) -> dict[str, EntryScore]:
-    """``{key: EntryScore}`` for every key in ``keys`` from the stored rows (see the module doc)."""
+def task_totals(rows: Iterable[SeedFitness], tasks: Sequence[str], seeds: Sequence[int]) -> list[TaskTotal]:
+    """Per (entry, task) totals of the seed rows in scope (a repeated (entry, task, seed): last wins)."""
     wanted_tasks, wanted_seeds = set(tasks), set(seeds)
-    values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for row in rows:
         if row.task in wanted_tasks and row.seed in wanted_seeds:
-            values[row.entry_key][row.task][row.seed] = float(row.fitness)
+            values[(row.entry_key, row.task)][row.seed] = float(row.fitness)
+    totals = []
+    for (key, task), by_seed in values.items():
+        finite = [v for v in by_seed.values() if not math.isnan(v)]
+        totals.append(TaskTotal(key, task, math.fsum(finite), len(by_seed), len(by_seed) - len(finite)))
+    return totals
+
+
+def score_totals(
+    totals: Iterable[TaskTotal], keys: Iterable[str], tasks: Sequence[str], seeds: Sequence[int]
+) -> dict[str, EntryScore]:
+    """``{key: EntryScore}`` for every key in ``keys`` from per-(entry, task) totals in scope.
+
+    Task mean = total / n_seeds (NaN if a stored seed is NaN); F = mean of the task means.
+    """
+    by_entry: dict[str, dict[str, tuple[float, int]]] = defaultdict(dict)
+    for key, task, total, n_seeds, n_nan in totals:
+        if n_seeds > 0:
+            by_entry[key][task] = (math.nan if n_nan else total / n_seeds, n_seeds)
     scores = {}
     for key in keys:
-        by_task = values.get(key, {})
-        per_task = {t: task_fitness(list(by_task[t].values())) for t in tasks if by_task.get(t)}
-        n = sum(len(by_task[t]) for t in per_task)
+        by_task = by_entry.get(key, {})
+        per_task = {t: by_task[t][0] for t in tasks if t in by_task}
+        n = sum(by_task[t][1] for t in per_task)
         scores[key] = EntryScore(
             entry_key=key,
             per_task=per_task,
@@ -90,6 +113,13 @@ def score_entries(
             complete=n == len(tasks) * len(seeds),
         )
     return scores
+
+
+def score_entries(
+    rows: Iterable[SeedFitness], keys: Iterable[str], tasks: Sequence[str], seeds: Sequence[int]
+) -> dict[str, EntryScore]:
+    """``{key: EntryScore}`` for every key in ``keys`` from the stored seed rows (see the module doc)."""
+    return score_totals(task_totals(rows, tasks, seeds), keys, tasks, seeds)
 
 
 def genome_fitness(

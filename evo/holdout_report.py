@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evo.errors import UsageError
-from evo.fitness import score_entries
+from evo.fitness import score_totals
 from evo.ranking import RankedEntry, rank_entries
 
 if TYPE_CHECKING:
@@ -33,15 +33,16 @@ def require_holdout(run: RunRecord) -> tuple[list[str], str]:
     return list(scope.holdout_tasks), scope.holdout_budget_key
 
 
-def best_holdout(store: Store, run: RunRecord, top_k: int | None = None) -> list[RankedEntry]:
-    """The run's held-out-scored entries ranked by held-out fitness, best first."""
+def best_holdout(
+    store: Store, run: RunRecord, top_k: int | None = None, fixed_too: bool = False
+) -> list[RankedEntry]:
+    """The run's held-out-scored entries ranked by held-out fitness, best first
+    (``top_k``, ``fixed_too``: as :func:`evo.ranking.rank_entries`)."""
     tasks, key = require_holdout(run)
     entries = store.run_entries(run.id)
-    scored = {
-        r.entry_key for r in store.seed_results([e.entry_key for e in entries], key, tasks, run.scope.seeds)
-    }
+    scored = {t.entry_key for t in store.task_totals([], key, tasks, run.scope.seeds, run.id)}
     return rank_entries(
-        store, [e for e in entries if e.entry_key in scored], key, tasks, run.scope.seeds, top_k
+        store, [e for e in entries if e.entry_key in scored], key, tasks, run.scope.seeds, top_k, fixed_too
     )
 
 
@@ -50,8 +51,8 @@ def holdout_fitness(store: Store, run: RunRecord, keys: Sequence[str]) -> dict[s
     scope = run.scope
     if not scope.holdout_tasks or not scope.holdout_budget_key:
         return {}
-    rows = store.seed_results(list(keys), scope.holdout_budget_key, scope.holdout_tasks, scope.seeds)
-    return {k: s.fitness for k, s in score_entries(rows, keys, scope.holdout_tasks, scope.seeds).items()}
+    totals = store.task_totals(list(keys), scope.holdout_budget_key, scope.holdout_tasks, scope.seeds)
+    return {k: s.fitness for k, s in score_totals(totals, keys, scope.holdout_tasks, scope.seeds).items()}
 
 
 def train_vs_holdout(

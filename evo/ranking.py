@@ -1,6 +1,6 @@
 """A run's entries ranked by fitness, read from the store (``evo best``, report, compare).
 
-The store returns rows (:meth:`Store.run_entries`, :meth:`Store.seed_results`); the fitness
+The store returns rows (:meth:`Store.run_entries`, :meth:`Store.task_totals`); the fitness
 and the order are :mod:`evo.fitness`'s (provisional fitness for incomplete entries, which
 rank after complete ones).
 """
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from evo.fitness import rank, score_entries
+from evo.fitness import rank, score_totals
 from evo.tuned import is_grid_point, tune_fixed
 from optimizers.errors import one_line
 from optimizers.genome import Genome
@@ -56,17 +56,32 @@ def rank_entries(
     tasks: Sequence[str],
     seeds: Sequence[int],
     top_k: int | None = None,
+    fixed_too: bool = False,
+    run_id: int | None = None,
 ) -> list[RankedEntry]:
-    """``entries`` best first on ``tasks`` x ``seeds`` under ``budget_key`` (the first ``top_k``)."""
+    """``entries`` best first on ``tasks`` x ``seeds`` under ``budget_key`` (the first ``top_k``).
+
+    With ``fixed_too``, ``top_k`` counts the evolved entries and every fixed entry is kept
+    as well, at its rank. Scores come from the store's per-(entry, task) totals (read for
+    the whole run ``run_id`` when every entry is of that run); only the fixed entries' seed
+    rows (for lr tuning) and the shown entries' genomes are read.
+    """
     by_key = {e.entry_key: e for e in entries}
-    rows = store.seed_results(list(by_key), budget_key, tasks, seeds)
-    scores = score_entries(rows, by_key, tasks, seeds)
+    totals = store.task_totals(list(by_key) if run_id is None else [], budget_key, tasks, seeds, run_id)
+    scores = score_totals(totals, by_key, tasks, seeds)
     chosen: dict[str, dict[str, float]] = {}
     if any(is_grid_point(e) for e in entries):
+        rows = store.seed_results([e.entry_key for e in entries if e.is_fixed], budget_key, tasks, seeds)
         scores, chosen = tune_fixed(scores, rows, entries, tasks, seeds)
         by_key = {k: e for k, e in by_key.items() if k in scores}
-    ranked = rank(scores.values())[:top_k]
-    found = store.genomes_or_damage([s.entry_key for s in ranked if by_key[s.entry_key].has_genome])
+    ranked = list(enumerate(rank(scores.values()), start=1))
+    if fixed_too:
+        evolved = [s.entry_key for _, s in ranked if not by_key[s.entry_key].is_fixed][:top_k]
+        shown = set(evolved)
+        ranked = [(i, s) for i, s in ranked if s.entry_key in shown or by_key[s.entry_key].is_fixed]
+    else:
+        ranked = ranked[:top_k]
+    found = store.genomes_or_damage([s.entry_key for _, s in ranked if by_key[s.entry_key].has_genome])
     genomes = {k: v for k, v in found.items() if isinstance(v, Genome)}
     damaged = {k: one_line(v) for k, v in found.items() if not isinstance(v, Genome)}
     return [
@@ -83,17 +98,22 @@ def rank_entries(
             damaged=damaged.get(score.entry_key),
             lr_tuned=chosen.get(score.entry_key),
         )
-        for i, score in enumerate(ranked, start=1)
+        for i, score in ranked
     ]
 
 
 def best(
-    store: Store, run_id: int | str, top_k: int | None = 10, task: str | None = None
+    store: Store,
+    run_id: int | str,
+    top_k: int | None = 10,
+    task: str | None = None,
+    fixed_too: bool = False,
 ) -> list[RankedEntry]:
     """The run's entries (every generation's plus its fixed ones), best first.
 
     ``task`` ranks on that task alone (TaskNotInRunError if it is not in the run's scope);
-    ``top_k=None`` returns all.
+    ``top_k=None`` returns all; ``fixed_too`` keeps every fixed entry besides the ``top_k``
+    best evolved ones (ranks stay those of the whole ranking).
     """
     if top_k is not None and top_k < 1:
         raise StorageError(f"top_k must be at least 1, got {top_k}")
@@ -104,5 +124,6 @@ def best(
             f"task {task!r} is not in run {run.name!r}; its tasks: {', '.join(scope.tasks)}"
         )
     tasks = [task] if task is not None else scope.tasks
-    return rank_entries(store, store.run_entries(run.id), scope.budget_key, tasks, scope.seeds, top_k)
-
+    return rank_entries(
+        store, store.run_entries(run.id), scope.budget_key, tasks, scope.seeds, top_k, fixed_too, run.id
+    )

@@ -24,6 +24,7 @@ from storage.records import (
     RunRecord,
     RunScope,
     SeedResult,
+    TaskTotal,
 )
 from storage.schema import SCHEMA_VERSION
 from storage.store import DEFAULT_URL, Store
@@ -47,6 +48,7 @@ __all__ = [
     "StorageError",
     "Store",
     "TaskNotInRunError",
+    "TaskTotal",
     "UnknownGenomeError",
     "UnknownRunError",
 ]

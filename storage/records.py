@@ -201,3 +201,18 @@ class SeedResult(NamedTuple):
     task: str
     seed: int
     fitness: float
+
+
+class TaskTotal(NamedTuple):
+    """One entry's stored seed fitness on one task, summed (the GROUP BY read behind ranking).
+
+    ``total`` is the sum of the values that are not NaN (NULL), ``n_seeds`` counts every
+    stored seed and ``n_nan`` those whose fitness is NaN; :func:`evo.fitness.score_totals`
+    turns these into the task mean (NaN when ``n_nan`` > 0).
+    """
+
+    entry_key: str
+    task: str
+    total: float
+    n_seeds: int
+    n_nan: int

@@ -42,6 +42,7 @@ from storage.records import (
     RunScope,
     RunStatus,
     SeedResult,
+    TaskTotal,
 )
 from storage.schema import (
     SCHEMA_VERSION,
@@ -433,6 +434,40 @@ class Store:
                         EvaluationRow.seed.in_(list(seeds)),
                     )
                 )
+            ]
+
+    def task_totals(
+        self,
+        entry_keys: Sequence[str],
+        budget_key: str,
+        tasks: Sequence[str],
+        seeds: Sequence[int],
+        run_id: int | None = None,
+    ) -> list[TaskTotal]:
+        """Per (entry_key, task): sum and counts of the stored seed fitness in that scope.
+
+        One GROUP BY per chunk of keys (or, with ``run_id``, one for all the entries of that
+        run, ``entry_keys`` unused), so ranking reads one small row per entry and task, not
+        one per seed, and no metrics JSON. Order is unspecified; pairs without a stored seed
+        are absent.
+        """
+        e = EvaluationRow
+        scope = (e.budget_key == budget_key, e.task.in_(list(tasks)), e.seed.in_(list(seeds)))
+        if run_id is None:
+            keys = list(dict.fromkeys(entry_keys))
+            filters = [e.entry_key.in_(chunk) for chunk in chunks(keys)]
+        else:
+            filters = [e.entry_key.in_(select(IndividualRow.entry_key).where(IndividualRow.run_id == run_id))]
+        with self._transaction("read task fitness totals") as s:
+            connection = s.connection()  # Core rows: the ORM's per-row work was most of the time
+            return [
+                TaskTotal(key, task, float(total or 0.0), n, n - n_values)
+                for where in filters
+                for key, task, total, n, n_values in connection.execute(
+                    select(e.entry_key, e.task, func.sum(e.fitness), func.count(), func.count(e.fitness))
+                    .where(where, *scope)
+                    .group_by(e.entry_key, e.task)
+                ).all()
             ]
 
     def genomes(self, hashes: Sequence[str]) -> dict[str, Genome]:
