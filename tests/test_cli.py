@@ -240,15 +240,45 @@ def count_evaluations(db: Path) -> int:
         return 0
 
 
+INTERRUPTED_EVO = r"""
+import pathlib, sys, time
+from evo.cli import main
+from storage import Store
+
+marker, at_least, args = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+record = Store.record_evaluations
+seen = 0
+
+def record_then_wait(self, rows):
+    # Once ``at_least`` rows are stored, say so and wait for the signal: the interrupt
+    # lands mid-run whatever the machine's speed.
+    global seen
+    stored = record(self, rows)
+    seen += len(rows)
+    if seen >= at_least:
+        marker.touch()
+        time.sleep(120)
+    return stored
+
+Store.record_evaluations = record_then_wait
+main(args)
+"""
+
+
 def interrupt_when(db: Path, args: list[str], at_least: int, sig: signal.Signals) -> tuple[int, str]:
-    """Start the real ``evo`` script; send ``sig`` once ``at_least`` evaluations are stored."""
+    """Run ``evo ARGS`` (the CLI's ``main``); send ``sig`` once it has stored ``at_least`` rows
+    and waits (a condition, not a race with a fast run)."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    marker = db.with_name(f"stored-{at_least}")
+    marker.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [str(EVO), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-c", INTERRUPTED_EVO, str(marker), str(at_least), *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and count_evaluations(db) < at_least:
+    while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
         time.sleep(0.05)
+    assert marker.exists(), f"the run never stored {at_least} rows: {proc.poll()}"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err
@@ -268,10 +298,11 @@ def test_ctrl_c_and_sigterm_pause_the_run_and_resume_finishes_it(capsys, tmp_pat
     stored = count_evaluations(db)
 
     # SIGTERM (docker stop) pauses the same way
-    code, err = interrupt_when(db, ["resume", "paused", "--db", url], stored + 3, signal.SIGTERM)
+    code, err = interrupt_when(db, ["resume", "paused", "--db", url], 3, signal.SIGTERM)
     assert code == 130 and "Traceback" not in err, err
     with opened_store(url) as store:
         assert store.get_run("paused").status == "paused"
+    assert count_evaluations(db) >= stored + 3  # the resume went on from where it paused
 
     code, _, err = evo(capsys, "resume", "paused", "--db", url)
     assert code == 0, err
