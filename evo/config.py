@@ -185,6 +185,10 @@ class HoldoutConfig(_Section):
     """How held-out tasks are scored (:mod:`evo.holdout`); they never steer selection."""
 
     top_k: int = Field(3, ge=1, description="Best genomes of each generation scored on the held-out tasks.")
+    fixed_grid: bool = Field(
+        True,
+        description="Score every fixed_lr_grid point on the held-out tasks (false: each entry at its own lr).",
+    )
 
 
 class StorageConfig(_Section):

@@ -248,6 +248,7 @@ class Driver:
         self.observer = observer or RunObserver()
         self.ga = GeneticAlgorithm(self.cfg.population)
         self.fixed_rows, self.fixed_specs = fixed_entries(self.cfg.fixed_entries)
+        self.fixed_base = list(self.fixed_specs)  # at each entry's own lr (held-out without the grid)
         grid, grid_specs = grid_rows(self.cfg.fixed_entries, self.cfg.fixed_lr_grid, len(self.fixed_rows))
         self.fixed_rows += grid
         self.fixed_specs.update({k: s for k, s in grid_specs.items() if k not in self.fixed_specs})
@@ -360,7 +361,8 @@ class Driver:
         if not self.cfg.holdout_tasks:
             return
         cfg = holdout_config(self.cfg)
-        keys = holdout_keys(population, fitness, self.cfg.holdout.top_k, self.fixed_specs)
+        fixed = self.fixed_specs if self.cfg.holdout.fixed_grid else self.fixed_base
+        keys = holdout_keys(population, fitness, self.cfg.holdout.top_k, fixed)
         for attempt in range(MAX_PASSES):
             missing = missing_holdout(self.store, cfg, keys)
             if not missing:

@@ -8,7 +8,8 @@ training fitness is known and before g is closed:
 
 * the ``holdout.top_k`` best distinct genomes of g by training fitness (ties: first slot
   first; NaN fitness never counts), and
-* every fixed entry (evaluated once; later generations hit the cache).
+* every fixed entry (evaluated once; later generations hit the cache): with
+  ``holdout.fixed_grid: false`` at its own lr only, not at every ``fixed_lr_grid`` point.
 
 Isolation: the GA is told only the training fitness (``Driver.population_fitness`` reads the
 training budget key and tasks); nothing here feeds ``tell``. Resume: a closed generation has

@@ -138,6 +138,22 @@ def test_top_k_and_fixed_entries_are_scored_on_the_holdout_tasks(tmp_path) -> No
     assert not {r.task for r in training} & set(CONFIG["holdout_tasks"])
 
 
+GRID = {**CONFIG, "fixed_lr_grid": [0.5, 1], "population": {**CONFIG["population"], "generations": 1}}
+
+
+@pytest.mark.parametrize("fixed_grid", [True, False])
+def test_holdout_scores_the_fixed_grid_points_only_when_asked(tmp_path, fixed_grid: bool) -> None:
+    config = {**GRID, "holdout": {"top_k": 2, "fixed_grid": fixed_grid}}
+    store = run_inline(tmp_path / "evo.db", config=config)
+    fixed = store.individuals(store.get_run("h").id, -1)
+    own_lr = {i.entry_key for i in fixed if "@lr*" not in (i.label or "")}
+    grid = {i.entry_key for i in fixed} - own_lr
+    assert len(own_lr) == 2 and len(grid) == 2
+    stored = {r[0] for r in holdout_rows(store, "h")}
+    assert own_lr <= stored
+    assert (grid <= stored) if fixed_grid else not (grid & stored)
+
+
 # -- Ray, SIGKILL, resume --------------------------------------------------------------------
 RESUMED = {**CONFIG, "seed": 6, "holdout": {"top_k": 3}}
 """A seed whose later generations bring new genomes into the top 3 (36 held-out rows)."""
