@@ -187,7 +187,7 @@ class HoldoutConfig(_Section):
     top_k: int = Field(3, ge=1, description="Best genomes of each generation scored on the held-out tasks.")
     fixed_grid: bool = Field(
         True,
-        description="Score every fixed_lr_grid point on the held-out tasks (false: each entry at its own lr).",
+        description="Score every fixed_lr_grid point on the held-out tasks (false: entries at their own lr).",
     )
 
 
