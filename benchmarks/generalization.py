@@ -18,7 +18,7 @@ trains on the sequential path (one ``torch.optim.Optimizer`` per member), one to
 
 Run: ``.venv/bin/python benchmarks/generalization.py evo_seed_best [--run quick --db URL]
 [--seeds 5 --steps 300]``.
-Writes ``benchmarks/results/generalization.json`` and ``.md``.
+Writes ``benchmarks/results/generalization.json`` and ``.md`` (``--out NAME``: ``NAME.json``, ``.md``).
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--tune-seeds", type=int, default=2)
+    parser.add_argument("--out", default="generalization", help="writes benchmarks/results/OUT.json, .md")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     tasks = [t for t in args.tasks.split(",") if t]
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         "fitness": {e: {f"{t}/{s}": v for (t, s), v in values.items()} for e, values in fitness.items()},
         "score": {e: {f"{t}/{s}": v for (t, s), v in values.items()} for e, values in scores.items()},
     }  # fmt: skip
-    json_path, md_path = write_results("generalization", payload, markdown)
+    json_path, md_path = write_results(args.out, payload, markdown)
     print(markdown)
     print(f"wrote {json_path} and {md_path}")
 
