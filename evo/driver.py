@@ -43,6 +43,7 @@ from evo.generation_timing import GenerationClock, executor_width
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.lease import RunLease
 from evo.lr_variants import genome_variant_specs, grid_rows
+from evo.ranking import best
 from evo.selection import extra_specs, missing_extra
 from evo.selection import population_fitness as search_fitness
 from evo.work import plan_requests
@@ -363,6 +364,10 @@ class Driver:
         cfg = holdout_config(self.cfg)
         fixed = self.fixed_specs if self.cfg.holdout.fixed_grid else self.fixed_base
         keys = holdout_keys(population, fitness, self.cfg.holdout.top_k, fixed)
+        leader = self._run_leader()
+        if leader is not None and leader.key not in keys:
+            keys.insert(self.cfg.holdout.top_k, leader.key)
+            specs = {**specs, leader.key: leader}
         for attempt in range(MAX_PASSES):
             missing = missing_holdout(self.store, cfg, keys)
             if not missing:
@@ -371,6 +376,16 @@ class Driver:
             evaluate(self.store, self.executor, missing, specs, cfg, prefix=prefix, observer=RunObserver())
         if missing_holdout(self.store, cfg, keys):
             raise LostEvaluationsError(f"generation {g}: held-out evaluations never came back")
+
+    def _run_leader(self) -> EntrySpec | None:
+        """The evolved genome ``evo best`` ranks first so far (raw mean fitness over the run),
+        which the GA's (possibly normalised) fitness may not have put in this generation's
+        top-k: it is scored on the held-out tasks too, so ``evo best --vs`` always has them.
+        Read from stored training results only, so a resumed run picks the same one."""
+        for entry in best(self.store, self.run_id, top_k=None):
+            if not entry.is_fixed and entry.genome is not None:
+                return EntrySpec(key=entry.entry_key, genome=entry.genome.canonical())
+        return None
 
     def _observe_fingerprints(self, members: list[tuple[str, Genome | None]]) -> None:
         """Show the fingerprint index a generation's genome entries in the fixed order (evo.dedup)."""

@@ -211,3 +211,15 @@ def test_holdout_run_through_ray_resumes_after_sigkill_identically(tmp_path, ray
     with make_executor(cfg.executor) as executor:
         Driver(store, run, executor).run()
     assert snapshot(store, "h") == reference
+
+
+def test_the_runs_leader_is_scored_on_the_holdout_tasks_under_normalised_fitness(tmp_path) -> None:
+    """With a normalised GA fitness the genome ``evo best`` ranks first (raw mean) may never be
+    in a generation's top-k; it is scored on the held-out tasks all the same."""
+    from evo.ranking import best
+
+    store = run_inline(tmp_path / "evo.db", config={**CONFIG, "fitness": {"normalize": "rank"}})
+    run = store.get_run("h")
+    leader = next(e for e in best(store, run.id, top_k=None) if not e.is_fixed)
+    rows = [r for r in holdout_rows(store, "h") if r[0] == leader.entry_key]
+    assert len(rows) == len(CONFIG["holdout_tasks"]) * 2
