@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from evo.fitness import genome_fitness, population_stats, rank, score_entries, task_fitness
-from storage.records import EvaluationIn, SeedResult
+from evo.fitness import genome_fitness, population_stats, rank, score_entries, score_totals, task_fitness
+from storage.records import EvaluationIn, SeedResult, TaskTotal
 
 
 def test_task_then_genome_mean() -> None:
@@ -56,15 +56,25 @@ def test_population_stats_ignore_non_finite_values() -> None:
 
 
 def test_rank_puts_complete_first_then_finite_then_best_then_key() -> None:
+    """Keys are named so that their alphabetical order is not the fitness order."""
     tasks, seeds = ["t"], [0, 1]
     rows = [
-        SeedResult("low", "t", 0, 0.1), SeedResult("low", "t", 1, 0.1),
+        SeedResult("a_low", "t", 0, 0.1), SeedResult("a_low", "t", 1, 0.1),
+        SeedResult("c_tie", "t", 0, 0.5), SeedResult("c_tie", "t", 1, 0.5),
         SeedResult("b_tie", "t", 0, 0.5), SeedResult("b_tie", "t", 1, 0.5),
-        SeedResult("a_tie", "t", 0, 0.5), SeedResult("a_tie", "t", 1, 0.5),
+        SeedResult("z_top", "t", 0, 0.9), SeedResult("z_top", "t", 1, 0.8),
         SeedResult("nan", "t", 0, math.nan), SeedResult("nan", "t", 1, 0.9),
+        SeedResult("a_nan", "t", 0, math.nan), SeedResult("a_nan", "t", 1, 0.2),
         SeedResult("half", "t", 0, 1.0),
     ]
-    keys = ["low", "b_tie", "a_tie", "nan", "half", "none"]
+    keys = ["a_low", "c_tie", "b_tie", "z_top", "nan", "a_nan", "half", "none"]
     ranked = rank(score_entries(rows, keys, tasks, seeds).values())
-    assert [s.entry_key for s in ranked] == ["a_tie", "b_tie", "low", "nan", "half", "none"]
+    expected = ["z_top", "b_tie", "c_tie", "a_low", "a_nan", "nan", "half", "none"]
+    assert [s.entry_key for s in ranked] == expected
     assert math.isnan(ranked[-1].fitness) and ranked[-1].n_evaluations == 0
+
+
+def test_a_total_over_no_seed_is_no_result() -> None:
+    """A (entry, task) total with zero seeds counts as missing, not as a division by zero."""
+    scores = score_totals([TaskTotal("k", "t", 0.0, 0, 0)], ["k"], ["t"], [0])
+    assert scores["k"].per_task == {} and scores["k"].n_evaluations == 0 and not scores["k"].complete
