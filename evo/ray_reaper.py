@@ -11,6 +11,10 @@ on its stdin whose only writer is the driver. The reaper notes every second whic
 descend from the driver (pid and start time, read from ``/proc``). When the pipe closes (the
 driver exited, however it died) it waits :data:`GRACE_S` for Ray's own shutdown and then
 SIGKILLs what is left of the last snapshot, skipping a pid whose start time changed (reused).
+A process started after the last snapshot (an actor Ray restarted a moment before the driver
+died) is reparented to init and no longer descends from anything: the driver therefore puts a
+unique marker in the environment of the cluster it starts (:data:`MARKER_ENV`, inherited by
+GCS, raylet and every worker), and the reaper also kills every process carrying it.
 It needs ``/proc`` (Linux); elsewhere no reaper starts. Nothing of Ray is imported here.
 """
 
@@ -29,6 +33,9 @@ POLL_S = 1.0
 
 GRACE_S = 1.0
 """Seconds granted to processes to exit by themselves once the driver is gone."""
+
+MARKER_ENV = "EVO_RAY_CLUSTER"
+"""Environment variable whose value marks the processes of one local cluster."""
 
 ProcKey = tuple[int, int]
 """(pid, start time in clock ticks since boot): a process, even after its pid is reused."""
@@ -62,6 +69,24 @@ def descendants(root: int) -> set[ProcKey]:
     return found
 
 
+def marked(marker: str) -> set[ProcKey]:
+    """Every live process whose environment holds ``MARKER_ENV=marker``."""
+    needle = f"{MARKER_ENV}={marker}".encode()
+    found: set[ProcKey] = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry.name}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            info = _stat(int(entry.name))
+            if info is not None:
+                found.add((int(entry.name), info[1]))
+    return found
+
+
 def kill_all(processes: set[ProcKey]) -> int:
     """SIGKILL each process still alive with the same start time; returns how many."""
     killed = 0
@@ -77,8 +102,9 @@ def kill_all(processes: set[ProcKey]) -> int:
     return killed
 
 
-def watch(driver_pid: int, poll_s: float = POLL_S) -> int:
-    """Snapshot ``driver_pid``'s descendants until stdin closes, then kill them."""
+def watch(driver_pid: int, poll_s: float = POLL_S, marker: str | None = None) -> int:
+    """Snapshot ``driver_pid``'s descendants until stdin closes, then kill them (and every
+    process marked with ``marker``)."""
     snapshot: set[ProcKey] = set()
     while True:
         snapshot |= descendants(driver_pid)
@@ -88,18 +114,21 @@ def watch(driver_pid: int, poll_s: float = POLL_S) -> int:
         snapshot = {key for key in snapshot if _stat(key[0]) is not None}
     time.sleep(GRACE_S)
     snapshot |= {key for root in list(snapshot) for key in descendants(root[0])}
+    if marker:
+        snapshot |= marked(marker)
     return kill_all(snapshot)
 
 
-def start_reaper() -> subprocess.Popen[bytes] | None:
-    """Start the reaper for this process; None where there is no ``/proc``.
+def start_reaper(marker: str | None = None) -> subprocess.Popen[bytes] | None:
+    """Start the reaper for this process; None where there is no ``/proc``. ``marker``: the
+    value of :data:`MARKER_ENV` the cluster's processes were started with.
 
     The returned process must stay referenced (its stdin is the pipe it watches).
     """
     if not Path("/proc/self/stat").exists():
         return None
     return subprocess.Popen(  # -I: isolated, the stdlib only (this file imports nothing else)
-        [sys.executable, "-I", str(Path(__file__).resolve()), str(os.getpid())],
+        [sys.executable, "-I", str(Path(__file__).resolve()), str(os.getpid()), marker or ""],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -109,4 +138,4 @@ def start_reaper() -> subprocess.Popen[bytes] | None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    watch(int(sys.argv[1]))
+    watch(int(sys.argv[1]), marker=sys.argv[2] if len(sys.argv) > 2 else None)

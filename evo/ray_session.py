@@ -22,13 +22,14 @@ import logging
 import os
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from evo.errors import ClusterResourceError, NoGPUError, RayConnectError
-from evo.ray_reaper import start_reaper
+from evo.ray_reaper import MARKER_ENV, start_reaper
 from optimizers.errors import one_line
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,9 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
     else:
         check_reachable(address)
         kwargs = dict(init_kwargs)
+    marker = f"{os.getpid()}-{uuid.uuid4().hex}" if address is None else None
+    if marker:  # inherited by every process of the cluster started now (evo.ray_reaper)
+        os.environ[MARKER_ENV] = marker
     try:
         with _loopback_only(address is None or _loopback_only_cluster(address)):
             ray.init(address=address, **kwargs)
@@ -187,9 +191,12 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
         where = f"the cluster at {address}" if address else "a new local cluster"
         raise RayConnectError(f"cannot start Ray on {where}: {one_line(exc, 300)}") from None
+    finally:
+        if marker:  # the driver's own later children are not the cluster's
+            os.environ.pop(MARKER_ENV, None)
     if address is None:
         global _REAPER
-        _REAPER = start_reaper()
+        _REAPER = start_reaper(marker)
     return dict(ray.cluster_resources())
 
 
