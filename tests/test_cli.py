@@ -6,7 +6,6 @@ SQLite file; the Ctrl-C test runs the real ``evo`` script in a subprocess.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from cli_helpers import evo, fingerprint
 
 from evo.cli import main
 from optimizers.genome_optimizer import GenomeOptimizer
@@ -39,24 +39,6 @@ TINY = {
 }
 
 
-def evo(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``evo ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def fingerprint(db: Path) -> tuple[str, list[str]]:
-    """The file's bytes and its logical content (which also sees a WAL not yet merged)."""
-    digest = hashlib.sha256(db.read_bytes()).hexdigest()
-    with sqlite3.connect(db) as con:
-        dump = list(con.iterdump())
-    con.close()
-    return digest, dump
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,11 @@ class directly through the sequential path scores.
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
-from pathlib import Path
-
 import pytest
 import torch
 import yaml
+from cli_helpers import evo, fingerprint
 
-from evo.cli import main
 from evo.config import parse_config
 from evo.driver import Driver, create_run, fixed_entries
 from evo.events import RunObserver
@@ -39,24 +35,6 @@ TINY = {
 }
 
 
-def evo(capsys, *args: object) -> tuple[int, str, str]:
-    """Run ``evo ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def fingerprint(db: Path) -> tuple[str, list[str]]:
-    """The file's bytes and its logical content."""
-    digest = hashlib.sha256(db.read_bytes()).hexdigest()
-    with sqlite3.connect(db) as con:
-        dump = list(con.iterdump())
-    con.close()
-    return digest, dump
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from cli_helpers import evo
 
-from evo.cli import main
 from evo.ranking import best as ranked_entries
 from optimizers import BASELINE_GENOMES, GenomeOptimizer
 from storage import Store
@@ -22,16 +22,6 @@ TINY = {
     "fixed_entries": ["adam", "evo_seed_best"],
     "executor": {"kind": "inline", "max_retries": 0},
 }
-
-
-def evo(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def load(path: Path, name: str):
