@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evo import safe_yaml
 from evo.errors import ConfigError
 from evo.fixed_entry_config import FixedEntryItem, check_fixed_entries
+from evo.funnel_config import FunnelRung, check_funnel, expand_step_list
 from optimizers.errors import one_line
 
 DEFAULT_FIXED_ENTRIES: tuple[str, ...] = ("sgd_momentum", "adam", "adamw", "rmsprop", "evo_seed_best")
@@ -86,6 +87,14 @@ class EvaluationConfig(_Section):
     fingerprint: bool = Field(
         False, description="Evaluate one genome per functional fingerprint; the others reuse its rows."
     )
+    funnel: list[FunnelRung] | None = Field(
+        None, min_length=1, description="Rungs of increasing cost new genomes climb (evo.funnel); None: off."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _step_list(cls, data: Any) -> Any:
+        return expand_step_list(data)
 
     @field_validator("lr_multipliers")
     @classmethod
@@ -274,6 +283,15 @@ class JobConfig(_Section):
                 f"evaluation.device is {device!r} but executor.gpus_per_actor is 0: Ray hides GPUs from "
                 "actors that reserve none; set gpus_per_actor > 0 or 'auto'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _funnel_fits(self) -> JobConfig:
+        from evo.funnel import check_supported
+
+        if self.evaluation.funnel is not None:
+            check_funnel(self.evaluation.funnel, self.tasks, self.evaluation.seeds, self.evaluation.steps)
+            check_supported(self)
         return self
 
     @model_validator(mode="after")

@@ -37,7 +37,8 @@ from evo.dedup import FingerprintIndex, copy_rows
 from evo.errors import RunConflictError
 from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
-from evo.fitness import population_stats
+from evo.fitness import PopulationStats, population_stats
+from evo.funnel import climb, rungs, still_missing
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.generation_timing import GenerationClock, executor_width
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
@@ -255,6 +256,7 @@ class Driver:
         self.fixed_specs.update({k: s for k, s in grid_specs.items() if k not in self.fixed_specs})
         self._extra: dict[str, EntrySpec] = {}
         self.dedup = FingerprintIndex() if self.cfg.evaluation.fingerprint else None
+        self.ladder = rungs(self.cfg)
 
     @property
     def run_id(self) -> int:
@@ -318,7 +320,7 @@ class Driver:
         members = len(specs if g == 0 else {ind.key for ind in population}) + len(self._extra)
         total = members * self._per_entry()
         with clock.store():
-            missing = self._missing(g)
+            missing = self._missing(g) if not self.ladder else []  # the funnel evaluates below
         self.observer.generation_started(g, total, total - len(missing))
         for attempt in range(MAX_PASSES):
             if not missing:
@@ -336,9 +338,12 @@ class Driver:
         if missing:
             raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
 
-        with clock.store():
-            fitness = self.population_fitness(population)
-        stats = population_stats(fitness)
+        if self.ladder:
+            fitness, stats = self._climb_funnel(g, population, specs, clock)
+        else:
+            with clock.store():
+                fitness = self.population_fitness(population)
+            stats = population_stats(fitness)
         with clock.ga():
             next_state = self.ga.tell(state, fitness)
         self.evaluate_holdout(g, population, fitness, specs)
@@ -349,6 +354,35 @@ class Driver:
             )
         self.observer.generation_closed(g, stats, next_state.best_fitness)
         return next_state
+
+    def _climb_funnel(
+        self, g: int, population: Sequence[Individual], specs: dict[str, EntrySpec], clock: GenerationClock
+    ) -> tuple[list[float], PopulationStats]:
+        """Evaluate generation ``g`` through the task funnel (:mod:`evo.funnel`): the told fitness
+        per slot, and the statistics of the slots that reached the top rung (their real fitness)."""
+
+        def run_missing(cfg: JobConfig, missing: list[tuple[str, str, int]], prefix: str) -> None:
+            for attempt in range(MAX_PASSES):
+                if not missing:
+                    return
+                tag = f"g{g}{prefix}" if attempt == 0 else f"g{g}{prefix}r{attempt}"
+                evaluate(
+                    self.store, self.executor, missing, specs, cfg,
+                    prefix=tag, observer=self.observer, clock=clock,
+                )  # fmt: skip
+                with clock.store():
+                    missing = still_missing(self.store, cfg, missing)
+            if missing:
+                raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
+
+        if g == 0:
+            fixed = self.store.missing_evaluations(self.run_id, FIXED_GENERATION)
+            run_missing(self.cfg, list(fixed), "fixed")
+        result = climb(self.store, population, self.ladder, run_missing, fixed=set(self.fixed_specs))
+        fitness = [result.told[ind.key] for ind in population]
+        top = self.ladder[-1].index
+        full = [result.scores[i.key] for i in population if result.levels[i.key] == top]
+        return fitness, population_stats(full)
 
     def population_fitness(self, population: Sequence[Individual]) -> list[float]:
         """Fitness per slot, read back from the store (cached results count)."""

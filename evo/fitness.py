@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -150,3 +150,41 @@ def population_stats(fitness: Sequence[float]) -> PopulationStats:
     mean = math.fsum(finite) / len(finite)
     var = math.fsum((f - mean) ** 2 for f in finite) / len(finite)
     return PopulationStats(best=max(finite), mean=mean, std=math.sqrt(var))
+
+
+# -- the task funnel (evo.funnel) ------------------------------------------------------
+def funnel_order(level: int, score: float) -> tuple[int, bool, float]:
+    """Sort key (ascending = best first) of an entry that reached rung ``level`` with ``score``.
+
+    The one ordering under a task funnel: an entry that climbed further ranks above every
+    entry stopped earlier, whatever their scores; within a rung, higher rung score first;
+    NaN (no result) last within its rung.
+    """
+    finite = not math.isnan(score)
+    return (-level, not finite, -score if finite else 0.0)
+
+
+def funnel_fitness(levels: Mapping[str, int], scores: Mapping[str, float]) -> dict[str, float]:
+    """The fitness the GA is told under a funnel: one number per key, ordered by :func:`funnel_order`.
+
+    Entries of the highest level keep their score (the full evaluation's fitness). Going
+    down, level L's scores are shifted by one constant so that its best finite score sits
+    1 below the lowest finite told value of all levels above it:
+
+    .. math::
+
+        \\tilde f(e) = f(e) - \\max_{L(e') = L} f(e') + \\min_{L(e') > L} \\tilde f(e') - 1
+
+    Differences within a level are kept; NaN stays NaN (the GA ranks it last).
+    """
+    told: dict[str, float] = {}
+    floor = math.inf
+    for level in sorted(set(levels.values()), reverse=True):
+        keys = [k for k in levels if levels[k] == level]
+        finite = [scores[k] for k in keys if not math.isnan(scores[k])]
+        shift = 0.0 if not finite or math.isinf(floor) else floor - 1.0 - max(finite)
+        for k in keys:
+            told[k] = scores[k] + shift
+        values = [told[k] for k in keys if not math.isnan(told[k])]
+        floor = min([floor, *values])
+    return told
