@@ -23,12 +23,19 @@ pass (workers load data, cold caches) and the fastest of ``--warm-passes`` warm 
 executors taking turns pass by pass. Ratios are from this one run; the machine is shared,
 so absolute times are not the point.
 
+Part 3 (``--funnel``), the task funnel (:mod:`evo.funnel`): the same Driver run with and
+without ``evaluation.funnel`` (default rungs :data:`FUNNEL`: 1 seed x 2 tasks x 50 steps,
+keep 25%, then the full evaluation); model-steps trained and final best fitness of each,
+written to ``benchmarks/results/search_efficiency_funnel.{json,md}``.
+
 Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. population.generations=4]``
+``[--funnel [--funnel-rungs JSON]]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -57,6 +64,7 @@ from workers import evaluate
 from workers.requests import EntrySpec, EvalRequest, EvalResult
 
 CONFIG = "configs/quick.yaml"
+FUNNEL = [{"tasks": ["digits", "rosenbrock_direct"], "seeds": [0], "steps": 50, "keep": 0.25}, {}]
 RAY_LOGICAL_CPUS = 3
 """Logical CPUs of the local Ray cluster: the 1-actor and the 2-actor pool exist side by side."""
 
@@ -84,9 +92,9 @@ class StepCounter:
             self.evaluate_s += time.perf_counter() - began
 
 
-def run_ours(cfg: JobConfig, folder: str) -> dict[str, Any]:
+def run_ours(cfg: JobConfig, folder: str, name: str = "ours") -> dict[str, Any]:
     counter = StepCounter()
-    with Store(f"sqlite:///{folder}/ours.db") as store:
+    with Store(f"sqlite:///{folder}/{name}.db") as store:
         run = create_run(store, cfg, "efficiency")
         began = time.perf_counter()
         with InlineExecutor(evaluate=counter.evaluate) as executor:
@@ -211,14 +219,50 @@ def time_executors(
     return timings
 
 
+def compare_funnel(cfg: JobConfig, funnel: list[dict[str, Any]], overrides: list[str]) -> None:
+    """Part 3: the same run with and without the funnel; model-steps and final best fitness."""
+    data = cfg.model_dump(mode="json")
+    data["evaluation"]["funnel"] = funnel
+    funnelled = JobConfig.model_validate(data)
+    with tempfile.TemporaryDirectory(prefix="evo_funnel_") as folder:
+        plain = run_ours(cfg, folder, "plain")
+        steps = run_ours(funnelled, folder, "funnel")
+    rows = [
+        [name, r["model_steps"], r["members"], f"{r['wall_s']:.0f}", f"{r['final_best_fitness']:.4f}"]
+        for name, r in (("without funnel", plain), ("with funnel", steps))
+    ]
+    ratio = plain["model_steps"] / steps["model_steps"]
+    rows.append(["ratio without / with", f"{ratio:.2f}x", f"{plain['members'] / steps['members']:.2f}x",
+                 f"{plain['wall_s'] / steps['wall_s']:.2f}x", ""])
+    table = markdown_table(["run", "model-steps", "models trained", "wall s", "final best fitness"], rows)
+    text = (
+        f"### Task funnel ({CONFIG} {' '.join(overrides)}, inline executor)\n\n"
+        f"{cfg.population.generations} generations of {cfg.population.size} "
+        f"(+ {len(cfg.fixed_entries)} fixed entries), full evaluation "
+        f"{len(cfg.tasks)} tasks x {len(cfg.evaluation.seeds)} seeds x "
+        f"{cfg.evaluation.steps} steps; funnel `{json.dumps(funnel)}`.\n\n{table}\n\n"
+        f"Best fitness per generation (full evaluation), without: "
+        f"{[round(b, 4) for b in plain['best_per_generation']]}; with: "
+        f"{[round(b, 4) for b in steps['best_per_generation']]}.\n"
+    )
+    print(text)
+    write_results("search_efficiency_funnel", {"config": CONFIG, "overrides": overrides, "funnel": funnel,
+                                               "without": plain, "with": steps}, text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="config overrides key.sub=value")
     parser.add_argument("--skip-steps", action="store_true", help="only time the executors")
     parser.add_argument("--skip-executors", action="store_true", help="only count model-steps")
     parser.add_argument("--warm-passes", type=int, default=3, help="warm passes per executor (min taken)")
+    parser.add_argument("--funnel", action="store_true", help="only compare runs with and without the funnel")
+    parser.add_argument("--funnel-rungs", default=json.dumps(FUNNEL), help="evaluation.funnel as JSON")
     args = parser.parse_args()
     cfg = load_config(CONFIG, [*args.overrides, "executor.kind=inline", "evaluation.device=cpu"])
+    if args.funnel:
+        compare_funnel(cfg, json.loads(args.funnel_rungs), args.overrides)
+        return
     payload: dict[str, Any] = {"config": CONFIG, "overrides": args.overrides}
     text = f"### Search efficiency ({CONFIG} {' '.join(args.overrides)})\n\n"
 

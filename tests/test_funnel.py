@@ -215,7 +215,7 @@ def test_sigkilled_inside_each_rung_resumes_to_the_same_end(tmp_path, funnel_run
     reference = snapshot(funnel_run[0])
     url = f"sqlite:///{tmp_path / 'evo.db'}"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    for generation, steps, n in [(1, 5, 2), (1, 20, 3), (2, 5, 1), (2, 20, 7)]:
+    for generation, steps, n in [(1, 5, 2), (1, 20, 3), (2, 5, 1), (2, 20, 13)]:
         proc = subprocess.run(
             [sys.executable, "-c", KILLED, url, json.dumps(CONFIG), str(generation), budget_key(steps), str(n)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
