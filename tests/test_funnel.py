@@ -43,11 +43,14 @@ class CountingExecutor(InlineExecutor):
     def __init__(self) -> None:
         super().__init__(max_retries=0)
         self.trained: list[tuple[str, str, int, int]] = []
+        self.generation_of: list[int] = []
 
     def map_unordered(self, requests):
         requests = list(requests)
         for r in requests:
-            self.trained += [(e.key, r.task, s, r.steps) for e in r.entries for s in r.seeds]
+            members = [(e.key, r.task, s, r.steps) for e in r.entries for s in r.seeds]
+            self.trained += members
+            self.generation_of += [int(r.request_id.split(":")[0][1:].split("f")[0])] * len(members)
         return super().map_unordered(requests)
 
 
@@ -129,7 +132,7 @@ def test_promotion_order_is_the_rung_ranking_and_the_ga_is_told_the_funnel_order
     low, top = rungs(cfg)
     run = store.get_run("f")
     for g in range(3):
-        population = [i for i in store.individuals(run.id, g)]
+        population = store.individuals(run.id, g)
         first = {}
         for ind in population:
             first.setdefault(ind.entry_key, ind)
@@ -151,16 +154,32 @@ def _ind(record):
     return Individual(genome=record.genome, origin=record.origin)
 
 
-def test_nothing_is_trained_twice_and_elites_skip_the_funnel(funnel_run) -> None:
+def test_nothing_is_trained_twice_and_elites_skip_the_funnel(funnel_run, tmp_path) -> None:
     store, executor, _state = funnel_run
     assert len(executor.trained) == len(set(executor.trained))  # no result is ever re-run
     run = store.get_run("f")
+    top = budget_key(20)
+    skipped = 0
     for g in (1, 2):
         elites = {i.entry_key for i in store.individuals(run.id, g) if i.origin == "elite"}
-        prefix_rows = [t for t in executor.trained if t[0] in elites and t[3] == 5]
-        earlier = {i.entry_key for h in range(g) for i in store.individuals(run.id, h)}
-        assert elites <= earlier
-        assert not [t for t in prefix_rows if t[0] not in earlier]
+        trained = {t[0] for t, h in zip(executor.trained, executor.generation_of, strict=True) if h == g}
+        had_top = {e for e in elites if len(store.evaluations([e], top)) == 6}  # 3 tasks x 2 seeds
+        assert not trained & had_top  # an elite with its full evaluation is done: no rung re-run
+        skipped += len(had_top)
+    assert skipped >= 2
+
+
+def test_a_second_run_on_the_same_store_trains_nothing(funnel_run) -> None:
+    store, _executor, _state = funnel_run
+    cfg = parse_config(CONFIG)
+    run = create_run(store, cfg, "again")
+    executor = CountingExecutor()
+    with executor:
+        Driver(store, run, executor, cfg=cfg).run()
+    assert executor.trained == []  # every rung's result is a cache hit
+    assert [g.best_fitness for g in store.generations(run.id)] == [
+        g.best_fitness for g in store.generations(store.get_run("f").id)
+    ]
 
 
 def test_funnel_trains_fewer_model_steps_than_the_full_evaluation(funnel_run, tmp_path) -> None:
@@ -179,7 +198,8 @@ from evo.events import RunObserver
 from evo.executor import make_executor
 from storage import Store
 
-url, config, generation, key, n = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+url, config, key = sys.argv[1], json.loads(sys.argv[2]), sys.argv[4]
+generation, n = int(sys.argv[3]), int(sys.argv[5])
 
 class Killer(RunObserver):
     generation = -1
@@ -206,7 +226,9 @@ def snapshot(store: Store) -> dict:
     run = store.get_run("f")
     generations = store.generations(run.id)
     return {
-        "generations": [(g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.ga_state) for g in generations],
+        "generations": [
+            (g.index, g.best_fitness, g.mean_fitness, g.std_fitness, g.ga_state) for g in generations
+        ],
         "final": [i.model_dump(exclude={"run_id"}) for i in store.individuals(run.id, generations[-1].index)],
     }
 
@@ -217,7 +239,8 @@ def test_sigkilled_inside_each_rung_resumes_to_the_same_end(tmp_path, funnel_run
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     for generation, steps, n in [(1, 5, 2), (1, 20, 3), (2, 5, 1), (2, 20, 13)]:
         proc = subprocess.run(
-            [sys.executable, "-c", KILLED, url, json.dumps(CONFIG), str(generation), budget_key(steps), str(n)],
+            [sys.executable, "-c", KILLED, url, json.dumps(CONFIG), str(generation), budget_key(steps),
+             str(n)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
         )  # fmt: skip
         assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-2000:]
@@ -227,3 +250,27 @@ def test_sigkilled_inside_each_rung_resumes_to_the_same_end(tmp_path, funnel_run
     with InlineExecutor(max_retries=0) as executor:
         Driver(store, run, executor, cfg=cfg).run()
     assert snapshot(store) == reference
+
+
+def test_elites_with_their_full_evaluation_never_climb(funnel_run) -> None:
+    """The seeded baselines of generation 0 have the full evaluation (as fixed entries) and no
+    cheap-rung result: as elites they must sit at the top level and train nothing."""
+    from evo.funnel import climb
+    from evo.ga import Individual
+
+    store, _executor, _state = funnel_run
+    low, top = rungs(parse_config(CONFIG))
+    g0 = store.individuals(store.get_run("f").id, 0)
+    baselines = [
+        i for i in g0 if not missing_at(store, top, [i.entry_key]) and missing_at(store, low, [i.entry_key])
+    ]
+    assert baselines
+    climbers = [i for i in g0 if not missing_at(store, low, [i.entry_key])]
+    population = [Individual(genome=i.genome, origin="elite") for i in baselines]
+    population += [Individual(genome=i.genome, origin="mutation") for i in climbers]
+    asked: list = []
+    result = climb(store, population, [low, top], lambda cfg, missing, prefix: asked.extend(missing))
+    assert asked == []  # nothing to train: elites are done, the others' rungs are cached
+    full = population_fitness(store, top.cfg, population[: len(baselines)])
+    for ind, f in zip(population, full, strict=False):
+        assert result.levels[ind.key] == 1 and result.told[ind.key] == f
