@@ -24,8 +24,9 @@ executors taking turns pass by pass. Ratios are from this one run; the machine i
 so absolute times are not the point.
 
 Part 3 (``--funnel``), the task funnel (:mod:`evo.funnel`): the same Driver run with and
-without ``evaluation.funnel`` (default rungs :data:`FUNNEL`: 1 seed x 2 tasks x 50 steps,
-keep 25%, then the full evaluation); model-steps trained and final best fitness of each,
+without ``evaluation.funnel`` (default rungs :data:`FUNNEL`: 1 seed x the tasks x 50 steps,
+keep 34%, then the full evaluation), the funnel run for ``--funnel-generations`` (default
+twice as many); model-steps each needs until its best-so-far reaches the plain run's final best,
 written to ``benchmarks/results/search_efficiency_funnel.{json,md}``.
 
 Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. population.generations=4]``
@@ -52,6 +53,7 @@ from repro_common import markdown_table, write_results
 from evo.config import JobConfig, load_config
 from evo.driver import Driver, create_run, fixed_entries
 from evo.evaluation_rows import outcome_rows
+from evo.events import RunObserver
 from evo.executor import Executor
 from evo.executor_inline import InlineExecutor
 from evo.executor_ray import RayExecutor
@@ -64,7 +66,7 @@ from workers import evaluate
 from workers.requests import EntrySpec, EvalRequest, EvalResult
 
 CONFIG = "configs/quick.yaml"
-FUNNEL = [{"tasks": ["digits", "rosenbrock_direct"], "seeds": [0], "steps": 50, "keep": 0.25}, {}]
+FUNNEL = [{"seeds": [0], "steps": 50, "keep": 0.34}, {}]
 RAY_LOGICAL_CPUS = 3
 """Logical CPUs of the local Ray cluster: the 1-actor and the 2-actor pool exist side by side."""
 
@@ -92,18 +94,41 @@ class StepCounter:
             self.evaluate_s += time.perf_counter() - began
 
 
+class StepsPerGeneration(RunObserver):
+    """Cumulative model-steps of ``counter`` each time a generation closes."""
+
+    def __init__(self, counter: StepCounter) -> None:
+        self.counter = counter
+        self.steps: list[int] = []
+
+    def generation_closed(self, generation: int, stats: Any, best_so_far: float) -> None:
+        self.steps.append(self.counter.model_steps)
+
+
 def run_ours(cfg: JobConfig, folder: str, name: str = "ours") -> dict[str, Any]:
     counter = StepCounter()
+    observer = StepsPerGeneration(counter)
     with Store(f"sqlite:///{folder}/{name}.db") as store:
         run = create_run(store, cfg, "efficiency")
         began = time.perf_counter()
         with InlineExecutor(evaluate=counter.evaluate) as executor:
-            state = Driver(store, run, executor).run()
+            state = Driver(store, run, executor, observer).run()
         wall = time.perf_counter() - began
         best = [g.best_fitness for g in store.generations(run.id)]
     return {"model_steps": counter.model_steps, "members": counter.members, "requests": counter.requests,
             "final_best_fitness": state.best_fitness, "best_per_generation": best, "wall_s": wall,
-            "evaluate_s": counter.evaluate_s}
+            "evaluate_s": counter.evaluate_s, "model_steps_per_generation": observer.steps}
+
+
+def steps_to_reach(result: dict[str, Any], target: float) -> int | None:
+    """Cumulative model-steps at the first generation whose best-so-far is >= ``target``."""
+    best = float("-inf")
+    pairs = zip(result["best_per_generation"], result["model_steps_per_generation"], strict=True)
+    for fitness, steps in pairs:
+        best = max(best, fitness)
+        if best >= target:
+            return steps
+    return None
 
 
 def train_all(
@@ -219,35 +244,43 @@ def time_executors(
     return timings
 
 
-def compare_funnel(cfg: JobConfig, funnel: list[dict[str, Any]], overrides: list[str]) -> None:
-    """Part 3: the same run with and without the funnel; model-steps and final best fitness."""
+def compare_funnel(
+    cfg: JobConfig, funnel: list[dict[str, Any]], overrides: list[str], generations: int
+) -> None:
+    """Part 3: the run without the funnel, and with it for ``generations`` generations; the
+    model-steps each needs until its best-so-far reaches the plain run's final best."""
     data = cfg.model_dump(mode="json")
     data["evaluation"]["funnel"] = funnel
+    data["population"]["generations"] = generations
     funnelled = JobConfig.model_validate(data)
     with tempfile.TemporaryDirectory(prefix="evo_funnel_") as folder:
         plain = run_ours(cfg, folder, "plain")
         steps = run_ours(funnelled, folder, "funnel")
+    target = plain["final_best_fitness"]
+    reach = {"without": steps_to_reach(plain, target), "with": steps_to_reach(steps, target)}
     rows = [
-        [name, r["model_steps"], r["members"], f"{r['wall_s']:.0f}", f"{r['final_best_fitness']:.4f}"]
-        for name, r in (("without funnel", plain), ("with funnel", steps))
+        [name, len(r["best_per_generation"]), r["model_steps"], f"{r['wall_s']:.0f}",
+         f"{r['final_best_fitness']:.4f}", reach[key] if reach[key] is not None else "not reached"]
+        for name, key, r in (("without funnel", "without", plain), ("with funnel", "with", steps))
     ]
-    ratio = plain["model_steps"] / steps["model_steps"]
-    rows.append(["ratio without / with", f"{ratio:.2f}x", f"{plain['members'] / steps['members']:.2f}x",
-                 f"{plain['wall_s'] / steps['wall_s']:.2f}x", ""])
-    table = markdown_table(["run", "model-steps", "models trained", "wall s", "final best fitness"], rows)
+    if reach["with"]:
+        rows.append(["ratio without / with", "", "", "", "", f"{reach['without'] / reach['with']:.2f}x"])
+    table = markdown_table(["run", "generations", "model-steps", "wall s", "final best fitness",
+                            f"model-steps to best >= {target:.4f}"], rows)
     text = (
         f"### Task funnel ({CONFIG} {' '.join(overrides)}, inline executor)\n\n"
-        f"{cfg.population.generations} generations of {cfg.population.size} "
-        f"(+ {len(cfg.fixed_entries)} fixed entries), full evaluation "
-        f"{len(cfg.tasks)} tasks x {len(cfg.evaluation.seeds)} seeds x "
-        f"{cfg.evaluation.steps} steps; funnel `{json.dumps(funnel)}`.\n\n{table}\n\n"
+        f"Population {cfg.population.size} (+ {len(cfg.fixed_entries)} fixed entries), full evaluation "
+        f"{len(cfg.tasks)} tasks x {len(cfg.evaluation.seeds)} seeds x {cfg.evaluation.steps} steps; "
+        f"funnel `{json.dumps(funnel)}`.\n\n{table}\n\n"
         f"Best fitness per generation (full evaluation), without: "
         f"{[round(b, 4) for b in plain['best_per_generation']]}; with: "
-        f"{[round(b, 4) for b in steps['best_per_generation']]}.\n"
+        f"{[round(b, 4) for b in steps['best_per_generation']]}. Cumulative model-steps per generation, "
+        f"without: {plain['model_steps_per_generation']}; with: {steps['model_steps_per_generation']}.\n"
     )
     print(text)
     write_results("search_efficiency_funnel", {"config": CONFIG, "overrides": overrides, "funnel": funnel,
-                                               "without": plain, "with": steps}, text)
+                                               "without": plain, "with": steps, "target": target,
+                                               "model_steps_to_target": reach}, text)
 
 
 def main() -> None:
@@ -258,10 +291,12 @@ def main() -> None:
     parser.add_argument("--warm-passes", type=int, default=3, help="warm passes per executor (min taken)")
     parser.add_argument("--funnel", action="store_true", help="only compare runs with and without the funnel")
     parser.add_argument("--funnel-rungs", default=json.dumps(FUNNEL), help="evaluation.funnel as JSON")
+    parser.add_argument("--funnel-generations", type=int, help="generations of the funnel run (default: 2x)")
     args = parser.parse_args()
     cfg = load_config(CONFIG, [*args.overrides, "executor.kind=inline", "evaluation.device=cpu"])
     if args.funnel:
-        compare_funnel(cfg, json.loads(args.funnel_rungs), args.overrides)
+        generations = args.funnel_generations or 2 * cfg.population.generations
+        compare_funnel(cfg, json.loads(args.funnel_rungs), args.overrides, generations)
         return
     payload: dict[str, Any] = {"config": CONFIG, "overrides": args.overrides}
     text = f"### Search efficiency ({CONFIG} {' '.join(args.overrides)})\n\n"

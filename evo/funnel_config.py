@@ -43,11 +43,11 @@ def expand_step_list(evaluation: Any) -> Any:
         return evaluation
     steps = evaluation["steps"]
     if not steps:
-        raise ValueError("evaluation.steps: a list of budgets needs at least one value")
+        raise ValueError("steps: a list of budgets needs at least one value")
     if evaluation.get("funnel") is not None:
-        raise ValueError("evaluation.steps: give either a list of budgets or evaluation.funnel, not both")
+        raise ValueError("steps: give either a list of budgets or a funnel, not both")
     if any(not isinstance(s, int) or isinstance(s, bool) for s in steps) or steps != sorted(set(steps)):
-        raise ValueError(f"evaluation.steps: budgets must be increasing integers, got {steps}")
+        raise ValueError(f"steps: budgets must be increasing integers, got {steps}")
     if len(steps) == 1:
         return {**evaluation, "steps": steps[0]}
     return {**evaluation, "steps": steps[-1], "funnel": [{"steps": s} for s in steps]}
