@@ -245,7 +245,7 @@ def time_executors(
 
 
 def compare_funnel(
-    cfg: JobConfig, funnel: list[dict[str, Any]], overrides: list[str], generations: int
+    cfg: JobConfig, funnel: list[dict[str, Any]], overrides: list[str], generations: int, tag: str = ""
 ) -> None:
     """Part 3: the run without the funnel, and with it for ``generations`` generations; the
     model-steps each needs until its best-so-far reaches the plain run's final best."""
@@ -278,9 +278,9 @@ def compare_funnel(
         f"without: {plain['model_steps_per_generation']}; with: {steps['model_steps_per_generation']}.\n"
     )
     print(text)
-    write_results("search_efficiency_funnel", {"config": CONFIG, "overrides": overrides, "funnel": funnel,
-                                               "without": plain, "with": steps, "target": target,
-                                               "model_steps_to_target": reach}, text)
+    payload = {"config": CONFIG, "overrides": overrides, "funnel": funnel, "without": plain, "with": steps,
+               "target": target, "model_steps_to_target": reach}
+    write_results(f"search_efficiency_funnel{tag}", payload, text)
 
 
 def main() -> None:
@@ -292,11 +292,12 @@ def main() -> None:
     parser.add_argument("--funnel", action="store_true", help="only compare runs with and without the funnel")
     parser.add_argument("--funnel-rungs", default=json.dumps(FUNNEL), help="evaluation.funnel as JSON")
     parser.add_argument("--funnel-generations", type=int, help="generations of the funnel run (default: 2x)")
+    parser.add_argument("--funnel-tag", default="", help="suffix of the funnel results' file names")
     args = parser.parse_args()
     cfg = load_config(CONFIG, [*args.overrides, "executor.kind=inline", "evaluation.device=cpu"])
     if args.funnel:
         generations = args.funnel_generations or 2 * cfg.population.generations
-        compare_funnel(cfg, json.loads(args.funnel_rungs), args.overrides, generations)
+        compare_funnel(cfg, json.loads(args.funnel_rungs), args.overrides, generations, args.funnel_tag)
         return
     payload: dict[str, Any] = {"config": CONFIG, "overrides": args.overrides}
     text = f"### Search efficiency ({CONFIG} {' '.join(args.overrides)})\n\n"
