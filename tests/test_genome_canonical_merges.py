@@ -37,9 +37,17 @@ SAME = {
         dict(term_types=[G], alphas=[1.0], use_m=False, use_v=False, use_bias_correction=True),
         dict(term_types=[G], alphas=[1.0], use_m=False, use_v=False, use_bias_correction=False),
     ),
+    "bias correction unread by SIGN_GRAD even with v kept": (
+        dict(term_types=[SIGN], alphas=[1.0], use_m=False, use_v=True, use_bias_correction=True),
+        dict(term_types=[SIGN], alphas=[1.0], use_m=False, use_v=True, use_bias_correction=False),
+    ),
     "warmup_steps unread without warmup": (
         dict(term_types=[G], alphas=[1.0], use_warmup=False, warmup_steps=10),
         dict(term_types=[G], alphas=[1.0], use_warmup=False, warmup_steps=500),
+    ),
+    "-0.0 is 0.0": (
+        dict(term_types=[ADAM], alphas=[1.0], lr_log10=-0.0, wd_log10=-4.0),
+        dict(term_types=[ADAM], alphas=[1.0], lr_log10=0.0, wd_log10=-4.0),
     ),
     "floats equal to 10 significant digits": (
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=-3.0),
@@ -91,3 +99,8 @@ def test_a_copy_made_before_any_hash_was_computed_has_its_own() -> None:
     genome = Genome(term_types=[ADAM], alphas=[1.0])
     copied = genome.model_copy(update={"lr_log10": -2.0})  # no cached hash to drop yet
     assert copied.hash != genome.hash == Genome(term_types=[ADAM], alphas=[1.0]).hash
+
+
+@pytest.mark.parametrize("spelling", ["ADAM_TERM", " adam_term ", "Term.ADAM_TERM", "term.adam_term", 3, 3.0])
+def test_a_term_is_read_from_its_seed_spellings(spelling) -> None:
+    assert Genome(term_types=[spelling], alphas=[1.0]).term_types == (ADAM,)
