@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from store_backends import BACKEND_PARAMS
 
 from evo.ranking import best
 from storage import (
@@ -23,20 +24,11 @@ from storage import (
     StorageError,
     Store,
 )
-from storage.testing import BACKENDS, fresh_database_url, postgres_skip_reason
+from storage.testing import fresh_database_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 SCOPE = RunScope(tasks=["digits"], seeds=[0], budget_key="steps=5")
-BACKEND_PARAMS = [
-    pytest.param(
-        b,
-        marks=pytest.mark.skipif(
-            b == "postgresql" and postgres_skip_reason() is not None, reason=str(postgres_skip_reason())
-        ),
-    )
-    for b in BACKENDS
-]
 
 
 def digest(folder: Path) -> dict[str, str]:

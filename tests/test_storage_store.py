@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from store_backends import BACKEND_PARAMS
 
 from evo.ranking import best
 from optimizers.baselines import BASELINE_GENOMES
@@ -22,18 +23,9 @@ from storage import (
     UnknownGenomeError,
     UnknownRunError,
 )
-from storage.testing import BACKENDS, open_test_store, postgres_skip_reason
+from storage.testing import open_test_store
 
 SCOPE = RunScope(tasks=["mnist", "digits"], seeds=[0, 1, 2], budget_key="steps=50;split=val;v1")
-BACKEND_PARAMS = [
-    pytest.param(
-        b,
-        marks=pytest.mark.skipif(
-            b == "postgresql" and postgres_skip_reason() is not None, reason=str(postgres_skip_reason())
-        ),
-    )
-    for b in BACKENDS
-]
 
 
 @pytest.fixture(params=BACKEND_PARAMS)

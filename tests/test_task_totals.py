@@ -14,23 +14,15 @@ import math
 import random
 
 import pytest
+from store_backends import BACKEND_PARAMS
 
 from evo.fitness import rank, score_entries, score_totals
 from evo.ranking import best
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store
-from storage.testing import BACKENDS, open_test_store, postgres_skip_reason
+from storage.testing import open_test_store
 
 SCOPE = RunScope(tasks=["t1", "t2", "t3"], seeds=[0, 1, 2], budget_key="steps=5;split=val;v1")
-BACKEND_PARAMS = [
-    pytest.param(
-        b,
-        marks=pytest.mark.skipif(
-            b == "postgresql" and postgres_skip_reason() is not None, reason=str(postgres_skip_reason())
-        ),
-    )
-    for b in BACKENDS
-]
 
 
 @pytest.fixture(params=BACKEND_PARAMS)
