@@ -32,7 +32,6 @@ import typer
 from rich.console import Console
 from typer._click import exceptions as click_errors  # typer >= 0.25 vendors click here
 
-from evo.config import load_config
 from evo.errors import UsageError
 from evo.lease import refuse_if_live, shown_status
 from evo.tables import best_table, runs_table
@@ -215,6 +214,7 @@ def run(
     ] = 1,
 ) -> None:
     """Start a run, or resume the run of that name if it exists."""
+    from evo.config import load_config
     from evo.driver import create_run, find_run
     from evo.executor import make_executor
     from evo.preflight import preflight
@@ -302,14 +302,18 @@ def best(
     ] = None,
 ) -> None:
     """The best evolved genomes of a run, with every fixed entry ranked alongside."""
-    from evo.cli_paired import best_versus, holdout_entries
-
     with open_store(db, read_only=True) as store:
         run_record = store.get_run(run_name)
-        comparisons = best_versus(store, run_record, vs) if vs else []
+        comparisons = []
+        if vs:  # paired statistics (numpy): imported only when asked for
+            from evo.cli_paired import best_versus
+
+            comparisons = best_versus(store, run_record, vs)
         if holdout:
             if task is not None:
                 raise UsageError("give --holdout or --task, not both")
+            from evo.cli_paired import holdout_entries
+
             entries, tasks = holdout_entries(store, run_record, top)
             title = (
                 f"run {run_record.name!r}: ranked by held-out fitness ({run_record.scope.holdout_budget_key})"
@@ -427,6 +431,7 @@ def compare(
 ) -> None:
     """Score only the fixed entries, on the config's tasks, seeds and budget."""
     from evo.compare import score_fixed
+    from evo.config import load_config
     from evo.executor import make_executor
     from evo.preflight import preflight
     from evo.progress import RichProgress

@@ -28,14 +28,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from optimizers.custom import CustomOptimizer
-from optimizers.entry import scaled_genome
 from optimizers.genome import Genome
-from optimizers.registry import REGISTRY
 from storage.records import IndividualIn
-from workers.requests import EntrySpec
+
+if TYPE_CHECKING:  # torch-backed: imported where used, so the read commands start without torch
+    from optimizers.custom import CustomOptimizer
+    from workers.requests import EntrySpec
 
 SeedValues = dict[tuple[str, int], float]
 GRID_MARK = "@lr*"
@@ -63,6 +63,10 @@ def fixed_variant(item: str | CustomOptimizer, multiplier: float) -> tuple[str, 
     A custom entry (:mod:`optimizers.custom`, key ``name@hash``) scales its ``lr`` kwarg like
     an opaque registry entry, under the key ``name@hash@lr*m``.
     """
+    from optimizers.entry import scaled_genome
+    from optimizers.registry import REGISTRY
+    from workers.requests import EntrySpec
+
     if not isinstance(item, str):
         if multiplier == 1.0:
             return item.key, EntrySpec(key=item.key, custom=item), None
@@ -111,6 +115,9 @@ def entry_variant_key(entry_key: str, label: str | None, has_genome: bool, multi
     """Cache key of a run's fixed entry (by its stored key and label) at ``multiplier``."""
     if multiplier == 1.0:
         return entry_key
+    from optimizers.entry import scaled_genome
+    from optimizers.registry import REGISTRY
+
     if has_genome and label in REGISTRY and REGISTRY[label].genome is not None:
         return scaled_genome(REGISTRY[label].genome, multiplier).hash  # type: ignore[arg-type]
     return variant_key(entry_key, multiplier)
@@ -118,6 +125,8 @@ def entry_variant_key(entry_key: str, label: str | None, has_genome: bool, multi
 
 def genome_variant_keys(genome: Genome, key: str, multipliers: Sequence[float]) -> list[str]:
     """The cache key of ``genome`` (whose key is ``key``) at each multiplier, in order."""
+    from optimizers.entry import scaled_genome
+
     return [key if m == 1.0 else scaled_genome(genome, m).hash for m in multipliers]
 
 
@@ -125,6 +134,9 @@ def genome_variant_specs(
     genomes: Mapping[str, Genome], multipliers: Sequence[float]
 ) -> dict[str, EntrySpec]:
     """Specs of every genome's variants m != 1 (``genomes``: key -> genome)."""
+    from optimizers.entry import scaled_genome
+    from workers.requests import EntrySpec
+
     specs: dict[str, EntrySpec] = {}
     for genome in genomes.values():
         for m in multipliers:

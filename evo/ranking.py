@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from evo.fitness import rank, score_totals
+from evo.fitness import EntryScore, rank, score_totals
+from evo.ranking_bands import ranked_from_estimates
 from evo.tuned import is_grid_point, tune_fixed
 from optimizers.errors import one_line
 from optimizers.genome import Genome
@@ -67,20 +68,13 @@ def rank_entries(
     rows (for lr tuning) and the shown entries' genomes are read.
     """
     by_key = {e.entry_key: e for e in entries}
-    totals = store.task_totals(list(by_key) if run_id is None else [], budget_key, tasks, seeds, run_id)
-    scores = score_totals(totals, by_key, tasks, seeds)
-    chosen: dict[str, dict[str, float]] = {}
-    if any(is_grid_point(e) for e in entries):
-        rows = store.seed_results([e.entry_key for e in entries if e.is_fixed], budget_key, tasks, seeds)
-        scores, chosen = tune_fixed(scores, rows, entries, tasks, seeds)
-        by_key = {k: e for k, e in by_key.items() if k in scores}
-    ranked = list(enumerate(rank(scores.values()), start=1))
-    if fixed_too:
-        evolved = [s.entry_key for _, s in ranked if not by_key[s.entry_key].is_fixed][:top_k]
-        shown = set(evolved)
-        ranked = [(i, s) for i, s in ranked if s.entry_key in shown or by_key[s.entry_key].is_fixed]
+    fast = None
+    if run_id is not None and top_k is not None:  # a whole run, a few shown: read only what is shown
+        fast = ranked_from_estimates(store, by_key, budget_key, tasks, seeds, top_k, fixed_too, run_id)
+    if fast is not None:
+        ranked, chosen = fast
     else:
-        ranked = ranked[:top_k]
+        ranked, chosen = _rank_all(store, by_key, budget_key, tasks, seeds, top_k, fixed_too, run_id)
     found = store.genomes_or_damage([s.entry_key for _, s in ranked if by_key[s.entry_key].has_genome])
     genomes = {k: v for k, v in found.items() if isinstance(v, Genome)}
     damaged = {k: one_line(v) for k, v in found.items() if not isinstance(v, Genome)}
@@ -100,6 +94,37 @@ def rank_entries(
         )
         for i, score in ranked
     ]
+
+
+def _rank_all(
+    store: Store,
+    by_key: dict[str, RunEntry],
+    budget_key: str,
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    top_k: int | None,
+    fixed_too: bool,
+    run_id: int | None,
+) -> tuple[list[tuple[int, EntryScore]], dict[str, dict[str, float]]]:
+    """(rank, score) of the shown entries from every entry's exact score (``by_key`` loses
+    the lr-grid points, which are not ranked), and the tuned entries' chosen multipliers."""
+    entries = list(by_key.values())
+    totals = store.task_totals(list(by_key) if run_id is None else [], budget_key, tasks, seeds, run_id)
+    scores = score_totals(totals, by_key, tasks, seeds)
+    chosen: dict[str, dict[str, float]] = {}
+    if any(is_grid_point(e) for e in entries):
+        rows = store.seed_results([e.entry_key for e in entries if e.is_fixed], budget_key, tasks, seeds)
+        scores, chosen = tune_fixed(scores, rows, entries, tasks, seeds)
+        for key in [k for k in by_key if k not in scores]:
+            del by_key[key]
+    ranked = list(enumerate(rank(scores.values()), start=1))
+    if fixed_too:
+        evolved = [s.entry_key for _, s in ranked if not by_key[s.entry_key].is_fixed][:top_k]
+        shown = set(evolved)
+        ranked = [(i, s) for i, s in ranked if s.entry_key in shown or by_key[s.entry_key].is_fixed]
+    else:
+        ranked = ranked[:top_k]
+    return ranked, chosen
 
 
 def best(

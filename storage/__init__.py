@@ -15,6 +15,7 @@ from storage.errors import (
 )
 from storage.records import (
     FIXED_GENERATION,
+    EntryEstimate,
     EvaluationIn,
     EvaluationRecord,
     GenerationRecord,
@@ -34,6 +35,7 @@ __all__ = [
     "FIXED_GENERATION",
     "SCHEMA_VERSION",
     "DatabaseOpenError",
+    "EntryEstimate",
     "EvaluationIn",
     "EvaluationRecord",
     "GenerationRecord",

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import (
@@ -263,7 +261,11 @@ def _upgrade(connection: Connection, version: int | None) -> None:
     """``alembic upgrade head`` on ``connection`` (inside the caller's transaction).
 
     A version-1 database predates Alembic: it is stamped as revision ``0001`` first.
+    Alembic is imported here only: a store already at the current version never needs it.
     """
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

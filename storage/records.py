@@ -216,3 +216,22 @@ class TaskTotal(NamedTuple):
     total: float
     n_seeds: int
     n_nan: int
+
+
+class EntryEstimate(NamedTuple):
+    """One entry's stored results in a scope, aggregated per entry in SQL (ranking's first pass).
+
+    ``n_seeds`` (stored (task, seed) results) and ``n_nan`` (those with a NaN fitness) are
+    exact. ``fitness`` is the mean of the stored values and ``scale`` the mean of their
+    absolute values, both NaN-free values summed by the database. For a complete entry
+    (``n_seeds`` = tasks x seeds, every task with every seed) the mean of the task means is
+    the mean of all values, so ``fitness`` estimates F to within
+    ``(n_seeds + tasks + 2) * 2**-53 * scale`` (the database's sums are not ``math.fsum``);
+    for an incomplete one it is no estimate of F (tasks with fewer seeds weigh differently).
+    """
+
+    entry_key: str
+    n_seeds: int
+    n_nan: int
+    fitness: float
+    scale: float

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from storage.records import (
     FIXED_GENERATION,
     NAME_LENGTH,
     RUN_STATUSES,
+    EntryEstimate,
     EvaluationIn,
     EvaluationRecord,
     GenerationRecord,
@@ -468,6 +469,31 @@ class Store:
                     .where(where, *scope)
                     .group_by(e.entry_key, e.task)
                 ).all()
+            ]
+
+    def entry_estimates(
+        self, budget_key: str, tasks: Sequence[str], seeds: Sequence[int], run_id: int
+    ) -> list[EntryEstimate]:
+        """Per entry of run ``run_id`` with a stored seed in scope: one :class:`EntryEstimate`.
+
+        One GROUP BY per entry in the database (over the covering index
+        ``ix_evaluations_scope``), so a run of E entries on T tasks ships E small rows, not
+        E x T: the first pass of ranking a large run (:mod:`evo.ranking_bands`). Order is
+        unspecified.
+        """
+        e = EvaluationRow
+        n = cast(func.count(), Float)
+        query = (
+            select(e.entry_key, func.count(), func.count() - func.count(e.fitness),
+                   func.sum(e.fitness) / n, func.sum(func.abs(e.fitness)) / n)
+            .where(e.entry_key.in_(select(IndividualRow.entry_key).where(IndividualRow.run_id == run_id)),
+                   e.budget_key == budget_key, e.task.in_(list(tasks)), e.seed.in_(list(seeds)))
+            .group_by(e.entry_key)
+        )  # fmt: skip
+        with self._transaction("read entry fitness estimates") as s:
+            return [
+                EntryEstimate(key, n_seeds, n_nan, nan_if_null(mean), nan_if_null(scale))
+                for key, n_seeds, n_nan, mean, scale in s.connection().execute(query).all()
             ]
 
     def genomes(self, hashes: Sequence[str]) -> dict[str, Genome]:
