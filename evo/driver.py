@@ -48,6 +48,7 @@ from evo.ranking import best
 from evo.selection import extra_specs, missing_extra
 from evo.selection import population_fitness as search_fitness
 from evo.work import plan_requests
+from evo.work_costs import TaskCosts, longest_first
 from optimizers.custom import CustomOptimizer
 from optimizers.genome import Genome
 from optimizers.registry import REGISTRY
@@ -133,20 +134,25 @@ def evaluate(
     prefix: str,
     observer: RunObserver,
     clock: GenerationClock | None = None,
+    costs: TaskCosts | None = None,
 ) -> int:
     """Run the missing evaluations and store each result's rows (one transaction per work
-    item) as it arrives; ``clock`` counts the waiting, training and store time.
+    item) as it arrives; ``clock`` counts the waiting, training and store time. Requests
+    start longest first by ``costs`` (:mod:`evo.work_costs`), which learns from each result.
 
     An outcome the executor gave up on (``error`` set) becomes failed rows carrying the
     error text, fitness -1; the run goes on. Returns the number of rows stored.
     """
     clock = clock or GenerationClock()
-    requests = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix)
+    costs = costs if costs is not None else TaskCosts()
+    requests = longest_first(plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix), costs)
     by_id = {r.request_id: r for r in requests}
     stored = 0
     for outcome in clock.timed_results(executor.map_unordered(requests)):
         request = by_id[outcome.request_id]
         result = outcome.result
+        if result is not None:
+            costs.observe(result)
         rows = outcome_rows(
             request,
             result.members if result is not None else None,
@@ -257,6 +263,8 @@ class Driver:
         self._extra: dict[str, EntrySpec] = {}
         self.dedup = FingerprintIndex() if self.cfg.evaluation.fingerprint else None
         self.ladder = rungs(self.cfg)
+        self.costs = TaskCosts()  # worker seconds per member, so requests start longest first
+        self._last_timed: float | None = None  # when the last generation's breakdown was taken
 
     @property
     def run_id(self) -> int:
@@ -306,6 +314,8 @@ class Driver:
         """Save, evaluate, score and close ``state.generation``; return the next state."""
         g = state.generation
         clock = GenerationClock(workers=executor_width(self.executor))
+        if self._last_timed is not None:  # the time since the last breakdown counts here
+            clock.started = self._last_timed
         with clock.ga():
             population = self.ga.ask(state)
         with clock.store():
@@ -329,6 +339,7 @@ class Driver:
             evaluate(
                 self.store, self.executor, to_run, specs, self.cfg,
                 prefix=f"g{g}" if attempt == 0 else f"g{g}r{attempt}", observer=self.observer, clock=clock,
+                costs=self.costs,
             )  # fmt: skip
             if self.dedup is not None:
                 with clock.store():
@@ -346,12 +357,13 @@ class Driver:
             stats = population_stats(fitness)
         with clock.ga():
             next_state = self.ga.tell(state, fitness)
-        self.evaluate_holdout(g, population, fitness, specs)
+        self.evaluate_holdout(g, population, fitness, specs, clock)
         state_json = next_state.model_dump(mode="json")
-        with clock.store():  # the close itself is the one store call the breakdown leaves out
+        with clock.store():  # the close itself counts in the next generation's wall time
             self.store.close_generation(
                 self.run_id, g, stats.best, stats.mean, stats.std, ga_state=state_json, timing=clock.timing()
             )
+        self._last_timed = clock.ended
         self.observer.generation_closed(g, stats, next_state.best_fitness)
         return next_state
 
@@ -368,7 +380,7 @@ class Driver:
                 tag = f"g{g}{prefix}" if attempt == 0 else f"g{g}{prefix}r{attempt}"
                 evaluate(
                     self.store, self.executor, missing, specs, cfg,
-                    prefix=tag, observer=self.observer, clock=clock,
+                    prefix=tag, observer=self.observer, clock=clock, costs=self.costs,
                 )  # fmt: skip
                 with clock.store():
                     missing = still_missing(self.store, cfg, missing)
@@ -389,7 +401,12 @@ class Driver:
         return search_fitness(self.store, self.cfg, population)
 
     def evaluate_holdout(
-        self, g: int, population: Sequence[Individual], fitness: Sequence[float], specs: dict[str, EntrySpec]
+        self,
+        g: int,
+        population: Sequence[Individual],
+        fitness: Sequence[float],
+        specs: dict[str, EntrySpec],
+        clock: GenerationClock | None = None,
     ) -> None:
         """Score the generation's top-k genomes and the fixed entries on the held-out tasks
         (:mod:`evo.holdout`); the results are stored only, never told to the GA."""
@@ -407,7 +424,10 @@ class Driver:
             if not missing:
                 return
             prefix = f"g{g}h{attempt}"
-            evaluate(self.store, self.executor, missing, specs, cfg, prefix=prefix, observer=RunObserver())
+            evaluate(
+                self.store, self.executor, missing, specs, cfg,
+                prefix=prefix, observer=RunObserver(), clock=clock, costs=self.costs,
+            )  # fmt: skip
         if missing_holdout(self.store, cfg, keys):
             raise LostEvaluationsError(f"generation {g}: held-out evaluations never came back")
 

@@ -1,8 +1,14 @@
 """The Ray executor: a pool of :class:`workers.actors.EvaluationActor` on a Ray cluster.
 
-Shaped like Ray's ``ActorPool``: at most ``in_flight_per_actor`` (2) requests per actor in
-flight (one running, the next already queued so the actor never idles between items),
-``ray.wait`` for whichever finishes first, the request iterator consumed lazily. An actor
+Shaped like Ray's ``ActorPool``: at most ``in_flight_per_actor`` (1) requests per actor in
+flight, ``ray.wait`` for whichever finishes first, the freed actor given its next request
+before the caller sees the result (so it never waits while the driver stores it), the
+request iterator consumed lazily. One request per actor, not two: a request queued behind
+a running one is bound to that actor although another may free up first, which at the end
+of a generation of unequal requests leaves workers idle (the quick run's warm generations
+spent ~25% of their wall time so, ``benchmarks/results/quick_generation_timing.json``),
+while the round trip a queued request hides is ~3 ms per request
+(``benchmarks/results/executor_overhead.md``). An actor
 that dies is replaced and the requests it held are resubmitted (see :mod:`evo.executor`
 for the rules). Ray is imported inside functions only.
 """
@@ -26,8 +32,10 @@ from workers.requests import EvalRequest
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT_PER_ACTOR = 2
-"""One request running on an actor and one queued behind it (Ray's pipelining pattern)."""
+IN_FLIGHT_PER_ACTOR = 1
+"""One request per actor: late binding keeps a generation's tail short (module docstring);
+2 queues the next request behind the running one (Ray's pipelining pattern), which pays
+only for requests of a few milliseconds."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class RayExecutor(ClosingExecutor):
             before it is given up (one that kills every actor it touches must not loop).
         start_timeout_s: how long the actors may take to start (import torch, load data).
         in_flight_per_actor: requests submitted to one actor at a time; 2 queues the next
-            one while the current runs (1 only to measure what that queueing buys).
+            one while the current runs (it pays for requests of a few milliseconds only).
         threads_per_actor: torch threads per actor; None: one per whole CPU reserved. The
             actor caps it at its node's cores either way.
 
@@ -212,24 +220,28 @@ class RayExecutor(ClosingExecutor):
         source = iter(requests)
         retry_queue: deque[Work] = deque()
         try:
-            while True:
-                while (slot := self._free_slot()) is not None:
-                    work = retry_queue.popleft() if retry_queue else None
-                    if work is None:
-                        request = next(source, None)
-                        if request is None:
-                            break
-                        work = as_work(request)
-                    self._submit(work, slot)
-                if not self._in_flight:
-                    return
+            self._fill(source, retry_queue)
+            while self._in_flight:
                 [ref], _ = ray.wait(list(self._in_flight), num_returns=1)
                 outcome = self._collect(ref, retry_queue)
-                if outcome is not None:
+                self._fill(source, retry_queue)  # the freed actor's next request goes before the
+                if outcome is not None:  # caller handles this one (stores it): it never waits on that
                     yield outcome
         finally:
             self._mapping = False
             self._abandon_in_flight()
+
+    def _fill(self, source: Iterator[EvalRequest], retry_queue: deque[Work]) -> None:
+        """Submit retries, then requests pulled from ``source``, while an actor has room."""
+        while (slot := self._free_slot()) is not None:
+            if retry_queue:
+                work = retry_queue.popleft()
+            else:
+                request = next(source, None)
+                if request is None:
+                    return
+                work = as_work(request)
+            self._submit(work, slot)
 
     def _collect(self, ref: Any, retry_queue: deque[Work]) -> Outcome | None:
         """Settle a finished call: the Outcome, or None after queueing it to run again."""

@@ -4,13 +4,20 @@ A :class:`GenerationClock` is filled by the driver while one generation runs and
 it (:meth:`storage.Store.close_generation` ``timing=``); :func:`timing_table` prints the
 stored breakdowns (``evo show RUN``, the report). With W workers (actors) and wall time T:
 
+* ``wall_s`` (T): from the end of the previous generation's breakdown (its start, for the
+  first generation a driver runs) to this one's, so nothing between generations falls
+  through: closing the previous generation, progress output and the lease check count in
+  the next one, and the walls of a run add up to its wall time;
 * ``training_s``: the workers' own time, summed over results (each result's
   ``wall_time_s``: task setup, training and scoring);
 * ``waiting_s``: time the driver spent blocked on the executor for the next result;
 * ``store_s``: time in store calls (save, missing, record, read back, close);
 * ``ga_s``: ``ask`` + ``tell``;
+* ``driver_s = T - waiting_s - store_s - ga_s``: the rest, the driver's own work (planning
+  and submitting requests, bookkeeping, progress output);
 * ``utilisation = training_s / (W T)``: the workers' busy share; ``overhead_share = 1 -
-  utilisation`` is the Ray + driver + store (+ idle tail) share of the generation.
+  utilisation`` is everything else: Ray, driver, store, GA and workers idle (the tail of
+  a generation whose last requests run while other workers have nothing left to do).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ TIMING_KEYS = (
     "waiting_s",
     "store_s",
     "ga_s",
+    "driver_s",
     "workers",
     "utilisation",
     "overhead_share",
@@ -44,6 +52,8 @@ class GenerationClock:
     store_s: float = 0.0
     ga_s: float = 0.0
     results: int = 0
+    ended: float | None = None
+    """When :meth:`timing` was taken (the next generation's clock starts there)."""
 
     @contextmanager
     def store(self) -> Iterator[None]:
@@ -83,7 +93,8 @@ class GenerationClock:
 
     def timing(self) -> dict[str, float]:
         """The stored breakdown (seconds, plus utilisation and overhead share in [0, 1])."""
-        wall = time.perf_counter() - self.started
+        self.ended = time.perf_counter()
+        wall = self.ended - self.started
         utilisation = self.training_s / (self.workers * wall) if wall > 0 else 0.0
         return {
             "wall_s": wall,
@@ -91,6 +102,7 @@ class GenerationClock:
             "waiting_s": self.waiting_s,
             "store_s": self.store_s,
             "ga_s": self.ga_s,
+            "driver_s": max(0.0, wall - self.waiting_s - self.store_s - self.ga_s),
             "workers": float(self.workers),
             "utilisation": utilisation,
             "overhead_share": 1.0 - utilisation,
@@ -104,8 +116,9 @@ def executor_width(executor: Any) -> int:
 
 
 def timing_table(generations: Sequence[Any]) -> list[list[str]]:
-    """Rows ``[generation, wall, training, waiting, store, GA, utilisation, overhead]`` of the
-    generations that stored a breakdown (formatted text)."""
+    """Rows ``[generation, wall, training, waiting, store, GA, driver, utilisation, overhead]``
+    of the generations that stored a breakdown (formatted text; "-" for a part a generation
+    stored before it was measured)."""
     rows = []
     for g in generations:
         t = g.timing
@@ -114,8 +127,8 @@ def timing_table(generations: Sequence[Any]) -> list[list[str]]:
         rows.append(
             [str(g.index)]
             + [
-                f"{t.get(k, float('nan')):.2f}"
-                for k in ("wall_s", "training_s", "waiting_s", "store_s", "ga_s")
+                f"{t[k]:.2f}" if k in t else "-"
+                for k in ("wall_s", "training_s", "waiting_s", "store_s", "ga_s", "driver_s")
             ]
             + [
                 f"{100 * t.get('utilisation', float('nan')):.0f}%",
@@ -132,6 +145,7 @@ TIMING_HEADER = [
     "waiting s",
     "store s",
     "GA s",
+    "driver s",
     "actor utilisation",
     "overhead",
 ]
