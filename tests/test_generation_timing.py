@@ -59,6 +59,8 @@ def test_every_generation_stores_its_wall_time_breakdown(timed_run) -> None:
         # inline, the driver waits exactly while the worker trains: training fits in the wait
         assert t["training_s"] <= t["waiting_s"] <= t["wall_s"]
         assert t["waiting_s"] + t["store_s"] + t["ga_s"] <= t["wall_s"]
+        parts = t["waiting_s"] + t["store_s"] + t["ga_s"] + t["driver_s"]
+        assert parts == pytest.approx(t["wall_s"])  # the driver's own time is the rest
         assert t["utilisation"] == pytest.approx(t["training_s"] / t["wall_s"])
         assert t["overhead_share"] == pytest.approx(1 - t["utilisation"])
 
