@@ -10,13 +10,18 @@ per evaluation trained in that generation. The slope of that figure against the 
 
 Part 2, ``evo best`` on a big store: a synthetic run of 100 generations x 100 genomes x 10
 tasks x 1 seed = 100k evaluations written through the Store API (random genomes, random
-fitness), then ``evo best RUN`` (in-process, the CLI's own code path) is timed. The SQLite
-file size is reported per 10k evaluations for this store and for the part-1 stores.
+fitness), then ``evo best RUN --top 10`` is timed, best of 3: in-process (the CLI's own code
+path, imports already done) and as a user runs it, ``python -m evo best`` in a fresh process
+(start-up and imports included). With ``--baseline DIR`` the fresh-process command also runs
+with another checkout's code (e.g. the main worktree), alternating with this one's, on the
+same store; both outputs must be identical. The SQLite file size is reported per 10k
+evaluations for this store and for the part-1 stores.
 
 Usage::
 
     python benchmarks/scale.py                       # populations 50 200 1000, 100k rows
     python benchmarks/scale.py --sizes 50 200 --evaluations 20000
+    python benchmarks/scale.py --best-only --baseline /work/main
 
 Writes ``benchmarks/results/scale.json`` and ``.md``.
 """
@@ -125,7 +130,44 @@ def run_population(directory: Path, population: int, generations: int, steps: in
     }
 
 
-def synthetic_store(path: Path, evaluations: int, population: int = 100, seed: int = 0) -> dict:
+def best_process(tree: Path, db: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the child, stdout) of ``python -m evo best big --top 10`` with ``tree``'s code."""
+    import resource
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "evo", "best", "big", "--db", f"sqlite:///{db}", "--top", "10"],
+        cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def time_processes(db: Path, trees: dict[str, Path], repeats: int = 3) -> dict:
+    """Fresh-process ``evo best`` per tree, alternating, best of ``repeats``."""
+    out: dict[str, dict] = {name: {"wall_s": [], "cpu_s": []} for name in trees}
+    printed: dict[str, str] = {}
+    for r in range(repeats):
+        for name, tree in reversed(trees.items()) if r % 2 else trees.items():
+            wall, cpu, stdout = best_process(tree, db)
+            out[name]["wall_s"].append(wall)
+            out[name]["cpu_s"].append(cpu)
+            printed[name] = stdout
+    if len(set(printed.values())) != 1:
+        raise RuntimeError("evo best printed different tables with the two trees")
+    for row in out.values():
+        row["best_wall_s"] = min(row["wall_s"])
+    return out
+
+
+def synthetic_store(
+    path: Path, evaluations: int, population: int = 100, seed: int = 0, baseline: Path | None = None
+) -> dict:
     """A run of ``evaluations`` rows (``population`` genomes x 10 tasks x 1 seed per generation)."""
     rng = np.random.default_rng(seed)
     budget = "steps=3;split=val;v1"
@@ -180,12 +222,17 @@ def synthetic_store(path: Path, evaluations: int, population: int = 100, seed: i
         if "big" not in out.getvalue() and not out.getvalue().strip():
             raise RuntimeError("evo best printed nothing")
     size = path.stat().st_size
+    trees = {"this": ROOT} | ({"baseline": baseline.resolve()} if baseline else {})
+    load = os.getloadavg()[0]
+    processes = time_processes(path, trees)
     return {
         "evaluations": rows,
         "build_s": build_s,
         "evo_best_s": timings,
         "evo_best_best_s": min(timings),
         "evo_best_cpu_s": cpu,
+        "evo_best_process": processes,
+        "evo_best_process_load_1m_before_after": [round(load, 2), round(os.getloadavg()[0], 2)],
         "sqlite_bytes": size,
         "sqlite_mb_per_10k_evaluations": size / 2**20 / (rows / 10_000),
     }
@@ -209,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Only part 2 (evo best); part 1 is kept from the committed scale.json.",
     )
+    parser.add_argument("--baseline", type=Path, help="another checkout whose `evo best` is timed too")
     args = parser.parse_args(argv)
     configure_worker_process(1)
     load_before = os.getloadavg()[0]
@@ -226,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{1e3 * g['driver_store_s_per_evaluation']:.3f} ms/evaluation",
                     flush=True,
                 )
-        big = synthetic_store(directory / "big.db", args.evaluations)
+        big = synthetic_store(directory / "big.db", args.evaluations, baseline=args.baseline)
         print(
             f"evo best on {big['evaluations']} evaluations: {big['evo_best_best_s']:.3f} s (best of 3); "
             f"{big['sqlite_mb_per_10k_evaluations']:.2f} MB per 10k evaluations",
@@ -302,8 +350,28 @@ def _markdown(result: dict, args: argparse.Namespace) -> str:
         f"{', '.join(f'{t:.3f}' for t in big['evo_best_s'])})"
         + (f", CPU {', '.join(f'{t:.3f}' for t in cpu)} s" if cpu else "")
         + f"; SQLite {big['sqlite_bytes'] / 2**20:.1f} MB = "
-        f"{big['sqlite_mb_per_10k_evaluations']:.2f} MB per 10k evaluations.\n"
+        f"{big['sqlite_mb_per_10k_evaluations']:.2f} MB per 10k evaluations.\n" + _process_lines(big)
     )
+
+
+def _process_lines(big: dict) -> str:
+    processes = big.get("evo_best_process")
+    if not processes:
+        return ""
+    lines = [
+        "",
+        "`python -m evo best big --top 10` in a fresh process (start-up and imports included), best of 3, "
+        f"alternating, 1-minute load {big['evo_best_process_load_1m_before_after']}:",
+        "",
+        "| code | wall s (best) | wall s (all) | CPU s (all) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in processes.items():
+        lines.append(
+            f"| {name} | {row['best_wall_s']:.3f} | {', '.join(f'{t:.3f}' for t in row['wall_s'])} | "
+            f"{', '.join(f'{t:.3f}' for t in row['cpu_s'])} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
