@@ -401,7 +401,7 @@ class Store:
         """
         with self._transaction(f"read the entries of run {run_id}") as s:
             run = self._run_row(s, run_id)
-            members = s.execute(
+            members = s.connection().execute(  # Core rows: a big run has many members
                 select(IndividualRow.entry_key, IndividualRow.generation, IndividualRow.label,
                        IndividualRow.genome_hash)
                 .where(IndividualRow.run_id == run.id)
