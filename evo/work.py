@@ -2,9 +2,7 @@
 
 A work item trains a batch of entries on one task for the same seeds, so that a worker can
 train them as one population. Entries whose missing seeds on a task are the same are
-grouped; a group of n entries is cut into k = ceil(n / ``per_request``) requests of
-balanced sizes (n // k or n // k + 1 entries: 9 entries at 8 per request make 5 + 4, not
-8 + 1, so that no request is a long tail behind which the other workers idle). Genome entries
+grouped; each group is cut into requests of at most ``per_request`` entries. Genome entries
 and opaque fixed entries (which only the sequential loop can train) never share a request.
 The plan is a pure function of its inputs: the same missing set gives the same requests
 with the same ids, in the same order. The request fields shared by every item (steps,
@@ -56,11 +54,11 @@ def plan_requests(
     requests: list[EvalRequest] = []
     counter: dict[str, int] = defaultdict(int)
     for (task, seeds, _opaque), keys in groups.items():
-        for part in balanced_parts(keys, per_request):
+        for start in range(0, len(keys), per_request):
             requests.append(
                 EvalRequest(
                     request_id=f"{prefix}:{task}:{counter[task]}",
-                    entries=[entries[k] for k in part],
+                    entries=[entries[k] for k in keys[start : start + per_request]],
                     task=task,
                     seeds=list(seeds),
                     steps=evaluation.steps,
@@ -71,19 +69,6 @@ def plan_requests(
             )
             counter[task] += 1
     return requests
-
-
-def balanced_parts(keys: list[str], most: int) -> list[list[str]]:
-    """``keys`` in order, cut into ceil(n / most) consecutive parts whose sizes differ by at
-    most one (the larger ones first)."""
-    parts = -(-len(keys) // most)
-    small, larger = divmod(len(keys), parts) if parts else (0, 0)
-    out, start = [], 0
-    for i in range(parts):
-        size = small + (i < larger)
-        out.append(keys[start : start + size])
-        start += size
-    return out
 
 
 def count_evaluations(requests: Iterable[EvalRequest]) -> int:

@@ -1,4 +1,4 @@
-"""Work items of balanced sizes, started longest first by the costs measured so far.
+"""Work items started longest first by the costs measured so far.
 
 The plan (:func:`evo.work.plan_requests`) stays a pure function of the missing set (ids and
 contents); only the submission order (:func:`evo.work_costs.longest_first`) uses timings.
@@ -14,7 +14,7 @@ from evo.config import EvaluationConfig, parse_config
 from evo.driver import evaluate
 from evo.events import RunObserver
 from evo.executor_inline import InlineExecutor
-from evo.work import balanced_parts, plan_requests
+from evo.work import plan_requests
 from evo.work_costs import UNKNOWN_S, TaskCosts, longest_first
 from optimizers.genome import Genome, Term
 from storage import Store
@@ -27,25 +27,6 @@ def _specs(n: int) -> dict[str, EntrySpec]:
         Genome(term_types=(Term.ADAM_TERM,), alphas=(1.0,), lr_log10=-2.0 - 0.01 * i) for i in range(n)
     ]
     return {g.hash: EntrySpec.of_genome(g) for g in genomes}
-
-
-@pytest.mark.parametrize(
-    "n,most,sizes",
-    [(9, 8, [5, 4]), (8, 8, [8]), (17, 8, [6, 6, 5]), (1, 8, [1]), (0, 8, []), (10, 3, [3, 3, 2, 2])],
-)
-def test_parts_are_balanced_and_keep_the_order(n: int, most: int, sizes: list[int]) -> None:
-    keys = [f"k{i}" for i in range(n)]
-    parts = balanced_parts(keys, most)
-    assert [len(p) for p in parts] == sizes
-    assert [k for p in parts for k in p] == keys
-
-
-def test_nine_genomes_at_eight_per_request_make_five_and_four() -> None:
-    specs = _specs(9)
-    missing = [(k, t, s) for k in specs for t in ("a", "b") for s in (0, 1)]
-    requests = plan_requests(missing, specs, EvaluationConfig(steps=3, genomes_per_request=8), prefix="g1")
-    assert [(r.request_id, len(r.entries)) for r in requests] == [("g1:a:0", 5), ("g1:a:1", 4), ("g1:b:0", 5),
-                                                                  ("g1:b:1", 4)]  # fmt: skip
 
 
 def _result(task: str, members: int, seconds: float) -> EvalResult:
