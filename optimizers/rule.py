@@ -475,6 +475,25 @@ def _chunks(members):
         yield chunk
 
 
+def _index_chunks(sizes):
+    """Indices of consecutive tensors of ``sizes`` elements, in runs of at most ~CHUNK_ELEMENTS
+    elements (a larger tensor alone)."""
+    chunk, total = [], 0
+    for i, n in enumerate(sizes):
+        if chunk and total + n > CHUNK_ELEMENTS:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(i)
+        total += n
+    if chunk:
+        yield chunk
+
+
+def _plain(value):
+    """A Python number (not a tensor, which may change in place unseen)."""
+    return isinstance(value, (int, float))
+
+
 def _pick(value, idx):
     return [value[i] for i in idx] if isinstance(value, list) else value
 
@@ -644,26 +663,92 @@ class RuleOptimizer(torch.optim.Optimizer):
             if fast:  # the exact path's scalar dtype: float32, float64 for float64 parameters
                 dtype = torch.float64 if key[1] == torch.float64 else torch.float32
                 if dtype not in scalars:
-                    coef = self._group_coefficients(group, dtype)
-                    scalars[dtype] = (coef, self._group_lr(group, coef))
-                self._fast_bucket(group, *scalars[dtype], params, states)
+                    scalars[dtype] = self._step_scalars(group, dtype, compiling)
+                self._fast_bucket(group, scalars[dtype], params, states)
             else:
                 exact[key] = (params, states)
         for dtype in (torch.float32, torch.float64):  # float64 parameters get float64 scalars
             chosen = {k: v for k, v in exact.items() if (k[1] == torch.float64) == (dtype == torch.float64)}
             if chosen:
-                coef = self._group_coefficients(group, dtype)
-                self._exact_buckets(group, coef, self._group_lr(group, coef), chosen, compiling)
+                self._exact_buckets(group, self._step_scalars(group, dtype, compiling), chosen, compiling)
 
-    def _fast_bucket(self, group, coef, lr, params, states):
+    def _step_scalars(self, group, dtype, compiling):
+        """This step's coefficients and :func:`step_scalars` of ``dtype`` for ``group``.
+
+        Returns a dict: ``coef`` (:meth:`_group_coefficients`), ``s`` (:func:`step_scalars` of
+        the step's lr) and, for the fast path, ``floats`` (their Python floats, filled lazily).
+        Eager steps reuse the group's plan (:meth:`_plan`): the coefficients and every scalar
+        but lr and decay are built when the group's genome, betas, eps or weight decay change,
+        not per step; lr and decay when the group's lr changes (every step only when the
+        genome schedules it, or when lr is a tensor). The very same expressions as a per-step
+        build, so the same numbers bit for bit; a genome without warmup and cosine skips
+        :func:`scheduled_lr`, which then multiplies the rate by 1.0 twice (exact).
+        """
+        plan = None if compiling else self._plan(group, dtype)
+        if plan is None:  # torch.compile traces the per-step build (no Python-side cache)
+            coef = self._group_coefficients(group, dtype)
+            return {"coef": coef, "s": step_scalars(coef, self._group_lr(group, coef)), "floats": None}
+        coef, base = plan["coef"], group["lr"]
+        scheduled = group["schedule"] == "genome" and plan["scheduled"]
+        reusable = _plain(base) and not scheduled  # this lr stays this step's rate
+        if reusable and plan["current"] is not None and plan["current_lr"] == base:
+            return plan["current"]
+        lr = torch.as_tensor(base, dtype=dtype)
+        if scheduled:
+            lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
+        current = {
+            "coef": coef,
+            "s": {**plan["static"], "lr": lr, "decay": 1.0 - lr * coef["weight_decay"]},
+            "floats": None,
+        }
+        plan["current"], plan["current_lr"] = (current, base) if reusable else (None, None)
+        return current
+
+    def _plan(self, group, dtype):
+        """The group's cached coefficients for ``dtype`` (rebuilt when its genome, betas, eps
+        or weight decay differ from those they were built from); None when one of these is
+        a tensor (a tensor may change in place unseen: built per step then)."""
+        hyper = (group["betas"][0], group["betas"][1], group["eps"], group["weight_decay"])
+        if not all(_plain(x) for x in hyper):
+            return None
+        plans = self.__dict__.setdefault("_plans", {})
+        plan = plans.get((id(group), dtype))
+        if plan and plan["group"] is group and plan["hyper"] == hyper and plan["genome"] == group["genome"]:
+            return plan
+        coef = self._group_coefficients(group, dtype)
+        static = step_scalars(coef, torch.ones((), dtype=dtype))
+        del static["lr"], static["decay"]  # the only lr-dependent scalars: rebuilt with the lr
+        genome = group["genome"]
+        plan = {
+            "group": group,
+            "hyper": hyper,
+            "genome": {k: type(v)(v) if isinstance(v, (list, tuple)) else v for k, v in genome.items()},
+            "coef": coef,
+            "static": static,
+            "scheduled": bool(genome["use_warmup"]) or bool(genome["use_cosine_decay"]),
+            "current": None,
+            "current_lr": None,
+        }
+        plans[(id(group), dtype)] = plan
+        return plan
+
+    def _fast_bucket(self, group, scalars, params, states):
         """The eager multi-tensor path: :func:`rule_update_fast_` with Python-float
         coefficients computed once per step count (one count per bucket, as a rule)."""
         flags = group["genome"]
-        beta1, beta2 = coef["beta1"].item(), coef["beta2"].item()
-        lr, eps = lr.item(), coef["eps"].item()
-        decay = (1.0 - lr * coef["weight_decay"]).item()
-        weights = coef["weights"].tolist()
-        clip = coef["clip"].item() if flags["use_gradient_clipping"] else None
+        if scalars["floats"] is None:  # once per lr (the scalars are cached with it)
+            coef, lr = scalars["coef"], scalars["s"]["lr"].item()
+            scalars["floats"] = (
+                lr,
+                (1.0 - lr * coef["weight_decay"]).item(),
+                coef["beta1"].item(),
+                coef["beta2"].item(),
+                coef["eps"].item(),
+                coef["weights"].tolist(),
+                coef["clip"].item(),
+            )
+        lr, decay, beta1, beta2, eps, weights, clip = scalars["floats"]
+        clip = clip if flags["use_gradient_clipping"] else None
         by_count = {}
         for p, st in zip(params, states, strict=True):
             by_count.setdefault(int(st["step"].item()), []).append((p, st))
@@ -685,16 +770,22 @@ class RuleOptimizer(torch.optim.Optimizer):
                     group["maximize"],
                 )
 
-    def _exact_buckets(self, group, coef, lr, buckets, compiling):
+    def _exact_buckets(self, group, scalars, buckets, compiling):
         """The exact formulation, :func:`rule_update_` (per tensor, or per bucket with
-        ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters)."""
-        s = step_scalars(coef, lr)
+        ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters).
+
+        With ``foreach=False`` on the CPU, eager, the tensors go in runs of at most
+        ~CHUNK_ELEMENTS elements: a CPU ``_foreach_*`` op applies the single-tensor op to
+        each tensor in turn (the same kernel, the same numbers as one tensor at a time), so
+        only the Python overhead and the temporaries' size change (one chunk's, not one
+        tensor's)."""
+        coef, s = scalars["coef"], scalars["s"]
         flags = group["genome"]
         bias = bool(flags["use_bias_correction"])
         clipping = bool(flags["use_gradient_clipping"])
         terms = coef["active_terms"]
         foreach = group["foreach"]
-        for params, states in buckets.values():
+        for (device, _), (params, states) in buckets.items():
             multi = foreach is None or bool(foreach)
             steps = [st["step"] for st in states]
             bc1 = bc2 = None
@@ -713,7 +804,12 @@ class RuleOptimizer(torch.optim.Optimizer):
                 else:
                     bc1 = [cache[k][0] for k in counts]
                     bc2 = [cache[k][1] for k in counts]
-            chunks = [list(range(len(params)))] if multi else [[i] for i in range(len(params))]
+            if multi:
+                chunks = [list(range(len(params)))]
+            elif device.type == "cpu" and not compiling:
+                chunks = list(_index_chunks([p.numel() for p in params]))
+            else:
+                chunks = [[i] for i in range(len(params))]
             for idx in chunks:
                 rule_update_(
                     [params[i] for i in idx],
