@@ -61,7 +61,8 @@ class PerStep:
         genome = group["genome"]
         for dtype in (torch.float32, torch.float64):
             wide = dtype == torch.float64
-            idx = [i for i, p in enumerate(self.params) if p.grad is not None and (p.dtype == torch.float64) == wide]
+            idx = [i for i, p in enumerate(self.params) if p.grad is not None]
+            idx = [i for i in idx if (self.params[i].dtype == torch.float64) == wide]
             if not idx:
                 continue
             coef = rule_coefficients(genome, dtype=dtype)
@@ -86,7 +87,10 @@ class PerStep:
         self.k += 1
 
 
-def make_params(dtypes: list[torch.dtype]) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+Tensors = list[torch.Tensor]
+
+
+def make_params(dtypes: list[torch.dtype]) -> tuple[Tensors, Tensors, Tensors]:
     gen = torch.Generator().manual_seed(3)
     start = [torch.randn(*s, generator=gen).to(d) for s, d in zip(SHAPES, dtypes, strict=True)]
     targets = [torch.randn(*s, generator=gen).to(d) for s, d in zip(SHAPES, dtypes, strict=True)]
@@ -158,11 +162,13 @@ def test_exact_path_with_plan_is_bitwise_the_per_step_formulation(
 
 
 @pytest.mark.parametrize("name", sorted(GENOMES))
-def test_fast_path_with_plan_is_bitwise_the_per_step_build(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    def run(plan: bool) -> list[torch.Tensor]:
+def test_fast_path_with_plan_is_bitwise_the_per_step_build(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run(plan: bool) -> Tensors:
         if not plan:  # the per-step build (as under torch.compile)
             monkeypatch.setattr(RuleOptimizer, "_plan", lambda self, group, dtype: None)
-        start, targets, _ = make_params([torch.float32, torch.float64, torch.float32, torch.float64, torch.float32])
+        start, targets, _ = make_params([torch.float32, torch.float64] * 2 + [torch.float32])
         params = [torch.nn.Parameter(p) for p in start]
         opt = GenomeOptimizer(params, GENOMES[name], total_steps=STEPS - 5, foreach=True)
         scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.7)
@@ -172,6 +178,7 @@ def test_fast_path_with_plan_is_bitwise_the_per_step_build(name: str, monkeypatc
             opt.step()
             scheduler.step()
         monkeypatch.undo()
-        return [p.detach() for p in params] + [opt.state[p][key] for p in params for key in ("exp_avg", "exp_avg_sq")]
+        moments = [opt.state[p][key] for p in params for key in ("exp_avg", "exp_avg_sq")]
+        return [p.detach() for p in params] + moments
 
     assert_same(run(plan=True), run(plan=False), name)
