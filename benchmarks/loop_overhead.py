@@ -2,10 +2,16 @@
 
 ``throughput.py`` measures each cell in its own process (peak memory); on a loaded shared
 machine its ratios swing with the load. Here the paths of ``throughput.py`` (``plain``,
-``seq_adamw``, ``sequential``, ``population`` at P members) run in short alternating bursts
-in one process, ``--rounds`` times, and each path's ratio to the plain loop is the median
-over rounds of (plain burst time / path burst time) per model-step, so slow spells hit
-every path alike.
+``seq_adamw``, ``population`` at P members) and two sequential ones run in short
+alternating bursts in one process, ``--rounds`` times, and each path's ratio to the plain
+loop is the median over rounds of (plain burst time / path burst time) per model-step, so
+slow spells hit every path alike. The sequential paths train the ``adam`` genome:
+
+* ``sequential``: with the optimizer the worker builds for a genome entry
+  (``workers.evaluate``: ``GenomeOptimizer(foreach=False)``, the exact formulation whose
+  numbers the population path reproduces bit for bit);
+* ``sequential_fast``: with ``GenomeOptimizer``'s default (``foreach=None``: the eager fast
+  formulation a user of an exported optimizer gets).
 
 Usage::
 
@@ -30,8 +36,37 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import PATHS, _train  # noqa: E402
+from benchmarks.throughput import _train as _train_throughput  # noqa: E402
+from optimizers.baselines import ADAM  # noqa: E402
+from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
+from workers.evaluate import _optimizer_factory  # noqa: E402
+from workers.requests import EntrySpec  # noqa: E402
+from workers.sequential import train_sequential  # noqa: E402
 from workers.tasks import TASKS  # noqa: E402
+
+PATHS = ("plain", "seq_adamw", "sequential", "sequential_fast", "population")
+COLUMNS = (
+    "plain AdamW",
+    "evo loop + AdamW",
+    "evo sequential (adam genome)",
+    "evo sequential, fast formulation",
+    "evo population",
+)
+
+
+def _train(runtime, path: str, members: int, steps: int) -> None:
+    if path not in ("sequential", "sequential_fast"):
+        _train_throughput(runtime, path, members, steps)
+        return
+    if path == "sequential":  # the worker's own factory: the exact formulation
+        make = _optimizer_factory(EntrySpec.of_genome(ADAM), steps)
+    else:
+        make = lambda p, _g: GenomeOptimizer(p, ADAM, total_steps=steps)  # noqa: E731
+    for seed in range(members):
+        outcome = train_sequential(runtime, make, seed, steps)
+        if outcome.status == "failed":
+            raise RuntimeError(outcome.error)
+
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -42,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=16)
     parser.add_argument("--steps", type=int, default=40, help="steps per member per burst")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--tag", default="", help="suffix of the result files' names")
+    parser.add_argument("--tag", default="", help="suffix of the result files' names (after a '_')")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
@@ -71,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         rows.append(row)
         print(task, {p: round(v, 2) for p, v in row["median_ratio_vs_plain"].items()}, flush=True)
-    lines = ["| task | P | plain AdamW | evo loop + AdamW | evo sequential (adam genome) | evo population |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| task | P | " + " | ".join(COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
     for r in rows:
         cells = [
             f"{r['median_model_steps_per_s'][p]:.0f}/s ({r['median_ratio_vs_plain'][p]:.2f}x)" for p in PATHS
@@ -84,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
           f"1 thread; 1-minute load {os.getloadavg()[0]:.1f} at the end (shared 2-core machine).\n\n"
           + "\n".join(lines) + "\n")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"loop_overhead{args.tag}.json").write_text(
+    suffix = "_" + args.tag.lstrip("_") if args.tag else ""
+    (RESULTS / f"loop_overhead{suffix}.json").write_text(
         json.dumps({"command": command, "rows": rows}, indent=2) + "\n"
     )
-    (RESULTS / f"loop_overhead{args.tag}.md").write_text(md)
+    (RESULTS / f"loop_overhead{suffix}.md").write_text(md)
     print(md)
     return 0
 
