@@ -489,6 +489,13 @@ def _index_chunks(sizes):
         yield chunk
 
 
+def _bias_corrections(coef, t):
+    """:func:`bias_correction` of beta1 and beta2 at the int step ``t``: ``1 - beta**t``
+    through the very ops the operators dispatch to (``pow``, ``rsub``), minus the Python
+    operator wrappers (the same numbers)."""
+    return torch.rsub(torch.pow(coef["beta1"], t), 1.0), torch.rsub(torch.pow(coef["beta2"], t), 1.0)
+
+
 def _plain(value):
     """A Python number (not a tensor, which may change in place unseen)."""
     return isinstance(value, (int, float))
@@ -708,8 +715,9 @@ class RuleOptimizer(torch.optim.Optimizer):
         """The group's cached coefficients for ``dtype`` (rebuilt when its genome, betas, eps
         or weight decay differ from those they were built from); None when one of these is
         a tensor (a tensor may change in place unseen: built per step then)."""
-        hyper = (group["betas"][0], group["betas"][1], group["eps"], group["weight_decay"])
-        if not all(_plain(x) for x in hyper):
+        beta1, beta2 = group["betas"]
+        hyper = (beta1, beta2, group["eps"], group["weight_decay"])
+        if not (_plain(hyper[0]) and _plain(hyper[1]) and _plain(hyper[2]) and _plain(hyper[3])):
             return None
         plans = self.__dict__.setdefault("_plans", {})
         plan = plans.get((id(group), dtype))
@@ -795,10 +803,7 @@ class RuleOptimizer(torch.optim.Optimizer):
                 bc2 = list(bias_correction(coef["beta2"], t).unbind())
             elif bias:  # torch.optim's eager way: host step counts (CPU tensors), int powers
                 counts = [int(t.item()) for t in steps]
-                cache = {
-                    k: (bias_correction(coef["beta1"], k), bias_correction(coef["beta2"], k))
-                    for k in set(counts)
-                }
+                cache = {k: _bias_corrections(coef, k) for k in set(counts)}
                 if len(cache) == 1:  # the usual case: one scalar for the whole bucket
                     bc1, bc2 = cache[counts[0]]
                 else:
