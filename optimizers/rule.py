@@ -525,6 +525,14 @@ class RuleOptimizer(torch.optim.Optimizer):
     fp16/bf16 parameters every path runs :func:`rule_update_`. Step counters are
     tensors (``group["step"]`` for the schedule, ``state["step"]`` per parameter for the
     bias correction), so ``torch.compile`` traces ``step()`` without a graph break.
+
+    Per eager step nothing is rebuilt that did not change: a group's coefficients and the
+    scalars that do not depend on lr are built once (again when its genome, betas, eps or
+    weight decay change), lr and decay once per lr (every step when the genome schedules
+    it, or when lr is a tensor), with the same expressions as a per-step build, so the same
+    numbers bit for bit (:meth:`_step_scalars`); on the CPU ``foreach=False`` applies
+    :func:`rule_update_` to runs of tensors, which on the CPU runs the same single-tensor
+    kernels tensor after tensor (:meth:`_exact_buckets`).
     """
 
     def __init__(
