@@ -475,20 +475,6 @@ def _chunks(members):
         yield chunk
 
 
-def _index_chunks(sizes):
-    """Indices of consecutive tensors of ``sizes`` elements, in runs of at most ~CHUNK_ELEMENTS
-    elements (a larger tensor alone)."""
-    chunk, total = [], 0
-    for i, n in enumerate(sizes):
-        if chunk and total + n > CHUNK_ELEMENTS:
-            yield chunk
-            chunk, total = [], 0
-        chunk.append(i)
-        total += n
-    if chunk:
-        yield chunk
-
-
 def _bias_corrections(coef, t):
     """:func:`bias_correction` of beta1 and beta2 at the int step ``t``: ``1 - beta**t``
     through the very ops the operators dispatch to (``pow``, ``rsub``), minus the Python
@@ -731,6 +717,9 @@ class RuleOptimizer(torch.optim.Optimizer):
         plan = plans.get((id(group), dtype))
         if plan and plan["group"] is group and plan["hyper"] == hyper and plan["genome"] == group["genome"]:
             return plan
+        live = {id(g) for g in self.param_groups}  # groups a loaded state_dict replaced: dropped
+        for key in [key for key in plans if key[0] not in live]:
+            del plans[key]
         coef = self._group_coefficients(group, dtype)
         static = step_scalars(coef, torch.ones((), dtype=dtype))
         del static["lr"], static["decay"]  # the only lr-dependent scalars: rebuilt with the lr
@@ -820,7 +809,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             if multi:
                 chunks = [list(range(len(params)))]
             elif device.type == "cpu" and not compiling:
-                chunks = list(_index_chunks([p.numel() for p in params]))
+                chunks = [[i for _, i in run] for run in _chunks([(p, i) for i, p in enumerate(params)])]
             else:
                 chunks = [[i] for i in range(len(params))]
             for idx in chunks:
