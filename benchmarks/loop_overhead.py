@@ -2,10 +2,12 @@
 
 ``throughput.py`` measures each cell in its own process (peak memory); on a loaded shared
 machine its ratios swing with the load. Here the paths of ``throughput.py`` (``plain``,
-``seq_adamw``, ``population`` at P members) and two sequential ones run in short
-alternating bursts in one process, ``--rounds`` times, and each path's ratio to the plain
-loop is the median over rounds of (plain burst time / path burst time) per model-step, so
-slow spells hit every path alike. The sequential paths train the ``adam`` genome:
+``seq_adamw``, ``population`` at P members) and two sequential ones run interleaved in one
+process, ``--rounds`` times: in a round the one-model-at-a-time paths take turns member by
+member (seed 0 on every path, then seed 1, ..., the order rotating), then the population
+trains its P members in one burst. Each path's ratio to the plain loop is the median over
+rounds of (plain time / path time) per model-step, so slow spells of a shared machine hit
+every path alike. The sequential paths train the ``adam`` genome:
 
 * ``sequential``: with the optimizer the worker builds for a genome entry
   (``workers.evaluate``: ``GenomeOptimizer(foreach=False)``, the exact formulation whose
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.throughput import _adamw, train_plain  # noqa: E402
 from benchmarks.throughput import _train as _train_throughput  # noqa: E402
 from optimizers.baselines import ADAM  # noqa: E402
 from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
@@ -45,6 +48,7 @@ from workers.sequential import train_sequential  # noqa: E402
 from workers.tasks import TASKS  # noqa: E402
 
 PATHS = ("plain", "seq_adamw", "sequential", "sequential_fast", "population")
+ONE_BY_ONE = PATHS[:-1]
 COLUMNS = (
     "plain AdamW",
     "evo loop + AdamW",
@@ -54,18 +58,35 @@ COLUMNS = (
 )
 
 
-def _train(runtime, path: str, members: int, steps: int) -> None:
-    if path not in ("sequential", "sequential_fast"):
-        _train_throughput(runtime, path, members, steps)
+def _member(runtime, path: str, seed: int, steps: int) -> None:
+    """Train member ``seed`` on a one-model-at-a-time path."""
+    if path == "plain":
+        train_plain(runtime, seed, steps)
         return
-    if path == "sequential":  # the worker's own factory: the exact formulation
+    if path == "seq_adamw":
+        make = _adamw
+    elif path == "sequential":  # the worker's own factory: the exact formulation
         make = _optimizer_factory(EntrySpec.of_genome(ADAM), steps)
     else:
         make = lambda p, _g: GenomeOptimizer(p, ADAM, total_steps=steps)  # noqa: E731
+    outcome = train_sequential(runtime, make, seed, steps)
+    if outcome.status == "failed":
+        raise RuntimeError(outcome.error)
+
+
+def _round(runtime, members: int, steps: int) -> dict[str, float]:
+    """Seconds per path for ``members`` members of ``steps`` steps (see the module docstring)."""
+    seconds = dict.fromkeys(PATHS, 0.0)
     for seed in range(members):
-        outcome = train_sequential(runtime, make, seed, steps)
-        if outcome.status == "failed":
-            raise RuntimeError(outcome.error)
+        shift = seed % len(ONE_BY_ONE)
+        for path in ONE_BY_ONE[shift:] + ONE_BY_ONE[:shift]:
+            t = time.perf_counter()
+            _member(runtime, path, seed, steps)
+            seconds[path] += time.perf_counter() - t
+    t = time.perf_counter()
+    _train_throughput(runtime, "population", members, steps)
+    seconds["population"] = time.perf_counter() - t
+    return seconds
 
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -75,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["digits", "two_moons"])
     parser.add_argument("--members", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=40, help="steps per member per burst")
+    parser.add_argument("--steps", type=int, default=40, help="steps per member per round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tag", default="", help="suffix of the result files' names (after a '_')")
     args = parser.parse_args(argv)
@@ -83,18 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for task in args.tasks:
         runtime = TASKS[task].runtime("./data", "val", torch.device("cpu"))
-        for path in PATHS:
-            _train(runtime, path, 2, 3)  # warm-up
+        _round(runtime, 2, 3)  # warm-up
         ratios: dict[str, list[float]] = {p: [] for p in PATHS}
         rates: dict[str, list[float]] = {p: [] for p in PATHS}
         for _ in range(args.rounds):
-            seconds = {}
+            seconds = _round(runtime, args.members, args.steps)
             for path in PATHS:
-                t = time.perf_counter()
-                _train(runtime, path, args.members, args.steps)
-                seconds[path] = time.perf_counter() - t
                 rates[path].append(args.members * args.steps / seconds[path])
-            for path in PATHS:
                 ratios[path].append(seconds["plain"] / seconds[path])
         row = {
             "task": task,
