@@ -74,18 +74,26 @@ def _member(runtime, path: str, seed: int, steps: int) -> None:
         raise RuntimeError(outcome.error)
 
 
-def _round(runtime, members: int, steps: int) -> dict[str, float]:
-    """Seconds per path for ``members`` members of ``steps`` steps (see the module docstring)."""
-    seconds = dict.fromkeys(PATHS, 0.0)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+"""Wall time, and the process's CPU time (blind to the time slices other processes take)."""
+
+
+def _round(runtime, members: int, steps: int) -> dict[str, dict[str, float]]:
+    """Seconds per clock and path for ``members`` members of ``steps`` steps (see the module
+    docstring)."""
+    seconds = {clock: dict.fromkeys(PATHS, 0.0) for clock in CLOCKS}
+
+    def timed(path: str, work) -> None:
+        start = {clock: read() for clock, read in CLOCKS.items()}
+        work()
+        for clock, read in CLOCKS.items():
+            seconds[clock][path] += read() - start[clock]
+
     for seed in range(members):
         shift = seed % len(ONE_BY_ONE)
         for path in ONE_BY_ONE[shift:] + ONE_BY_ONE[:shift]:
-            t = time.perf_counter()
-            _member(runtime, path, seed, steps)
-            seconds[path] += time.perf_counter() - t
-    t = time.perf_counter()
-    _train_throughput(runtime, "population", members, steps)
-    seconds["population"] = time.perf_counter() - t
+            timed(path, lambda path=path, seed=seed: _member(runtime, path, seed, steps))
+    timed("population", lambda: _train_throughput(runtime, "population", members, steps))
     return seconds
 
 
@@ -106,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         runtime = TASKS[task].runtime("./data", "val", torch.device("cpu"))
         _round(runtime, 2, 3)  # warm-up
         ratios: dict[str, list[float]] = {p: [] for p in PATHS}
+        cpu_ratios: dict[str, list[float]] = {p: [] for p in PATHS}
         rates: dict[str, list[float]] = {p: [] for p in PATHS}
         for _ in range(args.rounds):
             seconds = _round(runtime, args.members, args.steps)
+            wall, cpu = seconds["wall"], seconds["cpu"]
             for path in PATHS:
-                rates[path].append(args.members * args.steps / seconds[path])
-                ratios[path].append(seconds["plain"] / seconds[path])
+                rates[path].append(args.members * args.steps / wall[path])
+                ratios[path].append(wall["plain"] / wall[path])
+                cpu_ratios[path].append(cpu["plain"] / cpu[path])
         row = {
             "task": task,
             "P": args.members,
@@ -119,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             "median_ratio_vs_plain": {p: statistics.median(r) for p, r in ratios.items()},
             "ratios": ratios,
             "median_model_steps_per_s": {p: statistics.median(r) for p, r in rates.items()},
+            "median_cpu_time_ratio_vs_plain": {p: statistics.median(r) for p, r in cpu_ratios.items()},
+            "cpu_time_ratios": cpu_ratios,
         }
         rows.append(row)
         print(task, {p: round(v, 2) for p, v in row["median_ratio_vs_plain"].items()}, flush=True)
@@ -128,11 +141,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['median_model_steps_per_s'][p]:.0f}/s ({r['median_ratio_vs_plain'][p]:.2f}x)" for p in PATHS
         ]
         lines.append(f"| {r['task']} | {r['P']} | " + " | ".join(cells) + " |")
+    cpu_lines = ["| task | P | " + " | ".join(COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
+    for r in rows:
+        cells = [f"{r['median_cpu_time_ratio_vs_plain'][p]:.2f}x" for p in PATHS]
+        cpu_lines.append(f"| {r['task']} | {r['P']} | " + " | ".join(cells) + " |")
     command = "python benchmarks/loop_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = (f"# Loops against a plain PyTorch loop (interleaved, median of {args.rounds} rounds)\n\n"
           f"`{command}`; "
           f"1 thread; 1-minute load {os.getloadavg()[0]:.1f} at the end (shared 2-core machine).\n\n"
-          + "\n".join(lines) + "\n")  # fmt: skip
+          + "\n".join(lines) + "\n\n"
+          "By the process's CPU time (`time.process_time`: blind to the time slices other "
+          "processes of a loaded machine take), plain time / path time per model-step, median "
+          "over rounds:\n\n" + "\n".join(cpu_lines) + "\n")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_" + args.tag.lstrip("_") if args.tag else ""
     (RESULTS / f"loop_overhead{suffix}.json").write_text(
