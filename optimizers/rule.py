@@ -482,6 +482,12 @@ def _bias_corrections(coef, t):
     return torch.rsub(torch.pow(coef["beta1"], t), 1.0), torch.rsub(torch.pow(coef["beta2"], t), 1.0)
 
 
+def _snapshot(genome):
+    """A copy of a genome dict that edits of the original's lists cannot reach (compared
+    with ``==`` to tell whether the genome changed)."""
+    return {k: type(v)(v) if isinstance(v, (list, tuple)) else v for k, v in genome.items()}
+
+
 def _plain(value):
     """A Python number (not a tensor, which may change in place unseen)."""
     return isinstance(value, (int, float))
@@ -536,7 +542,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         schedule="genome",
     ):
         genome = dict(genome)
-        rule_coefficients(genome)  # fail early on a malformed genome
+        self._coefficients(genome)  # fail early on a malformed genome
         own = _genome_hyperparameters(genome)
         lr = own["lr"] if lr is None else lr
         betas = own["betas"] if betas is None else betas
@@ -572,7 +578,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     def add_param_group(self, param_group):
         param_group = dict(param_group)
         genome = param_group.get("genome", self.defaults["genome"])
-        rule_coefficients(genome)
+        self._coefficients(genome)
         if "genome" in param_group:  # the group's own genome supplies its default hyperparameters
             for key, value in _genome_hyperparameters(genome).items():
                 param_group.setdefault(key, value)
@@ -598,11 +604,24 @@ class RuleOptimizer(torch.optim.Optimizer):
             if "step" in st and not torch.is_tensor(st["step"]):
                 st["step"] = torch.tensor(float(st["step"]))
 
-    def _group_coefficients(self, group, dtype=torch.float32):
+    def _coefficients(self, genome, dtype=torch.float32):
+        """``rule_coefficients(genome, dtype=dtype)`` as a dict of the caller's own, built once
+        for the genome last seen per dtype (validating a group's genome and building its plan
+        then cost one build, not three per optimizer). The tensors are shared and never
+        modified in place."""
+        memo = self.__dict__.setdefault("_coefficient_memo", {})
+        seen = memo.get(dtype)
+        if seen is None or seen[0] != genome:
+            seen = memo[dtype] = (_snapshot(genome), rule_coefficients(genome, dtype=dtype))
+        return dict(seen[1])
+
+    def _group_coefficients(self, group, dtype=torch.float32, memo=False):
         """The group's genome as coefficients of ``dtype`` (float32 for the exact path, float64
         for the fast path's Python floats), its own lr/betas/eps/wd replacing the genome's (the
-        hyperparameters a user or a scheduler may change)."""
-        coef = rule_coefficients(group["genome"], dtype=dtype)
+        hyperparameters a user or a scheduler may change). ``memo``: through
+        :meth:`_coefficients` (eager steps; a traced step builds them)."""
+        genome = group["genome"]
+        coef = self._coefficients(genome, dtype) if memo else rule_coefficients(genome, dtype=dtype)
         beta1, beta2 = group["betas"]
         coef["beta1"] = torch.as_tensor(beta1, dtype=dtype)
         coef["beta2"] = torch.as_tensor(beta2, dtype=dtype)
@@ -720,14 +739,14 @@ class RuleOptimizer(torch.optim.Optimizer):
         live = {id(g) for g in self.param_groups}  # groups a loaded state_dict replaced: dropped
         for key in [key for key in plans if key[0] not in live]:
             del plans[key]
-        coef = self._group_coefficients(group, dtype)
+        coef = self._group_coefficients(group, dtype, memo=True)
         static = step_scalars(coef, torch.ones((), dtype=dtype))
         del static["lr"], static["decay"]  # the only lr-dependent scalars: rebuilt with the lr
         genome = group["genome"]
         plan = {
             "group": group,
             "hyper": hyper,
-            "genome": {k: type(v)(v) if isinstance(v, (list, tuple)) else v for k, v in genome.items()},
+            "genome": _snapshot(genome),
             "coef": coef,
             "static": static,
             "scheduled": bool(genome["use_warmup"]) or bool(genome["use_cosine_decay"]),
