@@ -475,6 +475,24 @@ def _chunks(members):
         yield chunk
 
 
+def _bias_corrections(coef, t):
+    """:func:`bias_correction` of beta1 and beta2 at the int step ``t``: ``1 - beta**t``
+    through the very ops the operators dispatch to (``pow``, ``rsub``), minus the Python
+    operator wrappers (the same numbers)."""
+    return torch.rsub(torch.pow(coef["beta1"], t), 1.0), torch.rsub(torch.pow(coef["beta2"], t), 1.0)
+
+
+def _snapshot(genome):
+    """A copy of a genome dict that edits of the original's lists cannot reach (compared
+    with ``==`` to tell whether the genome changed)."""
+    return {k: type(v)(v) if isinstance(v, (list, tuple)) else v for k, v in genome.items()}
+
+
+def _plain(value):
+    """A Python number (not a tensor, which may change in place unseen)."""
+    return isinstance(value, (int, float))
+
+
 def _pick(value, idx):
     return [value[i] for i in idx] if isinstance(value, list) else value
 
@@ -499,6 +517,14 @@ class RuleOptimizer(torch.optim.Optimizer):
     fp16/bf16 parameters every path runs :func:`rule_update_`. Step counters are
     tensors (``group["step"]`` for the schedule, ``state["step"]`` per parameter for the
     bias correction), so ``torch.compile`` traces ``step()`` without a graph break.
+
+    Per eager step nothing is rebuilt that did not change: a group's coefficients and the
+    scalars that do not depend on lr are built once (again when its genome, betas, eps or
+    weight decay change), lr and decay once per lr (every step when the genome schedules
+    it, or when lr is a tensor), with the same expressions as a per-step build, so the same
+    numbers bit for bit (:meth:`_step_scalars`); on the CPU ``foreach=False`` applies
+    :func:`rule_update_` to runs of tensors, which on the CPU runs the same single-tensor
+    kernels tensor after tensor (:meth:`_exact_buckets`).
     """
 
     def __init__(
@@ -516,7 +542,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         schedule="genome",
     ):
         genome = dict(genome)
-        rule_coefficients(genome)  # fail early on a malformed genome
+        self._coefficients(genome)  # fail early on a malformed genome
         own = _genome_hyperparameters(genome)
         lr = own["lr"] if lr is None else lr
         betas = own["betas"] if betas is None else betas
@@ -552,7 +578,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     def add_param_group(self, param_group):
         param_group = dict(param_group)
         genome = param_group.get("genome", self.defaults["genome"])
-        rule_coefficients(genome)
+        self._coefficients(genome)
         if "genome" in param_group:  # the group's own genome supplies its default hyperparameters
             for key, value in _genome_hyperparameters(genome).items():
                 param_group.setdefault(key, value)
@@ -578,11 +604,24 @@ class RuleOptimizer(torch.optim.Optimizer):
             if "step" in st and not torch.is_tensor(st["step"]):
                 st["step"] = torch.tensor(float(st["step"]))
 
-    def _group_coefficients(self, group, dtype=torch.float32):
+    def _coefficients(self, genome, dtype=torch.float32):
+        """``rule_coefficients(genome, dtype=dtype)`` as a dict of the caller's own, built once
+        for the genome last seen per dtype (validating a group's genome and building its plan
+        then cost one build, not three per optimizer). The tensors are shared and never
+        modified in place."""
+        memo = self.__dict__.setdefault("_coefficient_memo", {})
+        seen = memo.get(dtype)
+        if seen is None or seen[0] != genome:
+            seen = memo[dtype] = (_snapshot(genome), rule_coefficients(genome, dtype=dtype))
+        return dict(seen[1])
+
+    def _group_coefficients(self, group, dtype=torch.float32, memo=False):
         """The group's genome as coefficients of ``dtype`` (float32 for the exact path, float64
         for the fast path's Python floats), its own lr/betas/eps/wd replacing the genome's (the
-        hyperparameters a user or a scheduler may change)."""
-        coef = rule_coefficients(group["genome"], dtype=dtype)
+        hyperparameters a user or a scheduler may change). ``memo``: through
+        :meth:`_coefficients` (eager steps; a traced step builds them)."""
+        genome = group["genome"]
+        coef = self._coefficients(genome, dtype) if memo else rule_coefficients(genome, dtype=dtype)
         beta1, beta2 = group["betas"]
         coef["beta1"] = torch.as_tensor(beta1, dtype=dtype)
         coef["beta2"] = torch.as_tensor(beta2, dtype=dtype)
@@ -644,26 +683,96 @@ class RuleOptimizer(torch.optim.Optimizer):
             if fast:  # the exact path's scalar dtype: float32, float64 for float64 parameters
                 dtype = torch.float64 if key[1] == torch.float64 else torch.float32
                 if dtype not in scalars:
-                    coef = self._group_coefficients(group, dtype)
-                    scalars[dtype] = (coef, self._group_lr(group, coef))
-                self._fast_bucket(group, *scalars[dtype], params, states)
+                    scalars[dtype] = self._step_scalars(group, dtype, compiling)
+                self._fast_bucket(group, scalars[dtype], params, states)
             else:
                 exact[key] = (params, states)
         for dtype in (torch.float32, torch.float64):  # float64 parameters get float64 scalars
             chosen = {k: v for k, v in exact.items() if (k[1] == torch.float64) == (dtype == torch.float64)}
             if chosen:
-                coef = self._group_coefficients(group, dtype)
-                self._exact_buckets(group, coef, self._group_lr(group, coef), chosen, compiling)
+                self._exact_buckets(group, self._step_scalars(group, dtype, compiling), chosen, compiling)
 
-    def _fast_bucket(self, group, coef, lr, params, states):
+    def _step_scalars(self, group, dtype, compiling):
+        """This step's coefficients and :func:`step_scalars` of ``dtype`` for ``group``.
+
+        Returns a dict: ``coef`` (:meth:`_group_coefficients`), ``s`` (:func:`step_scalars` of
+        the step's lr) and, for the fast path, ``floats`` (their Python floats, filled lazily).
+        Eager steps reuse the group's plan (:meth:`_plan`): the coefficients and every scalar
+        but lr and decay are built when the group's genome, betas, eps or weight decay change,
+        not per step; lr and decay when the group's lr changes (every step only when the
+        genome schedules it, or when lr is a tensor). The very same expressions as a per-step
+        build, so the same numbers bit for bit; a genome without warmup and cosine skips
+        :func:`scheduled_lr`, which then multiplies the rate by 1.0 twice (exact).
+        """
+        plan = None if compiling else self._plan(group, dtype)
+        if plan is None:  # torch.compile traces the per-step build (no Python-side cache)
+            coef = self._group_coefficients(group, dtype)
+            return {"coef": coef, "s": step_scalars(coef, self._group_lr(group, coef)), "floats": None}
+        coef, base = plan["coef"], group["lr"]
+        scheduled = group["schedule"] == "genome" and plan["scheduled"]
+        reusable = _plain(base) and not scheduled  # this lr stays this step's rate
+        if reusable and plan["current"] is not None and plan["current_lr"] == base:
+            return plan["current"]
+        lr = torch.as_tensor(base, dtype=dtype)
+        if scheduled:
+            lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
+        current = {
+            "coef": coef,
+            "s": {**plan["static"], "lr": lr, "decay": 1.0 - lr * coef["weight_decay"]},
+            "floats": None,
+        }
+        plan["current"], plan["current_lr"] = (current, base) if reusable else (None, None)
+        return current
+
+    def _plan(self, group, dtype):
+        """The group's cached coefficients for ``dtype`` (rebuilt when its genome, betas, eps
+        or weight decay differ from those they were built from); None when one of these is
+        a tensor (a tensor may change in place unseen: built per step then)."""
+        beta1, beta2 = group["betas"]
+        hyper = (beta1, beta2, group["eps"], group["weight_decay"])
+        if not (_plain(hyper[0]) and _plain(hyper[1]) and _plain(hyper[2]) and _plain(hyper[3])):
+            return None
+        plans = self.__dict__.setdefault("_plans", {})
+        plan = plans.get((id(group), dtype))
+        if plan and plan["group"] is group and plan["hyper"] == hyper and plan["genome"] == group["genome"]:
+            return plan
+        live = {id(g) for g in self.param_groups}  # groups a loaded state_dict replaced: dropped
+        for key in [key for key in plans if key[0] not in live]:
+            del plans[key]
+        coef = self._group_coefficients(group, dtype, memo=True)
+        static = step_scalars(coef, torch.ones((), dtype=dtype))
+        del static["lr"], static["decay"]  # the only lr-dependent scalars: rebuilt with the lr
+        genome = group["genome"]
+        plan = {
+            "group": group,
+            "hyper": hyper,
+            "genome": _snapshot(genome),
+            "coef": coef,
+            "static": static,
+            "scheduled": bool(genome["use_warmup"]) or bool(genome["use_cosine_decay"]),
+            "current": None,
+            "current_lr": None,
+        }
+        plans[(id(group), dtype)] = plan
+        return plan
+
+    def _fast_bucket(self, group, scalars, params, states):
         """The eager multi-tensor path: :func:`rule_update_fast_` with Python-float
         coefficients computed once per step count (one count per bucket, as a rule)."""
         flags = group["genome"]
-        beta1, beta2 = coef["beta1"].item(), coef["beta2"].item()
-        lr, eps = lr.item(), coef["eps"].item()
-        decay = (1.0 - lr * coef["weight_decay"]).item()
-        weights = coef["weights"].tolist()
-        clip = coef["clip"].item() if flags["use_gradient_clipping"] else None
+        if scalars["floats"] is None:  # once per lr (the scalars are cached with it)
+            coef, lr = scalars["coef"], scalars["s"]["lr"].item()
+            scalars["floats"] = (
+                lr,
+                (1.0 - lr * coef["weight_decay"]).item(),
+                coef["beta1"].item(),
+                coef["beta2"].item(),
+                coef["eps"].item(),
+                coef["weights"].tolist(),
+                coef["clip"].item(),
+            )
+        lr, decay, beta1, beta2, eps, weights, clip = scalars["floats"]
+        clip = clip if flags["use_gradient_clipping"] else None
         by_count = {}
         for p, st in zip(params, states, strict=True):
             by_count.setdefault(int(st["step"].item()), []).append((p, st))
@@ -685,16 +794,22 @@ class RuleOptimizer(torch.optim.Optimizer):
                     group["maximize"],
                 )
 
-    def _exact_buckets(self, group, coef, lr, buckets, compiling):
+    def _exact_buckets(self, group, scalars, buckets, compiling):
         """The exact formulation, :func:`rule_update_` (per tensor, or per bucket with
-        ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters)."""
-        s = step_scalars(coef, lr)
+        ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters).
+
+        With ``foreach=False`` on the CPU, eager, the tensors go in runs of at most
+        ~CHUNK_ELEMENTS elements: a CPU ``_foreach_*`` op applies the single-tensor op to
+        each tensor in turn (the same kernel, the same numbers as one tensor at a time), so
+        only the Python overhead and the temporaries' size change (one chunk's, not one
+        tensor's)."""
+        coef, s = scalars["coef"], scalars["s"]
         flags = group["genome"]
         bias = bool(flags["use_bias_correction"])
         clipping = bool(flags["use_gradient_clipping"])
         terms = coef["active_terms"]
         foreach = group["foreach"]
-        for params, states in buckets.values():
+        for (device, _), (params, states) in buckets.items():
             multi = foreach is None or bool(foreach)
             steps = [st["step"] for st in states]
             bc1 = bc2 = None
@@ -704,16 +819,18 @@ class RuleOptimizer(torch.optim.Optimizer):
                 bc2 = list(bias_correction(coef["beta2"], t).unbind())
             elif bias:  # torch.optim's eager way: host step counts (CPU tensors), int powers
                 counts = [int(t.item()) for t in steps]
-                cache = {
-                    k: (bias_correction(coef["beta1"], k), bias_correction(coef["beta2"], k))
-                    for k in set(counts)
-                }
+                cache = {k: _bias_corrections(coef, k) for k in set(counts)}
                 if len(cache) == 1:  # the usual case: one scalar for the whole bucket
                     bc1, bc2 = cache[counts[0]]
                 else:
                     bc1 = [cache[k][0] for k in counts]
                     bc2 = [cache[k][1] for k in counts]
-            chunks = [list(range(len(params)))] if multi else [[i] for i in range(len(params))]
+            if multi:
+                chunks = [list(range(len(params)))]
+            elif device.type == "cpu" and not compiling:
+                chunks = [[i for _, i in run] for run in _chunks([(p, i) for i, p in enumerate(params)])]
+            else:
+                chunks = [[i] for i in range(len(params))]
             for idx in chunks:
                 rule_update_(
                     [params[i] for i in idx],
