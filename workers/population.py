@@ -26,8 +26,9 @@ import time
 import torch
 
 from optimizers.genome import Genome
-from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
+from optimizers.rule import rule_coefficients
 from workers.outcome import MemberOutcome
+from workers.population_scalars import PopulationScalars
 from workers.runtime import Runtime
 from workers.stacked_forward import chunk, stack_members
 
@@ -44,9 +45,14 @@ their activations are small, and every chunk costs a forward, a backward and an 
 call per parameter (on a CPU that overhead, not memory, bounds the speed)."""
 
 
+def convolution_free(model: torch.nn.Module) -> bool:
+    """True for models without convolutions (MLPs, landscape models)."""
+    return not any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
 def default_chunk_size(device: torch.device, model: torch.nn.Module | None = None) -> int:
     """Members per chunk on ``device`` for ``model`` (see the two constants above)."""
-    if model is not None and not any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+    if model is not None and convolution_free(model):
         return max(CONV_FREE_CHUNK, DEFAULT_CHUNK.get(device.type, 8))
     return DEFAULT_CHUNK.get(device.type, 8)
 
@@ -56,32 +62,33 @@ def _per_member(mask: Tensor, like: Tensor) -> Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
-def _coef_slice(coef: dict, lo: int, hi: int) -> dict:
-    """Members lo:hi of the rule's coefficients (``active_terms`` stays the population's)."""
-    return {k: v[lo:hi] if isinstance(v, Tensor) and v.dim() > 0 else v for k, v in coef.items()}
+def _members(values: dict[str, Tensor], names: list[str], lo: int, hi: int, whole: bool) -> list[Tensor]:
+    """Members lo:hi of the stacked tensors ``names`` (the tensors themselves when ``whole``)."""
+    return [values[n] if whole else values[n][lo:hi] for n in names]
 
 
 def _update_members(
+    scalars: PopulationScalars,
+    step: int,
     p: list[Tensor],
     grad: list[Tensor],
     exp_avg: list[Tensor],
     exp_avg_sq: list[Tensor],
     alive: Tensor | None,
-    t: int,
-    lr: Tensor,
-    coef: dict,
+    lo: int,
+    hi: int,
 ) -> None:
-    """One ``population_update_`` of a slice of members (lists of stacked tensors), in
-    place; frozen members keep their parameters and moments (``alive=None``: every member
-    is alive, no masking needed). Slicing the update bounds its temporaries like the forward."""
+    """One ``population_update_`` of members lo:hi (lists of stacked tensors ``[hi - lo, ...]``)
+    at 0-based ``step``, in place; frozen members keep their parameters and moments
+    (``alive=None``: every member is alive, no masking needed). Slicing the update bounds its
+    temporaries like the forward."""
     if alive is None:
-        population_update_(p, grad, exp_avg, exp_avg_sq, t, lr, coef)
+        scalars.update_(step, p, grad, exp_avg, exp_avg_sq, lo, hi)
         return
     keep = [_per_member(alive, x) for x in p]
     saved = [[x.clone() for x in xs] for xs in (p, exp_avg, exp_avg_sq)]
-    population_update_(
-        p, [torch.where(k, g, 0.0) for k, g in zip(keep, grad, strict=True)], exp_avg, exp_avg_sq, t, lr, coef
-    )
+    masked = [torch.where(k, g, 0.0) for k, g in zip(keep, grad, strict=True)]
+    scalars.update_(step, p, masked, exp_avg, exp_avg_sq, lo, hi)
     for xs, olds in zip((p, exp_avg, exp_avg_sq), saved, strict=True):
         for x, old, k in zip(xs, olds, keep, strict=True):
             x.copy_(torch.where(k, x, old))
@@ -114,17 +121,22 @@ def train_population(
     losses = torch.zeros(steps, members, device=device)
 
     spans = [(lo, min(members, lo + chunk_size)) for lo in range(0, members, chunk_size)]
-    coef_chunks = [_coef_slice(coef, lo, hi) for lo, hi in spans]  # sliced once, not per step
+    whole = len(spans) == 1  # one chunk: the stacked tensors themselves, no slices to scatter back
+    scalars = PopulationScalars(coef, steps)  # the update's scalars of every step, built once
+    names = list(params)
+    # convolution-free models: one update call over all their (small) parameters; else one
+    # parameter at a time, which bounds the update's temporaries by the largest parameter
+    groups = [names] if convolution_free(template) else [[n] for n in names]
     steps_run = 0
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
         for lo, hi in spans:
-            batch_chunk = None if batch is None else tuple(part[lo:hi] for part in batch)
+            batch_chunk = None if batch is None or whole else tuple(part[lo:hi] for part in batch)
             loss = runtime.population_loss(
                 template,
-                chunk(params, lo, hi),
-                chunk(buffers, lo, hi),
-                batch_chunk,
+                params if whole else chunk(params, lo, hi),
+                buffers if whole else chunk(buffers, lo, hi),
+                batch if whole else batch_chunk,
                 dropout_generators[lo:hi],
             )  # [c]
             healthy = torch.isfinite(loss) & (loss <= bounds[lo:hi])
@@ -134,17 +146,16 @@ def train_population(
             alive[lo:hi] &= healthy
             torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
-            lr = scheduled_lr(coef, step, steps)  # [P]
             # on a CPU the check is free and skips the masking; on a GPU it would sync per step
             everyone_alive = device.type == "cpu" and bool(alive.all())
-            names = list(params)
-            grads = [torch.zeros_like(params[n]) if params[n].grad is None else params[n].grad for n in names]
-            # one parameter tensor and one chunk of members at a time: bounded temporaries
-            for name, grad in zip(names, grads, strict=True):
-                for (lo, hi), coef_chunk in zip(spans, coef_chunks, strict=True):
-                    _update_members([params[name][lo:hi]], [grad[lo:hi]], [exp_avg[name][lo:hi]],
-                                    [exp_avg_sq[name][lo:hi]], None if everyone_alive else alive[lo:hi],
-                                    step + 1, lr[lo:hi], coef_chunk)  # fmt: skip
+            grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
+            for group in groups:
+                for lo, hi in spans:
+                    parts = [
+                        _members(values, group, lo, hi, whole)
+                        for values in (params, grads, exp_avg, exp_avg_sq)
+                    ]
+                    _update_members(scalars, step, *parts, None if everyone_alive else alive[lo:hi], lo, hi)
             for p in params.values():
                 p.grad = None
         steps_run = step + 1
