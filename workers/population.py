@@ -104,12 +104,16 @@ def train_population(
     device = runtime.device
     members = len(genomes)
     streams = [runtime.streams(seed) for seed in seeds]
-    models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
-    chunk_size = chunk_size or default_chunk_size(device, models[0])
-    bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
-    template = models[0].train()
-    params, buffers = stack_members(models)
-    del models
+    start = getattr(runtime, "population_start", None)  # optional: stacks without P models
+    if start is not None:
+        template, params, buffers, bounds = start(seeds, streams)
+    else:
+        models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
+        bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
+        template = models[0].train()
+        params, buffers = stack_members(models)
+        del models
+    chunk_size = chunk_size or default_chunk_size(device, template)
     cursors = [runtime.cursor(s) for s in streams]
     dropout_generators = [s.dropout for s in streams]
 

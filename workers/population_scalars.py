@@ -25,11 +25,6 @@ PER_STEP = ("lr", "decay", "bc1", "bc2")
 FIXED = ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "clip")
 
 
-def _shaped(values: Tensor, ndim: int) -> Tensor:
-    """``[..., P]`` -> ``[..., P, 1, ..., 1]`` broadcasting over a stacked tensor of ``ndim`` dims."""
-    return values.view(*values.shape, *([1] * (ndim - 1)))
-
-
 class PopulationScalars:
     """The rule's scalars of a population (coefficients ``[P]``) for steps 0..steps-1."""
 
@@ -46,37 +41,33 @@ class PopulationScalars:
         fixed = step_scalars(coef, coef["lr"])
         self.fixed = {key: fixed[key] for key in FIXED}
         self.weights = fixed["weights"]  # one [P] tensor per term
-        self._shaped: dict[tuple[str, int], Tensor] = {}
+        self._layouts: dict[tuple[int, int, tuple[int, ...]], tuple[dict, dict]] = {}
 
-    def _table(self, key: str, ndim: int) -> Tensor:
-        """``[K, P, 1, ...]`` (per step) or ``[P, 1, ...]`` (fixed) for tensors of ``ndim`` dims."""
-        if (key, ndim) not in self._shaped:
-            if key in PER_STEP:
-                self._shaped[key, ndim] = _shaped(self.table[key], ndim)
-            else:
-                values = self.weights[int(key[1:])] if key.startswith("w") else self.fixed[key]
-                self._shaped[key, ndim] = _shaped(values, ndim)
-        return self._shaped[key, ndim]
+    def _layout(self, lo: int, hi: int, dims: tuple[int, ...]) -> tuple[dict, dict]:
+        """For members lo:hi of tensors with ``dims`` dimensions: the fixed scalars as ``s``
+        lists, and per step-dependent key and dimension count the table ``[K, hi - lo, 1, ...]``."""
+        key = (lo, hi, dims)
+        if key not in self._layouts:
+
+            def shaped(values: Tensor, ndim: int) -> Tensor:  # [..., P] -> [..., hi - lo, 1, ..., 1]
+                return values[..., lo:hi].view(*values.shape[:-1], hi - lo, *([1] * (ndim - 1)))
+
+            fixed = {k: [shaped(self.fixed[k], d) for d in dims] for k in FIXED}
+            fixed["weights"] = [[shaped(w, d) for d in dims] for w in self.weights]
+            tables = {k: {d: shaped(self.table[k], d) for d in set(dims)} for k in PER_STEP}
+            self._layouts[key] = (fixed, tables)
+        return self._layouts[key]
 
     def at(self, step: int, tensors: list[Tensor], lo: int = 0, hi: int | None = None) -> dict:
         """The scalars ``s`` of :func:`optimizers.rule.rule_update_` (plus ``bc1``, ``bc2``) at
         0-based ``step`` for members lo:hi of ``tensors`` (stacked ``[hi - lo, ...]``)."""
         hi = self.table["lr"].shape[1] if hi is None else hi
-        whole = lo == 0 and hi == self.table["lr"].shape[1]
-        rows: dict[tuple[str, int], Tensor] = {}
-
-        def column(key: str) -> list[Tensor]:
-            out = []
-            for t in tensors:
-                if (key, t.dim()) not in rows:
-                    table = self._table(key, t.dim())
-                    row = table[step] if key in PER_STEP else table
-                    rows[key, t.dim()] = row if whole else row[lo:hi]
-                out.append(rows[key, t.dim()])
-            return out
-
-        s = {key: column(key) for key in (*PER_STEP, *FIXED)}
-        s["weights"] = [column(f"w{j}") for j in range(len(self.weights))]
+        dims = tuple(t.dim() for t in tensors)
+        fixed, tables = self._layout(lo, hi, dims)
+        s = dict(fixed)
+        for k, by_dim in tables.items():
+            rows = {d: table[step] for d, table in by_dim.items()}
+            s[k] = [rows[d] for d in dims]
         return s
 
     def update_(

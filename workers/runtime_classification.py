@@ -18,7 +18,7 @@ from workers.fitness import DIVERGENCE_LOSS
 from workers.models import build_model
 from workers.runtime import Score
 from workers.seeding import MemberStreams
-from workers.stacked_forward import PopulationContext, chunk, population_forward
+from workers.stacked_forward import PopulationContext, chunk, init_stacked, population_forward
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -81,6 +81,17 @@ class ClassificationRuntime:
         return Score(int(correct) / self.data.y_eval.shape[0])
 
     # -- a population --------------------------------------------------------------------
+    def population_start(
+        self, seeds: list[int], streams: list[MemberStreams]
+    ) -> tuple[nn.Module, dict[str, Tensor], dict[str, Tensor], Tensor]:
+        """The members' architecture (a model on the device, train mode), stacked initial
+        parameters and buffers (those of :meth:`model_for` for each member, bit for bit) and
+        divergence bounds [P]: one model re-initialised per member instead of P models built."""
+        skeleton = build_model(self.model_factory, torch.Generator(), "cpu")  # draws from no member
+        params, buffers = init_stacked(skeleton, [s.init for s in streams], self.device)
+        bounds = torch.full((len(seeds),), DIVERGENCE_LOSS, device=self.device)
+        return skeleton.to(self.device).train(), params, buffers, bounds
+
     def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
         """Every member's next batch: x [P, B, ...], y [P, B]."""
         idx = torch.stack([c.next_indices() for c in cursors])  # [P, B]
