@@ -132,27 +132,37 @@ def train_population(
     # parameter at a time, which bounds the update's temporaries by the largest parameter
     groups = [names] if convolution_free(template) else [[n] for n in names]
     steps_run = 0
+    trainer = getattr(runtime, "population_trainer", None)  # optional: a backward by hand
+    manual = trainer(template, params) if trainer is not None and whole else None
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
+        grads = None
         for lo, hi in spans:
-            batch_chunk = None if batch is None or whole else tuple(part[lo:hi] for part in batch)
-            loss = runtime.population_loss(
-                template,
-                params if whole else chunk(params, lo, hi),
-                buffers if whole else chunk(buffers, lo, hi),
-                batch if whole else batch_chunk,
-                dropout_generators[lo:hi],
-            )  # [c]
+            if manual is not None:
+                loss = manual.loss(*batch)
+            else:
+                batch_chunk = None if batch is None or whole else tuple(part[lo:hi] for part in batch)
+                loss = runtime.population_loss(
+                    template,
+                    params if whole else chunk(params, lo, hi),
+                    buffers if whole else chunk(buffers, lo, hi),
+                    batch if whole else batch_chunk,
+                    dropout_generators[lo:hi],
+                )  # [c]
             healthy = torch.isfinite(loss) & (loss <= bounds[lo:hi])
             losses[step, lo:hi] = loss.detach()
             newly = alive[lo:hi] & ~healthy
             diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
             alive[lo:hi] &= healthy
-            torch.where(alive[lo:hi], loss, 0.0).sum().backward()
+            if manual is not None:
+                grads = manual.backward(alive)  # the gradients autograd would compute below
+            else:
+                torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
             # on a CPU the check is free and skips the masking; on a GPU it would sync per step
             everyone_alive = device.type == "cpu" and bool(alive.all())
-            grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
+            if grads is None:
+                grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
             for group in groups:
                 for lo, hi in spans:
                     parts = [

@@ -19,6 +19,7 @@ from workers.models import build_model
 from workers.runtime import Score
 from workers.seeding import MemberStreams
 from workers.stacked_forward import PopulationContext, chunk, init_stacked, population_forward
+from workers.stacked_mlp import StackedMLP, supports
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -91,6 +92,14 @@ class ClassificationRuntime:
         params, buffers = init_stacked(skeleton, [s.init for s in streams], self.device)
         bounds = torch.full((len(seeds),), DIVERGENCE_LOSS, device=self.device)
         return skeleton.to(self.device).train(), params, buffers, bounds
+
+    def population_trainer(self, model: nn.Module, params: dict[str, Tensor]) -> StackedMLP | None:
+        """The hand-written forward/backward of :mod:`workers.stacked_mlp` for plain MLPs on a
+        CPU (the same numbers as :meth:`population_loss` and autograd, in reused buffers);
+        None elsewhere (autograd; a GPU's caching allocator has no page faults to save)."""
+        if self.device.type != "cpu" or not supports(model):
+            return None
+        return StackedMLP(model, params)
 
     def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
         """Every member's next batch: x [P, B, ...], y [P, B]."""
