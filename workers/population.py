@@ -114,7 +114,8 @@ def train_population(
         params, buffers = stack_members(models)
         del models
     chunk_size = chunk_size or default_chunk_size(device, template)
-    cursors = [runtime.cursor(s) for s in streams]
+    together = getattr(runtime, "population_cursors", None)  # optional: cursors advanced together
+    cursors = together(streams) if together is not None else [runtime.cursor(s) for s in streams]
     dropout_generators = [s.dropout for s in streams]
 
     coef = rule_coefficients([g.to_seed_dict() for g in genomes], device, torch.float32)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workers.batches import BatchCursor, flip_and_crop
+from workers.batches import BatchCursor, StackedCursors, flip_and_crop
 from workers.datasets import ClassificationData
 from workers.fitness import DIVERGENCE_LOSS
 from workers.models import build_model
@@ -101,9 +101,18 @@ class ClassificationRuntime:
             return None
         return StackedMLP(model, params)
 
-    def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
+    def population_cursors(self, streams: list[MemberStreams]) -> StackedCursors:
+        """The members' cursors advanced together (one slice per step, same indices)."""
+        return StackedCursors([self.cursor(s) for s in streams])
+
+    def population_batch(
+        self, cursors: list[BatchCursor] | StackedCursors, streams: list[MemberStreams]
+    ) -> Batch:
         """Every member's next batch: x [P, B, ...], y [P, B]."""
-        idx = torch.stack([c.next_indices() for c in cursors])  # [P, B]
+        if isinstance(cursors, StackedCursors):
+            idx = cursors.next_indices()  # [P, B]
+        else:
+            idx = torch.stack([c.next_indices() for c in cursors])
         x = self.data.x_train[idx]  # [P, B, ...]
         if self.augment:
             x = torch.stack(
