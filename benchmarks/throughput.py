@@ -14,7 +14,8 @@ MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size 
 * sequentially: ``workers.sequential.train_sequential``, one ``GenomeOptimizer`` model after
   the other (what the worker does for opaque entries, and for genomes where it is faster);
 * as a population: ``workers.population.train_population``, stacked parameters and one
-  population-wide ``rule_step`` (``default_chunk_size`` members per forward/backward).
+  population-wide ``population_update_`` per step (``default_chunk_size`` members per
+  forward/backward; plain MLPs on a CPU by ``workers.stacked_mlp``).
 
 Each (model, path, P) cell runs in a fresh subprocess so that its peak resident memory
 (``ru_maxrss``; on a GPU also ``torch.cuda.max_memory_allocated``) is its own. A cell

@@ -6,6 +6,8 @@ Every member keeps its own initialisation, data order, augmentation and dropout 
 ``GenomeOptimizer``), called on stacked parameters with coefficients of shape
 [P] (:func:`optimizers.rule.rule_coefficients`) and the learning rate of
 :func:`optimizers.rule.scheduled_lr` with ``total_steps = steps``, as ``GenomeOptimizer``.
+The update's per-member scalars of every step are built once per request
+(:class:`~workers.population_scalars.PopulationScalars`, the same numbers).
 
 Per step: each member's loss [P] is checked before the backward pass; a member whose loss
 is NaN/inf or above its bound is frozen (its parameters and moments no longer change, its
@@ -13,10 +15,16 @@ gradient is masked out) and scored as diverged; the others go on. Forward, backw
 update run over chunks of ``chunk_size`` members (gradients land in the stacked tensors) to
 bound activation and temporary memory; members never mix, so chunking changes no number
 (:func:`default_chunk_size`: convolution-free models run up to 64 members per chunk, i.e.
-one forward, backward and update call per parameter; the coefficients are sliced per chunk
-once per request, not per step). There is no host sync
+one forward, backward and update call per parameter). There is no host sync
 per step (losses stay on the device) except a check every ``ALL_DEAD_CHECK`` steps that
 stops early when every member has diverged.
+
+A runtime may offer three optional shortcuts, each giving the same numbers bit for bit
+(the classification runtime has all three): ``population_start(seeds, streams)`` (stacked
+initial parameters without P separate models), ``population_cursors(streams)`` (the
+members' batch cursors advanced together) and ``population_trainer(model, params)`` (a
+hand-written forward/backward, :class:`~workers.stacked_mlp.StackedMLP`, used when the
+whole population is one chunk).
 """
 
 from __future__ import annotations
