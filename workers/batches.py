@@ -49,6 +49,15 @@ class StackedCursors:
             (c.n, c.batch_size, c._position) == (first.n, first.batch_size, first._position) for c in cursors
         )
         self._orders: Tensor | None = None
+        self.span: tuple[int, int] | None = None
+        """Where the last :meth:`next_indices` lies in :attr:`orders` (None when out of step)."""
+        self.epoch_batches: tuple[Tensor, tuple[Tensor, ...]] | None = None
+        """A runtime's data gathered for the epoch of the orders it holds (its own cache)."""
+
+    @property
+    def orders(self) -> Tensor | None:
+        """The members' orders of the current epoch [P, n] (a new tensor each epoch)."""
+        return self._orders
 
     def next_indices(self) -> Tensor:
         """Every member's next batch indices [P, B]."""
@@ -58,11 +67,13 @@ class StackedCursors:
         if first._position >= first.n or self._orders is None:
             rows = [c.next_indices() for c in self.cursors]  # draws a new epoch where one starts
             self._orders = torch.stack([c._order for c in self.cursors])  # type: ignore[misc]
+            self.span = (first._position - rows[0].shape[0], first._position)
             return torch.stack(rows)
         start = first._position
         stop = min(first.n, start + first.batch_size)
         for c in self.cursors:
             c._position = stop
+        self.span = (start, stop)
         return self._orders[:, start:stop]
 
 
