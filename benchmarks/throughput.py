@@ -14,7 +14,8 @@ MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size 
 * sequentially: ``workers.sequential.train_sequential``, one ``GenomeOptimizer`` model after
   the other (what the worker does for opaque entries, and for genomes where it is faster);
 * as a population: ``workers.population.train_population``, stacked parameters and one
-  population-wide ``rule_step`` (``default_chunk_size`` members per forward/backward).
+  population-wide ``population_update_`` per step (``default_chunk_size`` members per
+  forward/backward; plain MLPs on a CPU by ``workers.stacked_mlp``).
 
 Each (model, path, P) cell runs in a fresh subprocess so that its peak resident memory
 (``ru_maxrss``; on a GPU also ``torch.cuda.max_memory_allocated``) is its own. A cell
@@ -235,16 +236,17 @@ def _table(rows: list[dict]) -> str:
         " | evo population | pop peak RSS MB | pop CUDA peak MB | auto picks |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for r in rows:
-        pop = r["population"]
-        cuda = "-" if pop["cuda_peak_mb"] is None else f"{pop['cuda_peak_mb']:.0f}"
+    for r in rows:  # paths left out by --paths show as "-"
+        pop = r.get("population")
+        cuda = "-" if pop is None or pop["cuda_peak_mb"] is None else f"{pop['cuda_peak_mb']:.0f}"
         cells = [f"{r['plain']['model_steps_per_s']:.1f} (1.00x)"]
         for path in ("seq_adamw", "sequential", "population"):
-            cells.append(f"{r[path]['model_steps_per_s']:.1f} ({r['ratio_vs_plain'][path]:.2f}x)")
-        lines.append(
-            f"| {r['model']} ({r['task']}) | {r['P']} | {' | '.join(cells)} | "
-            f"{pop['rss_peak_mb']:.0f} | {cuda} | {r['auto']} |"
-        )
+            cells.append(
+                f"{r[path]['model_steps_per_s']:.1f} ({r['ratio_vs_plain'][path]:.2f}x)" if path in r else "-"
+            )
+        rss = "-" if pop is None else f"{pop['rss_peak_mb']:.0f}"
+        name = f"{r['model']} ({r['task']})"
+        lines.append(f"| {name} | {r['P']} | {' | '.join(cells)} | {rss} | {cuda} | {r['auto']} |")
     return "\n".join(lines)
 
 
@@ -253,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(BENCHES), choices=list(BENCHES))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument(
+        "--paths", nargs="+", default=list(PATHS), choices=PATHS, help="paths to measure (plain always is)"
+    )
     parser.add_argument("--tag", default="", help="suffix of the result files' names")
     parser.add_argument("--repeats", type=int, default=2, help="measurements per cell; the best is kept")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every model's step count")
@@ -272,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     device = resolve_device(args.device)
+    paths = ["plain", *(p for p in args.paths if p != "plain")]  # the 1.00x column is always measured
     load_before = os.getloadavg()
     rows = []
     for model in args.models:
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             steps = max(1, round(bench.steps(members, device) * args.steps_scale))
             best: dict[str, dict] = {}
             for _ in range(args.repeats):
-                for path in args.paths:
+                for path in paths:
                     cell = _spawn(
                         model, path, members, steps, str(device), args.timeout, args.threads, args.tune_malloc
                     )
@@ -289,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             task = TASKS[bench.task]
             auto = "population" if device.type == "cuda" or task.population_on_cpu else "sequential"
             base = best["plain"]["model_steps_per_s"]
-            ratios = {p: best[p]["model_steps_per_s"] / base for p in args.paths}
+            ratios = {p: best[p]["model_steps_per_s"] / base for p in paths}
             row = {"model": model, "task": bench.task, "P": members, "steps": steps, **best, "auto": auto,
                    "ratio_vs_plain": ratios}  # fmt: skip
             rows.append(row)
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{model:10s} P={members:3d}  "
                 + "  ".join(
                     f"{p} {best[p]['model_steps_per_s']:8.1f}/s ({row['ratio_vs_plain'][p]:.2f}x)"
-                    for p in args.paths
+                    for p in paths
                 ),
                 flush=True,
             )

@@ -36,6 +36,47 @@ class BatchCursor:
         return self._order[start : self._position]
 
 
+class StackedCursors:
+    """The cursors of a population's members advanced together: :meth:`next_indices` is
+    ``torch.stack([c.next_indices() for c in cursors])`` (the same draws from each member's
+    generator, in member order, at each epoch start), but members walking the same data in
+    step keep their epochs' orders stacked ``[P, n]`` and a step takes one slice of it."""
+
+    def __init__(self, cursors: list[BatchCursor]) -> None:
+        self.cursors = cursors
+        first = cursors[0]
+        self.in_step = all(
+            (c.n, c.batch_size, c._position) == (first.n, first.batch_size, first._position) for c in cursors
+        )
+        self._orders: Tensor | None = None
+        self.span: tuple[int, int] | None = None
+        """Where the last :meth:`next_indices` lies in :attr:`orders` (None when out of step)."""
+        self.epoch_batches: tuple[Tensor, tuple[Tensor, ...]] | None = None
+        """A runtime's data gathered for the epoch of the orders it holds (its own cache)."""
+
+    @property
+    def orders(self) -> Tensor | None:
+        """The members' orders of the current epoch [P, n] (a new tensor each epoch)."""
+        return self._orders
+
+    def next_indices(self) -> Tensor:
+        """Every member's next batch indices [P, B]."""
+        if not self.in_step:
+            return torch.stack([c.next_indices() for c in self.cursors])
+        first = self.cursors[0]
+        if first._position >= first.n or self._orders is None:
+            rows = [c.next_indices() for c in self.cursors]  # draws a new epoch where one starts
+            self._orders = torch.stack([c._order for c in self.cursors])  # type: ignore[misc]
+            self.span = (first._position - rows[0].shape[0], first._position)
+            return torch.stack(rows)
+        start = first._position
+        stop = min(first.n, start + first.batch_size)
+        for c in self.cursors:
+            c._position = stop
+        self.span = (start, stop)
+        return self._orders[:, start:stop]
+
+
 def flip_and_crop(
     images: Tensor, pad_value: Tensor, generator: torch.Generator, padding: int = CROP_PADDING
 ) -> Tensor:

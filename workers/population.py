@@ -6,6 +6,8 @@ Every member keeps its own initialisation, data order, augmentation and dropout 
 ``GenomeOptimizer``), called on stacked parameters with coefficients of shape
 [P] (:func:`optimizers.rule.rule_coefficients`) and the learning rate of
 :func:`optimizers.rule.scheduled_lr` with ``total_steps = steps``, as ``GenomeOptimizer``.
+The update's per-member scalars of every step are built once per request
+(:class:`~workers.population_scalars.PopulationScalars`, the same numbers).
 
 Per step: each member's loss [P] is checked before the backward pass; a member whose loss
 is NaN/inf or above its bound is frozen (its parameters and moments no longer change, its
@@ -13,10 +15,16 @@ gradient is masked out) and scored as diverged; the others go on. Forward, backw
 update run over chunks of ``chunk_size`` members (gradients land in the stacked tensors) to
 bound activation and temporary memory; members never mix, so chunking changes no number
 (:func:`default_chunk_size`: convolution-free models run up to 64 members per chunk, i.e.
-one forward, backward and update call per parameter; the coefficients are sliced per chunk
-once per request, not per step). There is no host sync
+one forward, backward and update call per parameter). There is no host sync
 per step (losses stay on the device) except a check every ``ALL_DEAD_CHECK`` steps that
 stops early when every member has diverged.
+
+A runtime may offer three optional shortcuts, each giving the same numbers bit for bit
+(the classification runtime has all three): ``population_start(seeds, streams)`` (stacked
+initial parameters without P separate models), ``population_cursors(streams)`` (the
+members' batch cursors advanced together) and ``population_trainer(model, params)`` (a
+hand-written forward/backward, :class:`~workers.stacked_mlp.StackedMLP`, used when the
+whole population is one chunk).
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ import time
 import torch
 
 from optimizers.genome import Genome
-from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
+from optimizers.rule import rule_coefficients
 from workers.outcome import MemberOutcome
+from workers.population_scalars import PopulationScalars
 from workers.runtime import Runtime
 from workers.stacked_forward import chunk, stack_members
 
@@ -44,9 +53,14 @@ their activations are small, and every chunk costs a forward, a backward and an 
 call per parameter (on a CPU that overhead, not memory, bounds the speed)."""
 
 
+def convolution_free(model: torch.nn.Module) -> bool:
+    """True for models without convolutions (MLPs, landscape models)."""
+    return not any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
 def default_chunk_size(device: torch.device, model: torch.nn.Module | None = None) -> int:
     """Members per chunk on ``device`` for ``model`` (see the two constants above)."""
-    if model is not None and not any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+    if model is not None and convolution_free(model):
         return max(CONV_FREE_CHUNK, DEFAULT_CHUNK.get(device.type, 8))
     return DEFAULT_CHUNK.get(device.type, 8)
 
@@ -56,32 +70,33 @@ def _per_member(mask: Tensor, like: Tensor) -> Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
-def _coef_slice(coef: dict, lo: int, hi: int) -> dict:
-    """Members lo:hi of the rule's coefficients (``active_terms`` stays the population's)."""
-    return {k: v[lo:hi] if isinstance(v, Tensor) and v.dim() > 0 else v for k, v in coef.items()}
+def _members(values: dict[str, Tensor], names: list[str], lo: int, hi: int, whole: bool) -> list[Tensor]:
+    """Members lo:hi of the stacked tensors ``names`` (the tensors themselves when ``whole``)."""
+    return [values[n] if whole else values[n][lo:hi] for n in names]
 
 
 def _update_members(
+    scalars: PopulationScalars,
+    step: int,
     p: list[Tensor],
     grad: list[Tensor],
     exp_avg: list[Tensor],
     exp_avg_sq: list[Tensor],
     alive: Tensor | None,
-    t: int,
-    lr: Tensor,
-    coef: dict,
+    lo: int,
+    hi: int,
 ) -> None:
-    """One ``population_update_`` of a slice of members (lists of stacked tensors), in
-    place; frozen members keep their parameters and moments (``alive=None``: every member
-    is alive, no masking needed). Slicing the update bounds its temporaries like the forward."""
+    """One ``population_update_`` of members lo:hi (lists of stacked tensors ``[hi - lo, ...]``)
+    at 0-based ``step``, in place; frozen members keep their parameters and moments
+    (``alive=None``: every member is alive, no masking needed). Slicing the update bounds its
+    temporaries like the forward."""
     if alive is None:
-        population_update_(p, grad, exp_avg, exp_avg_sq, t, lr, coef)
+        scalars.update_(step, p, grad, exp_avg, exp_avg_sq, lo, hi)
         return
     keep = [_per_member(alive, x) for x in p]
     saved = [[x.clone() for x in xs] for xs in (p, exp_avg, exp_avg_sq)]
-    population_update_(
-        p, [torch.where(k, g, 0.0) for k, g in zip(keep, grad, strict=True)], exp_avg, exp_avg_sq, t, lr, coef
-    )
+    masked = [torch.where(k, g, 0.0) for k, g in zip(keep, grad, strict=True)]
+    scalars.update_(step, p, masked, exp_avg, exp_avg_sq, lo, hi)
     for xs, olds in zip((p, exp_avg, exp_avg_sq), saved, strict=True):
         for x, old, k in zip(xs, olds, keep, strict=True):
             x.copy_(torch.where(k, x, old))
@@ -97,13 +112,18 @@ def train_population(
     device = runtime.device
     members = len(genomes)
     streams = [runtime.streams(seed) for seed in seeds]
-    models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
-    chunk_size = chunk_size or default_chunk_size(device, models[0])
-    bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
-    template = models[0].train()
-    params, buffers = stack_members(models)
-    del models
-    cursors = [runtime.cursor(s) for s in streams]
+    start = getattr(runtime, "population_start", None)  # optional: stacks without P models
+    if start is not None:
+        template, params, buffers, bounds = start(seeds, streams)
+    else:
+        models = [runtime.model_for(seed, s) for seed, s in zip(seeds, streams, strict=True)]
+        bounds = torch.tensor([runtime.divergence_bound(m) for m in models], device=device)
+        template = models[0].train()
+        params, buffers = stack_members(models)
+        del models
+    chunk_size = chunk_size or default_chunk_size(device, template)
+    together = getattr(runtime, "population_cursors", None)  # optional: cursors advanced together
+    cursors = together(streams) if together is not None else [runtime.cursor(s) for s in streams]
     dropout_generators = [s.dropout for s in streams]
 
     coef = rule_coefficients([g.to_seed_dict() for g in genomes], device, torch.float32)
@@ -114,37 +134,51 @@ def train_population(
     losses = torch.zeros(steps, members, device=device)
 
     spans = [(lo, min(members, lo + chunk_size)) for lo in range(0, members, chunk_size)]
-    coef_chunks = [_coef_slice(coef, lo, hi) for lo, hi in spans]  # sliced once, not per step
+    whole = len(spans) == 1  # one chunk: the stacked tensors themselves, no slices to scatter back
+    scalars = PopulationScalars(coef, steps)  # the update's scalars of every step, built once
+    names = list(params)
+    # convolution-free models: one update call over all their (small) parameters; else one
+    # parameter at a time, which bounds the update's temporaries by the largest parameter
+    groups = [names] if convolution_free(template) else [[n] for n in names]
     steps_run = 0
+    trainer = getattr(runtime, "population_trainer", None)  # optional: a backward by hand
+    manual = trainer(template, params) if trainer is not None and whole else None
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
+        grads = None
         for lo, hi in spans:
-            batch_chunk = None if batch is None else tuple(part[lo:hi] for part in batch)
-            loss = runtime.population_loss(
-                template,
-                chunk(params, lo, hi),
-                chunk(buffers, lo, hi),
-                batch_chunk,
-                dropout_generators[lo:hi],
-            )  # [c]
+            if manual is not None:
+                loss = manual.loss(*batch)
+            else:
+                batch_chunk = None if batch is None or whole else tuple(part[lo:hi] for part in batch)
+                loss = runtime.population_loss(
+                    template,
+                    params if whole else chunk(params, lo, hi),
+                    buffers if whole else chunk(buffers, lo, hi),
+                    batch if whole else batch_chunk,
+                    dropout_generators[lo:hi],
+                )  # [c]
             healthy = torch.isfinite(loss) & (loss <= bounds[lo:hi])
             losses[step, lo:hi] = loss.detach()
             newly = alive[lo:hi] & ~healthy
             diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
             alive[lo:hi] &= healthy
-            torch.where(alive[lo:hi], loss, 0.0).sum().backward()
+            if manual is not None:
+                grads = manual.backward(alive)  # the gradients autograd would compute below
+            else:
+                torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
-            lr = scheduled_lr(coef, step, steps)  # [P]
             # on a CPU the check is free and skips the masking; on a GPU it would sync per step
             everyone_alive = device.type == "cpu" and bool(alive.all())
-            names = list(params)
-            grads = [torch.zeros_like(params[n]) if params[n].grad is None else params[n].grad for n in names]
-            # one parameter tensor and one chunk of members at a time: bounded temporaries
-            for name, grad in zip(names, grads, strict=True):
-                for (lo, hi), coef_chunk in zip(spans, coef_chunks, strict=True):
-                    _update_members([params[name][lo:hi]], [grad[lo:hi]], [exp_avg[name][lo:hi]],
-                                    [exp_avg_sq[name][lo:hi]], None if everyone_alive else alive[lo:hi],
-                                    step + 1, lr[lo:hi], coef_chunk)  # fmt: skip
+            if grads is None:
+                grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
+            for group in groups:
+                for lo, hi in spans:
+                    parts = [
+                        _members(values, group, lo, hi, whole)
+                        for values in (params, grads, exp_avg, exp_avg_sq)
+                    ]
+                    _update_members(scalars, step, *parts, None if everyone_alive else alive[lo:hi], lo, hi)
             for p in params.values():
                 p.grad = None
         steps_run = step + 1

@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workers.batches import BatchCursor, flip_and_crop
+from workers.batches import BatchCursor, StackedCursors, flip_and_crop
 from workers.datasets import ClassificationData
 from workers.fitness import DIVERGENCE_LOSS
 from workers.models import build_model
 from workers.runtime import Score
 from workers.seeding import MemberStreams
-from workers.stacked_forward import PopulationContext, chunk, population_forward
+from workers.stacked_forward import PopulationContext, chunk, init_stacked, population_forward
+from workers.stacked_mlp import StackedMLP, supports
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -26,6 +27,9 @@ Batch = tuple[Tensor, Tensor]
 EVAL_BATCH = 1000
 """Examples per forward when scoring one model."""
 POPULATION_EVAL_BUDGET = {"cpu": 1000, "cuda": 16384}
+EPOCH_GATHER_BYTES = 64 << 20
+"""A population's epoch of inputs is gathered at once up to this size (the MLP tasks' small
+data: digits 16 members x 1151 x 64 floats = 4.7 MB), else batch by batch."""
 """Member-examples per population forward when scoring, by device type."""
 
 
@@ -81,9 +85,57 @@ class ClassificationRuntime:
         return Score(int(correct) / self.data.y_eval.shape[0])
 
     # -- a population --------------------------------------------------------------------
-    def population_batch(self, cursors: list[BatchCursor], streams: list[MemberStreams]) -> Batch:
+    def population_start(
+        self, seeds: list[int], streams: list[MemberStreams]
+    ) -> tuple[nn.Module, dict[str, Tensor], dict[str, Tensor], Tensor]:
+        """The members' architecture (a model on the device, train mode), stacked initial
+        parameters and buffers (those of :meth:`model_for` for each member, bit for bit) and
+        divergence bounds [P]: one model re-initialised per member instead of P models built."""
+        skeleton = build_model(self.model_factory, torch.Generator(), "cpu")  # draws from no member
+        params, buffers = init_stacked(skeleton, [s.init for s in streams], self.device)
+        bounds = torch.full((len(seeds),), DIVERGENCE_LOSS, device=self.device)
+        return skeleton.to(self.device).train(), params, buffers, bounds
+
+    def population_trainer(self, model: nn.Module, params: dict[str, Tensor]) -> StackedMLP | None:
+        """The hand-written forward/backward of :mod:`workers.stacked_mlp` for plain MLPs on a
+        CPU (the same numbers as :meth:`population_loss` and autograd, in reused buffers);
+        None elsewhere (autograd; a GPU's caching allocator has no page faults to save)."""
+        if self.device.type != "cpu" or not supports(model):
+            return None
+        return StackedMLP(model, params)
+
+    def population_cursors(self, streams: list[MemberStreams]) -> StackedCursors:
+        """The members' cursors advanced together (one slice per step, same indices)."""
+        return StackedCursors([self.cursor(s) for s in streams])
+
+    def _epoch_batches(self, cursors: StackedCursors) -> tuple[Tensor, Tensor] | None:
+        """The members' whole epoch ``x_train[orders]``, ``y_train[orders]`` gathered once per
+        epoch (one gather instead of one per step; each step's batch is a slice of it, the same
+        values); None for augmented data, cursors out of step, or epochs above
+        ``EPOCH_GATHER_BYTES``."""
+        orders = cursors.orders
+        if self.augment or cursors.span is None or orders is None:
+            return None
+        row_bytes = self.data.x_train[0].numel() * self.data.x_train.element_size()
+        if orders.numel() * row_bytes > EPOCH_GATHER_BYTES:
+            return None
+        cached = cursors.epoch_batches
+        if cached is None or cached[0] is not orders:
+            cursors.epoch_batches = (orders, (self.data.x_train[orders], self.data.y_train[orders]))
+        return cursors.epoch_batches[1]  # type: ignore[return-value]
+
+    def population_batch(
+        self, cursors: list[BatchCursor] | StackedCursors, streams: list[MemberStreams]
+    ) -> Batch:
         """Every member's next batch: x [P, B, ...], y [P, B]."""
-        idx = torch.stack([c.next_indices() for c in cursors])  # [P, B]
+        if isinstance(cursors, StackedCursors):
+            idx = cursors.next_indices()  # [P, B]
+            epoch = self._epoch_batches(cursors)
+            if epoch is not None:
+                (lo, hi), (x_epoch, y_epoch) = cursors.span, epoch
+                return x_epoch[:, lo:hi], y_epoch[:, lo:hi]
+        else:
+            idx = torch.stack([c.next_indices() for c in cursors])
         x = self.data.x_train[idx]  # [P, B, ...]
         if self.augment:
             x = torch.stack(

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from workers.landscape_models import MLP9, Point
-from workers.models import MemberDropout
+from workers.models import MemberDropout, init_parameters
 
 Tensor = torch.Tensor
 
@@ -50,17 +50,51 @@ class PopulationContext:
 
 def stack_members(models: list[nn.Module]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Stack members' parameters (new leaf tensors with grad) and float buffers on axis 0."""
-    names = [name for name, _ in models[0].named_parameters()]
+    own_params = [dict(m.named_parameters()) for m in models]  # once per model, not per name
+    own_buffers = [dict(m.named_buffers()) for m in models]
     params = {
-        name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(True)
-        for name in names
+        name: torch.stack([own[name].detach() for own in own_params]).requires_grad_(True)
+        for name in own_params[0]
     }
     buffers = {
-        name: torch.stack([dict(m.named_buffers())[name] for m in models])
-        for name, buf in models[0].named_buffers()
+        name: torch.stack([b[name] for b in own_buffers])
+        for name, buf in own_buffers[0].items()
         if buf.is_floating_point()
     }
     return params, buffers
+
+
+def init_stacked(
+    model: nn.Module, generators: list[torch.Generator], device: torch.device | str = "cpu"
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The stacked parameters and float buffers of P members, member i initialised from
+    ``generators[i]`` (CPU) as :func:`workers.models.build_model` initialises a fresh model:
+    ``model`` (on the CPU, every parameter and buffer set by its initialisation, as
+    ``build_model``'s models) is re-initialised once per member and copied into the stack,
+    instead of P models built. The numbers are those of :func:`stack_members` on P models of
+    ``build_model`` (``tests/test_population_start.py``); ``model`` is left holding the last
+    member's values."""
+    members = len(generators)
+    params = {name: torch.empty(members, *p.shape, dtype=p.dtype) for name, p in model.named_parameters()}
+    buffers = {
+        name: torch.empty(members, *b.shape, dtype=b.dtype)
+        for name, b in model.named_buffers()
+        if b.is_floating_point()
+    }
+    reset = getattr(model, "reset_from_generator", None)
+    with torch.no_grad():
+        for i, generator in enumerate(generators):
+            if reset is not None:
+                reset(generator)
+            else:
+                init_parameters(model, generator)
+            for name, p in model.named_parameters():
+                params[name][i].copy_(p)
+            for name, b in model.named_buffers():
+                if name in buffers:
+                    buffers[name][i].copy_(b)
+    params = {name: p.to(device).requires_grad_(True) for name, p in params.items()}
+    return params, {name: b.to(device) for name, b in buffers.items()}
 
 
 def _linear(layer: nn.Linear, name: str, params: dict[str, Tensor], h: Tensor) -> Tensor:

@@ -1,0 +1,88 @@
+"""The population path's cached scalars update exactly as ``population_update_`` does, bit for bit.
+
+Both run the same trajectory side by side from the same stacked parameters: every step the
+reference calls ``population_update_(..., k + 1, scheduled_lr(coef, k, K), coef)`` (what
+the population loop did per step before the cache), the other
+``PopulationScalars(coef, K).update_(k, ...)``, on the whole population and on member slices.
+The genomes cover every term, warmup, cosine decay, clipping, bias correction on and off and
+unused moments, so every cached scalar is read.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from optimizers.baselines import ADAM, EVO_SEED_BEST, SGD_MOMENTUM
+from optimizers.genome import Genome, Term
+from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
+from workers.population_scalars import PopulationScalars
+
+STEPS = 40
+SHAPES = ((5, 3), (4,), (2, 3, 2))
+
+
+def _genomes() -> list[Genome]:
+    rng = random.Random(7)
+    out = [ADAM, EVO_SEED_BEST, SGD_MOMENTUM]
+    for i in range(9):
+        terms = (list(Term)[i % len(Term)], rng.choice(list(Term)))
+        out.append(
+            Genome(
+                term_types=terms, alphas=(rng.uniform(0.2, 2.0), rng.uniform(-0.5, 1.0)),
+                lr_log10=rng.uniform(-3.5, -1.5), beta1=rng.uniform(0.8, 0.95), beta2=rng.uniform(0.9, 0.999),
+                eps_log10=rng.uniform(-8, -5), wd_log10=rng.uniform(-4, -2),
+                use_m=i % 4 != 1, use_v=i % 4 != 2,
+                use_bias_correction=i % 2 == 0, use_gradient_clipping=i % 3 == 0, clip_value=0.05,
+                use_warmup=i % 3 == 1, warmup_steps=rng.randint(3, 15), use_cosine_decay=i % 2 == 1,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _state(members: int) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(members, *s, generator=gen) for s in SHAPES]
+    return params, [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+
+
+def _grads(params: list[torch.Tensor], k: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(100 + k)
+    return [p * 0.3 + torch.randn(p.shape, generator=gen) for p in params]  # depends on the trajectory
+
+
+@pytest.mark.parametrize("spans", [((0, 12),), ((0, 5), (5, 12))], ids=["whole", "slices"])
+def test_cached_scalars_update_bit_for_bit_as_population_update(spans):
+    genomes = _genomes()
+    members = len(genomes)
+    coef = rule_coefficients([g.to_seed_dict() for g in genomes])
+    assert set(coef["active_terms"]) == set(range(len(Term))) and coef["clipping"]
+    cached = PopulationScalars(coef, STEPS)
+    p_ref, m_ref, v_ref = _state(members)
+    p_new, m_new, v_new = _state(members)
+    for k in range(STEPS):
+        population_update_(p_ref, _grads(p_ref, k), m_ref, v_ref, k + 1, scheduled_lr(coef, k, STEPS), coef)
+        grads = _grads(p_new, k)
+        for lo, hi in spans:
+            cut = [[x[lo:hi] for x in xs] for xs in (p_new, grads, m_new, v_new)]
+            cached.update_(k, *cut, lo, hi)
+        for ref, new in zip((*p_ref, *m_ref, *v_ref), (*p_new, *m_new, *v_new), strict=True):
+            assert torch.equal(ref, new), f"step {k}"
+
+
+def test_cached_scalars_are_the_rules_per_step_values():
+    genomes = _genomes()
+    coef = rule_coefficients([g.to_seed_dict() for g in genomes])
+    cached = PopulationScalars(coef, STEPS)
+    weight = torch.zeros(len(genomes), 2, 3)
+    for k in (0, 7, STEPS - 1):
+        s = cached.at(k, [weight])
+        lr = scheduled_lr(coef, k, STEPS)
+        assert torch.equal(s["lr"][0].flatten(), lr) and s["lr"][0].shape == (len(genomes), 1, 1)
+        assert torch.equal(s["decay"][0].flatten(), 1.0 - lr * coef["weight_decay"])
+        assert torch.equal(s["weights"][3][0].flatten(), coef["weights"][:, 3])
+        assert torch.equal(
+            s["bc2"][0].flatten(), torch.where(coef["bias_correction"], 1.0 - coef["beta2"] ** (k + 1), 1.0)
+        )
