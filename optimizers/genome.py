@@ -70,12 +70,16 @@ def _parse_term(value: Any) -> Term:
         try:
             return Term(int(value))
         except ValueError:
-            raise ValueError(f"unknown term {value!r}; valid: 0..{len(Term) - 1} or {[t.name for t in Term]}") from None
+            raise ValueError(_unknown(value)) from None
     if isinstance(value, str):
         name = value.strip().upper().removeprefix("TERM.")
         if name in Term.__members__:
             return Term[name]
-    raise ValueError(f"unknown term {value!r}; valid: 0..{len(Term) - 1} or {[t.name for t in Term]}")
+    raise ValueError(_unknown(value))
+
+
+def _unknown(value: Any) -> str:
+    return f"unknown term {value!r}; valid: 0..{len(Term) - 1} or {[t.name for t in Term]}"
 
 
 TermField = Annotated[Term, BeforeValidator(_parse_term)]

@@ -59,8 +59,8 @@ SAME = {
         dict(term_types=[ADAM, RMS], alphas=[1.5, 0.5], beta1=0.75, use_bias_correction=False),
     ),
     "LION reads no v, no eps, no bias correction": (
-        dict(term_types=[LION], alphas=[1.0], beta2=0.9, eps_log10=-3.0, use_v=True, use_bias_correction=True),
-        dict(term_types=[LION], alphas=[1.0], beta2=0.99, eps_log10=-8.0, use_v=False, use_bias_correction=False),
+        dict(term_types=[LION], beta2=0.9, eps_log10=-3.0, use_v=True, use_bias_correction=True),
+        dict(term_types=[LION], beta2=0.99, eps_log10=-8.0, use_v=False, use_bias_correction=False),
     ),
     "floats equal to 10 significant digits": (
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=-3.0),

@@ -144,7 +144,11 @@ def single_run(genome: Genome, steps: int) -> torch.Tensor:
 EXTENDED = [  # the extended set's terms alone and mixed with the seed's
     Genome(term_types=[Term.LION], alphas=[1.0], beta1=0.99, lr_log10=-2.0),
     Genome(term_types=[Term.NADAM], alphas=[1.0], beta2=0.99, lr_log10=-2.0),
-    Genome(term_types=[Term.NADAM, Term.LION, Term.SIGN_GRAD], alphas=[0.7, 0.1, -0.05], use_bias_correction=False),
+    Genome(
+        term_types=[Term.NADAM, Term.LION, Term.SIGN_GRAD],
+        alphas=[0.7, 0.1, -0.05],
+        use_bias_correction=False,
+    ),
 ]
 
 

@@ -39,7 +39,7 @@ def _loss(p: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, k: int) ->
     return (scale * (p - target) ** 2).sum() + (0.3 * math.sin(k) * (p - target) ** 4).sum()
 
 
-def _follow(ours: torch.optim.Optimizer, p: torch.Tensor, theirs: torch.optim.Optimizer, q: torch.Tensor) -> None:
+def _follow(ours: torch.optim.Optimizer, p: torch.Tensor, theirs: torch.optim.Optimizer, q: torch.Tensor):
     _, target, scale = _problem()
     for k in range(STEPS):
         for param, opt in ((p, ours), (q, theirs)):
@@ -82,7 +82,8 @@ def test_nadam_genome_is_torch_nadam_with_constant_momentum(beta1: float, beta2:
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # NAdam keeps mu_product in the default dtype
     try:
-        _follow(GenomeOptimizer([p], genome, total_steps=STEPS, foreach=foreach), p, _torch_nadam(q, genome), q)
+        ours = GenomeOptimizer([p], genome, total_steps=STEPS, foreach=foreach)
+        _follow(ours, p, _torch_nadam(q, genome), q)
     finally:
         torch.set_default_dtype(default)
 
@@ -123,7 +124,8 @@ def test_nadam_genome_matches_the_formula(bias_correction: bool, foreach: bool |
         _loss(p, target, scale, k).backward()
         ref.step(p.grad.tolist())
         opt.step()
-        torch.testing.assert_close(p.detach(), torch.tensor(ref.p, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+        want = torch.tensor(ref.p, dtype=torch.float64)
+        torch.testing.assert_close(p.detach(), want, rtol=1e-12, atol=1e-12, msg=f"step {k}")
 
 
 def test_fast_coefficients_need_beta1_for_nadam_only() -> None:
@@ -155,7 +157,7 @@ def test_term_sets() -> None:
     assert Genome.model_validate({"term_types": [7, "nadam"], "alphas": [1.0, 1.0]}).term_types == (
         Term.LION, Term.NADAM,
     )
-    with pytest.raises(ValueError, match="0..8"):
+    with pytest.raises(ValueError, match=r"0\.\.8"):
         Genome.model_validate({"term_types": [9], "alphas": [1.0]})
 
 
