@@ -57,10 +57,21 @@ def test_random_init_draws_uniformly_from_the_allowed_set(name: str, allowed) ->
 
 @pytest.mark.parametrize(("name", "allowed"), [("seed", SEED_TERMS), ("extended", EXTENDED_TERMS)])
 def test_structural_mutation_draws_from_the_allowed_set(name: str, allowed) -> None:
+    """Both ops that draw a type (add: one more term; change: same length) reach exactly the
+    allowed set, through :func:`mutate` as the GA calls it."""
     rng = np.random.default_rng(4)
-    genomes = [ops.random_genome(rng) for _ in range(1500)]  # seed terms only
-    mutants = [ops.mutate_structure(rng, g, FULL, ops.TERM_SETS[name]) for g in genomes]
-    assert set(_terms_of(mutants)) == {int(t) for t in allowed}
+    parents = [ops.random_genome(rng) for _ in range(4000)]  # seed terms only
+    drawn = {"add": Counter(), "change": Counter()}
+    for parent in parents:
+        child = ops.mutate(rng, parent, 0, 10, ops.TERM_SETS[name])
+        if len(child.term_types) == len(parent.term_types) + 1:
+            drawn["add"][int(child.term_types[-1])] += 1
+        elif len(child.term_types) == len(parent.term_types):
+            pairs = zip(child.term_types, parent.term_types, strict=True)
+            drawn["change"] += Counter(int(t) for t, u in pairs if t != u)
+    for op, counts in drawn.items():
+        assert set(counts) <= {int(t) for t in allowed}, op
+        assert set(counts) >= set(range(7, len(allowed))), op  # the extended set's terms appear
 
 
 def test_extended_search_breeds_lion_and_nadam() -> None:
