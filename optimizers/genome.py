@@ -196,7 +196,7 @@ class Genome(BaseModel):
         reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD, Term.NADAM})
         bias_matters = self.use_bias_correction and ((corrects_m and self.use_m) or (reads_v and self.use_v))
         defaults = Genome()
-        # model_construct: splitting NESTEROV can leave up to 7 distinct terms, beyond the
+        # model_construct: splitting NESTEROV or NADAM in two can leave 5 distinct terms, beyond the
         # 1..4 a genome may be written with; every value here is already validated.
         return Genome.model_construct(
             term_types=tuple(t for t, _ in kept),
