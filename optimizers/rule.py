@@ -91,11 +91,9 @@ import math
 
 import torch
 
-TERM_NAMES = (
+TERM_NAMES = (  # 0..6 the seed's terms; 7 and 8 the extended set's
     "GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV", "LION", "NADAM",
 )
-SEED_TERMS = 7
-"""The seed's terms are indices 0..6; 7 (LION) and 8 (NADAM) are the extended set's."""
 NESTEROV_MIX = 0.9
 LION_MIX = 0.9
 """LION's interpolation: sign(LION_MIX m_prev + (1 - LION_MIX) g) (Lion's default beta1)."""
@@ -244,7 +242,8 @@ def rule_update_(
         unit_terms: terms whose weight is exactly 1 for every member (no multiplication).
         clipping: apply the element-wise clamp (False skips it: clip is inf).
     Temporaries: at most three full-size lists (g when clipping/maximizing/casting, the
-    term sum, the m_hat / shared denominator pair), freed as soon as possible.
+    term sum, the m_hat / shared denominator pair) plus LION's direction when it is active,
+    freed as soon as possible.
     """
     n = len(params)
     if n == 0:
@@ -399,8 +398,9 @@ def rule_update_fast_(
     ``decay`` = 1 - lr wd, ``c`` from :func:`fast_coefficients`, ``clip`` None for no
     clipping. The moments are updated exactly as torch.optim.AdamW's (``lerp_``,
     ``mul_`` + ``addcmul_``). Temporaries: the shared denominator D (when RMS_NORM or
-    ADAM_TERM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
-    SQRT_GRAD, and the sum of the terms when there are several (unless it can be sign(g)).
+    ADAM_TERM or NADAM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
+    SQRT_GRAD, LION's direction, and the sum of the terms when there are several (unless it
+    can be a temporary of these).
     """
     if not params:
         return
