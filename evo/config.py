@@ -133,6 +133,10 @@ class PopulationConfig(_Section):
     init: Literal["seeded", "random"] = Field(
         "seeded", description="Generation 0: the seed's four baselines plus random genomes, or random only."
     )
+    terms: Literal["seed", "extended"] = Field(
+        "seed",
+        description="Term types random init and mutation draw: the seed's seven, or also LION and NADAM.",
+    )
 
     @model_validator(mode="after")
     def _fits_in_population(self) -> PopulationConfig:

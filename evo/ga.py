@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from evo.config import PopulationConfig
-from evo.operators import crossover, initial_population, mutate, tournament_select
+from evo.operators import TERM_SETS, crossover, initial_population, mutate, tournament_select
 from optimizers.genome import Genome
 
 Origin = Literal["init", "elite", "crossover", "mutation"]
@@ -111,7 +111,9 @@ class GeneticAlgorithm:
     def init(self, seed: int) -> GAState:
         """Generation 0 from ``seed``: the seed's four baselines (not with ``init: random``), then random."""
         rng = np.random.Generator(np.random.PCG64(seed))
-        genomes = initial_population(rng, self.params.size, seeded=self.params.init == "seeded")
+        genomes = initial_population(
+            rng, self.params.size, seeded=self.params.init == "seeded", terms=TERM_SETS[self.params.terms]
+        )
         return GAState(
             generation=0,
             population=tuple(Individual(genome=g, origin="init") for g in genomes),
@@ -148,6 +150,7 @@ class GeneticAlgorithm:
 
         rng = _generator(state.rng_state)
         hashes = [ind.key for ind in population]
+        terms = TERM_SETS[self.params.terms]
         offspring = [
             Individual(genome=population[i].genome, origin="elite", parents=(hashes[i],))
             for i in elite_indices(ranked, self.params.elites)
@@ -156,7 +159,7 @@ class GeneticAlgorithm:
             i = tournament_select(rng, ranked, self.params.tournament_k)
             j = tournament_select(rng, ranked, self.params.tournament_k)
             child = crossover(rng, population[i].genome, population[j].genome, self.params.fix_crossover_bias)
-            mutant = mutate(rng, child, state.generation, self.params.generations)
+            mutant = mutate(rng, child, state.generation, self.params.generations, terms)
             origin: Origin = "crossover" if mutant == child else "mutation"
             offspring.append(Individual(genome=mutant, origin=origin, parents=(hashes[i], hashes[j])))
 

@@ -5,7 +5,8 @@ The operators follow the seed notebook (``evolutionary_optimizer_colab.ipynb``, 
 ``random`` module, we use a numpy Generator, so the numbers differ but the distributions
 and the order of the decisions do not.
 
-* :func:`random_genome`: K ~ U{1..3} terms of uniform type, alphas ~ U(-1, 1),
+* :func:`random_genome`: K ~ U{1..3} terms of uniform type (over the allowed term set:
+  the seed's seven, or with ``population.terms: extended`` also LION and NADAM), alphas ~ U(-1, 1),
   lr_log10 ~ U(-4, -2), beta1 ~ U(0.5, 0.99), beta2 ~ U(0.9, 0.9999), eps_log10 ~ U(-9, -6),
   wd_log10 ~ U(-5, -3), P(use_m) = P(use_v) = 0.7, P(bias correction) = 0.6,
   P(clipping) = 0.2, clip_value ~ U(0.5, 2), P(warmup) = 0.3, warmup_steps ~ U{50..200},
@@ -35,9 +36,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from optimizers.baselines import BASELINE_GENOMES
-from optimizers.genome import MAX_TERMS, Genome, Term
+from optimizers.genome import EXTENDED_TERMS, MAX_TERMS, SEED_TERMS, Genome, Term
 
-N_TERMS = len(Term)
+TERM_SETS: dict[str, tuple[Term, ...]] = {"seed": SEED_TERMS, "extended": EXTENDED_TERMS}
+"""The term types random init and structural mutation draw from (``population.terms``).
+A draw is ``terms[U{0..len(terms)-1}]``: with the seed's set exactly the draws (and numbers)
+of the seed's ``U{0..6}``."""
 
 CLAMPS: dict[str, tuple[float, float]] = {
     "lr_log10": (-5.0, -1.0),
@@ -104,10 +108,16 @@ def mutation_rates(generation: int, max_generations: int) -> MutationRates:
 # -- creation -----------------------------------------------------------------------------
 
 
-def random_genome(rng: np.random.Generator) -> Genome:
-    """A genome drawn from the seed's initial distribution (module docstring)."""
+def _draw_term(rng: np.random.Generator, terms: Sequence[Term]) -> int:
+    """One term type, uniform over ``terms`` (one integer draw)."""
+    return int(terms[int(rng.integers(0, len(terms)))])
+
+
+def random_genome(rng: np.random.Generator, terms: Sequence[Term] = SEED_TERMS) -> Genome:
+    """A genome drawn from the seed's initial distribution (module docstring), its term
+    types uniform over ``terms``."""
     n_terms = int(rng.integers(1, 4))
-    term_types = [int(rng.integers(0, N_TERMS)) for _ in range(n_terms)]
+    term_types = [_draw_term(rng, terms) for _ in range(n_terms)]
     alphas = [float(rng.uniform(-1.0, 1.0)) for _ in range(n_terms)]
     return Genome(
         term_types=term_types,
@@ -128,18 +138,21 @@ def random_genome(rng: np.random.Generator) -> Genome:
     )
 
 
-def initial_population(rng: np.random.Generator, size: int, seeded: bool = True) -> list[Genome]:
+def initial_population(
+    rng: np.random.Generator, size: int, seeded: bool = True, terms: Sequence[Term] = SEED_TERMS
+) -> list[Genome]:
     """The seed's generation 0: SGD-momentum, Adam, AdamW, RMSProp, then random genomes.
 
     A population smaller than 4 keeps the first ``size`` baselines (the seed would return
     all four whatever the size). ``seeded=False`` (``population.init: random``): random
-    genomes only, so the search has to rediscover what the baselines know.
+    genomes only, so the search has to rediscover what the baselines know. Random genomes draw
+    their term types from ``terms``.
     """
     if size < 1:
         raise ValueError(f"population size must be >= 1, got {size}")
     population = list(BASELINE_GENOMES.values())[:size] if seeded else []
     while len(population) < size:
-        population.append(random_genome(rng))
+        population.append(random_genome(rng, terms))
     return population
 
 
@@ -220,11 +233,14 @@ def mutate_numeric(rng: np.random.Generator, genome: Genome, rates: MutationRate
     return Genome(**genes)
 
 
-def mutate_structure(rng: np.random.Generator, genome: Genome, rates: MutationRates) -> Genome:
+def mutate_structure(
+    rng: np.random.Generator, genome: Genome, rates: MutationRates, terms: Sequence[Term] = SEED_TERMS
+) -> Genome:
     """With probability ``p_structural`` apply one of add / remove / change, chosen uniformly.
 
     add (only when K < 4): append a random term with alpha ~ U(-1, 1); remove (only when
     K > 1): drop a random term; change: a random term gets a random type, its alpha kept.
+    Random types are uniform over ``terms``.
     As in the seed, an op that is not allowed is a no-op (not redrawn), so K stays in 1..4.
     """
     if not rng.random() < rates.p_structural:
@@ -232,14 +248,14 @@ def mutate_structure(rng: np.random.Generator, genome: Genome, rates: MutationRa
     op = STRUCTURAL_OPS[int(rng.integers(0, len(STRUCTURAL_OPS)))]
     term_types, alphas = list(genome.term_types), list(genome.alphas)
     if op == "add" and len(term_types) < MAX_TERMS:
-        term_types.append(int(rng.integers(0, N_TERMS)))
+        term_types.append(_draw_term(rng, terms))
         alphas.append(float(rng.uniform(-1.0, 1.0)))
     elif op == "remove" and len(term_types) > 1:
         index = int(rng.integers(0, len(term_types)))
         del term_types[index], alphas[index]
     elif op == "change":
         index = int(rng.integers(0, len(term_types)))
-        term_types[index] = int(rng.integers(0, N_TERMS))
+        term_types[index] = _draw_term(rng, terms)
     else:
         return genome
     return Genome(**{**genome.model_dump(), "term_types": term_types, "alphas": alphas})
@@ -254,7 +270,13 @@ def mutate_flags(rng: np.random.Generator, genome: Genome, rates: MutationRates)
     return Genome(**genes)
 
 
-def mutate(rng: np.random.Generator, genome: Genome, generation: int, max_generations: int) -> Genome:
+def mutate(
+    rng: np.random.Generator,
+    genome: Genome,
+    generation: int,
+    max_generations: int,
+    terms: Sequence[Term] = SEED_TERMS,
+) -> Genome:
     """The seed's mutation: numeric, then structural, then flags, at annealed rates.
 
     Args:
@@ -262,10 +284,11 @@ def mutate(rng: np.random.Generator, genome: Genome, generation: int, max_genera
         genome: the genome to mutate (not modified: genomes are frozen).
         generation: 0-based index of the generation the parents come from.
         max_generations: the run's generation count (sets the annealing, :func:`mutation_rates`).
+        terms: the term types a structural mutation may draw (:data:`TERM_SETS`).
     Returns:
         A new genome; equal to ``genome`` when no mutation fired.
     """
     rates = mutation_rates(generation, max_generations)
     genome = mutate_numeric(rng, genome, rates)
-    genome = mutate_structure(rng, genome, rates)
+    genome = mutate_structure(rng, genome, rates, terms)
     return mutate_flags(rng, genome, rates)

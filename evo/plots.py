@@ -20,8 +20,9 @@ matplotlib.use("Agg")  # headless, before anything may import pyplot
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from optimizers.rule import TERM_NAMES
+
 DPI = 110
-TERM_NAMES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -109,7 +110,8 @@ def plot_per_task(
 def plot_term_weights(path: Path, generations: Sequence[int], weights: Sequence[Sequence[float]]) -> Path:
     """The canonical weight of every primitive term in each generation's best genome.
 
-    ``weights[i]`` is the dense 7-vector (index = term value) of generation ``generations[i]``.
+    ``weights[i]`` is the dense weight vector (index = term value, the extended terms included)
+    of generation ``generations[i]``.
     Terms that are zero throughout are omitted.
     """
     fig = Figure(figsize=(8, 4.8))

@@ -15,6 +15,9 @@ fingerprint runs the genome's rule (:func:`optimizers.rule.rule_step`, float64) 
 * recorded: the displacement d_k = p_k - p_0 after every step, each value rounded to
   :data:`DIGITS` significant digits (-0 -> 0; non-finite values as text).
 
+The extended terms (LION, NADAM) run through the same :func:`~optimizers.rule.rule_step`; the
+seed terms' fingerprints did not move when they were added (pinned in the tests).
+
 Equal fingerprints mean the displacements agree to :data:`DIGITS` significant digits on
 every recorded value; different updates (beyond that precision) never share one, which is
 the property the tests check. Values close to a rounding boundary can split two genomes

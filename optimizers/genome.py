@@ -40,7 +40,8 @@ HASH_DIGITS = 10
 
 
 class Term(enum.IntEnum):
-    """The seven primitive update terms, numbered as in the seed."""
+    """The primitive update terms: the seed's seven (0..6, numbered as in the seed) and the
+    extended set's LION (7) and NADAM (8) (formulas: :mod:`optimizers.rule`)."""
 
     GRAD = 0
     MOMENTUM = 1
@@ -49,6 +50,14 @@ class Term(enum.IntEnum):
     SIGN_GRAD = 4
     SQRT_GRAD = 5
     NESTEROV = 6
+    LION = 7
+    NADAM = 8
+
+
+SEED_TERMS: tuple[Term, ...] = tuple(Term)[:7]
+"""The seed's seven terms (``population.terms: seed``)."""
+EXTENDED_TERMS: tuple[Term, ...] = tuple(Term)
+"""The seven plus LION and NADAM (``population.terms: extended``)."""
 
 
 def _parse_term(value: Any) -> Term:
@@ -61,12 +70,16 @@ def _parse_term(value: Any) -> Term:
         try:
             return Term(int(value))
         except ValueError:
-            raise ValueError(f"unknown term {value!r}; valid: 0..6 or {[t.name for t in Term]}") from None
+            raise ValueError(_unknown(value)) from None
     if isinstance(value, str):
         name = value.strip().upper().removeprefix("TERM.")
         if name in Term.__members__:
             return Term[name]
-    raise ValueError(f"unknown term {value!r}; valid: 0..6 or {[t.name for t in Term]}")
+    raise ValueError(_unknown(value))
+
+
+def _unknown(value: Any) -> str:
+    return f"unknown term {value!r}; valid: 0..{len(Term) - 1} or {[t.name for t in Term]}"
 
 
 TermField = Annotated[Term, BeforeValidator(_parse_term)]
@@ -142,6 +155,8 @@ class Genome(BaseModel):
         Rewrites that preserve the update exactly (in real arithmetic):
 
         * NESTEROV = m_hat + 0.9 (g - m_hat) = 0.1 MOMENTUM + 0.9 GRAD;
+        * NADAM without ``use_m`` (beta1 = 0) = RMS_NORM; without bias correction
+          = beta1 ADAM_TERM + (1 - beta1) RMS_NORM;
         * without ``use_m`` (m = g): MOMENTUM = GRAD and ADAM_TERM = RMS_NORM;
         * without ``use_v`` (v = g^2): RMS_NORM = g / (|g| + eps) = SQRT_GRAD;
         * repeated terms merge (weights add), zero weights drop, terms sort by value;
@@ -156,6 +171,14 @@ class Genome(BaseModel):
         nesterov, weights[Term.NESTEROV] = weights[Term.NESTEROV], 0.0
         weights[Term.MOMENTUM] += 0.1 * nesterov
         weights[Term.GRAD] += 0.9 * nesterov
+        nadam = weights[Term.NADAM]
+        if nadam != 0.0 and not self.use_m:
+            weights[Term.RMS_NORM] += nadam
+            weights[Term.NADAM] = 0.0
+        elif nadam != 0.0 and not self.use_bias_correction:
+            weights[Term.ADAM_TERM] += self.beta1 * nadam
+            weights[Term.RMS_NORM] += (1.0 - self.beta1) * nadam
+            weights[Term.NADAM] = 0.0
         if not self.use_m:
             weights[Term.GRAD] += weights[Term.MOMENTUM]
             weights[Term.RMS_NORM] += weights[Term.ADAM_TERM]
@@ -167,12 +190,13 @@ class Genome(BaseModel):
         kept = [(Term(i), w) for i, w in enumerate(weights) if w != 0.0] or [(Term.GRAD, 0.0)]
         active = {t for t, _ in kept}
 
-        reads_m = bool(active & {Term.MOMENTUM, Term.ADAM_TERM})
-        reads_v = bool(active & {Term.RMS_NORM, Term.ADAM_TERM})
-        reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD})
-        bias_matters = self.use_bias_correction and ((reads_m and self.use_m) or (reads_v and self.use_v))
+        corrects_m = bool(active & {Term.MOMENTUM, Term.ADAM_TERM, Term.NADAM})
+        reads_m = corrects_m or Term.LION in active  # LION reads the raw m: no bias correction
+        reads_v = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.NADAM})
+        reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD, Term.NADAM})
+        bias_matters = self.use_bias_correction and ((corrects_m and self.use_m) or (reads_v and self.use_v))
         defaults = Genome()
-        # model_construct: splitting NESTEROV can leave up to 7 distinct terms, beyond the
+        # model_construct: splitting NESTEROV or NADAM in two can leave 5 distinct terms, beyond the
         # 1..4 a genome may be written with; every value here is already validated.
         return Genome.model_construct(
             term_types=tuple(t for t, _ in kept),

@@ -1,10 +1,12 @@
 """Lion: EvoLved Sign Momentum (Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms").
 
-Lion is not a genome: its sign is taken of an interpolation between the momentum and the
-gradient with a *different* coefficient (beta1) than the one that updates the momentum
-(beta2), which no weighted sum of the genome's primitive terms can express. With
-``beta1 = 0`` it reduces to the genome ``SIGN_GRAD`` with decoupled weight decay (a test
-checks this against :class:`optimizers.genome_optimizer.GenomeOptimizer`).
+Lion is not a genome of the seed's seven terms: its sign is taken of an interpolation between
+the momentum and the gradient with a *different* coefficient (beta1) than the one that updates
+the momentum (beta2), which no weighted sum of those terms can express. With ``beta1 = 0`` it
+reduces to the genome ``SIGN_GRAD`` with decoupled weight decay (a test checks this against
+:class:`optimizers.genome_optimizer.GenomeOptimizer`). The extended term set's ``LION``
+(sign(0.9 m_prev + 0.1 g), :mod:`optimizers.rule`) makes ``Lion(betas=(0.9, b2))`` the genome
+``[LION] x1, beta1 = b2`` exactly (tested step by step in float64).
 """
 
 from __future__ import annotations

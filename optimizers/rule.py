@@ -28,6 +28,33 @@ g / (|g| + eps) (a smoothed sign, despite the seed's name) and NESTEROV
 m_hat + 0.9 (g - m_hat). ``use_m=False`` is computed as beta1 = 0 (then m = g exactly and its
 bias correction is 1), likewise ``use_v=False`` as beta2 = 0. The sum runs in term order.
 
+The extended term set (``population.terms: extended``; the seed's seven keep their indices)
+adds two terms that read the momentum the way Lion and NAdam do:
+
+.. math::
+
+    T_7 = \\mathrm{LION} &= \\mathrm{sign}(0.9\\, m_{prev} + 0.1\\, g)
+        = \\mathrm{sign}\\big(\\tfrac{0.9}{\\beta_1} m + (1 - \\tfrac{0.9}{\\beta_1}) g\\big)
+        \\quad (\\beta_1 > 0) \\\\
+    T_8 = \\mathrm{NADAM} &= \\Big(\\frac{\\beta_1 m}{1 - \\beta_1^{t+1}}
+        + \\frac{(1-\\beta_1) g}{1 - \\beta_1^{t}}\\Big) \\Big/ (\\sqrt{\\hat v} + \\epsilon)
+
+LION: m_prev is the raw first moment *before* this step's update (m = beta1 m_prev +
+(1 - beta1) g, hence the second form; the stored previous g without ``use_m``), no bias
+correction. A genome [LION] x1 with beta1 = b2 is Lion(betas=(0.9, b2)) exactly
+(:mod:`optimizers.lion`: c = sign(b1 m + (1 - b1) g), m <- b2 m + (1 - b2) g, decoupled
+decay), for Lion's default b1 = 0.9 and any b2. It is computed from m_prev before the
+moment update (one temporary), so no division by beta1 is needed.
+
+NADAM is Nesterov momentum over Adam's denominator with Dozat's bias corrections and a
+constant momentum schedule mu_t = beta1: the look-ahead momentum beta1 m + (1 - beta1) g
+with m bias-corrected as the next step's (1 - beta1^(t+1)) and g as this step's
+(1 - beta1^t), over sqrt(v_hat) + eps. A genome [NADAM] x1 is ``torch.optim.NAdam(
+momentum_decay=inf, decoupled_weight_decay=True)`` (0.96^(t psi) = 0, so mu_t = mu_{t+1} =
+beta1 and mu_product = beta1^t; torch's default psi = 4e-3 gives a time-varying mu_t ~ beta1 / 2
+that no genome expresses) and optax's ``nadam``. Without bias correction it is beta1
+ADAM_TERM + (1 - beta1) RMS_NORM; without ``use_m`` it is RMS_NORM.
+
 Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, eps, alphas)
 is computed in float32 at least: float32 for fp32/fp16/bf16 parameters (never in the
 parameter's own low precision, where beta2 = 0.999 would round to 1), float64 for float64
@@ -40,27 +67,36 @@ the population path the workers evaluate with, and ``torch.compile``) and the fa
 (:func:`rule_update_fast_`: the eager multi-tensor path), which folds the bias corrections
 and term weights into Python-float coefficients and fuses the updates the way
 ``torch.optim.AdamW(foreach=True)`` does. With sb = sqrt(1 - beta_2^t) (1 without bias
-correction) and b1 = 1 - beta_1^t:
+correction), b1 = 1 - beta_1^t and b1' = 1 - beta_1 (1 - b1) (= 1 - beta_1^(t+1); 1 without
+bias correction):
 
 .. math::
 
     D &= \\sqrt{v} + \\epsilon\\, s_b \\quad (\\text{so } \\sqrt{\\hat v} + \\epsilon = D / s_b) \\\\
-    p &\\leftarrow p - \\eta_k \\big[(\\alpha_{ADAM} s_b / b_1)\\, m / D
-        + (\\alpha_{RMS} s_b)\\, g / D + ((\\alpha_{MOM} + 0.1 \\alpha_{NEST}) / b_1)\\, m
+    p &\\leftarrow p - \\eta_k \\big[(\\alpha_{ADAM} s_b / b_1 + \\alpha_{NADAM} s_b \\beta_1 / b_1')\\, m / D
+        + (\\alpha_{RMS} s_b + \\alpha_{NADAM} s_b (1 - \\beta_1) / b_1)\\, g / D \\\\
+        &\\qquad + ((\\alpha_{MOM} + 0.1 \\alpha_{NEST}) / b_1)\\, m
         + (\\alpha_{GRAD} + 0.9 \\alpha_{NEST})\\, g
-        + \\alpha_{SIGN} \\mathrm{sign}(g) + \\alpha_{SQRT}\\, g / (|g| + \\epsilon)\\big]
+        + \\alpha_{SIGN} \\mathrm{sign}(g) + \\alpha_{SQRT}\\, g / (|g| + \\epsilon)
+        + \\alpha_{LION} \\mathrm{sign}(0.9 m_{prev} + 0.1 g)\\big]
 
 (m by ``lerp_``, v by ``mul_`` + ``addcmul_``, each group of terms applied to p by one
-``addcdiv_``/``add_``). It differs from the exact formulation only by rounding (float32
-parameters agree within 1e-6 over a training run, tested).
+``addcdiv_``/``add_``; LION's sign is taken before ``lerp_`` updates m, by the exact
+formulation's own operations, so from the same state its direction is bit-identical). It
+differs from the exact formulation only by rounding (float32 parameters agree within 1e-6
+over a training run, tested).
 """
 
 import math
 
 import torch
 
-TERM_NAMES = ("GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV")
+TERM_NAMES = (  # 0..6 the seed's terms; 7 and 8 the extended set's
+    "GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV", "LION", "NADAM",
+)
 NESTEROV_MIX = 0.9
+LION_MIX = 0.9
+"""LION's interpolation: sign(LION_MIX m_prev + (1 - LION_MIX) g) (Lion's default beta1)."""
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
@@ -206,7 +242,8 @@ def rule_update_(
         unit_terms: terms whose weight is exactly 1 for every member (no multiplication).
         clipping: apply the element-wise clamp (False skips it: clip is inf).
     Temporaries: at most three full-size lists (g when clipping/maximizing/casting, the
-    term sum, the m_hat / shared denominator pair), freed as soon as possible.
+    term sum, the m_hat / shared denominator pair) plus LION's direction when it is active,
+    freed as soon as possible.
     """
     n = len(params)
     if n == 0:
@@ -221,6 +258,7 @@ def rule_update_(
         g = torch._foreach_maximum(g, torch._foreach_neg(clip))
         torch._foreach_minimum_(g, clip)
     torch._foreach_mul_(params, s["decay"])
+    lion = _lion_direction(exp_avgs, g) if 7 in active_terms else None  # reads m before its update
     # m <- beta1 m + (1 - beta1) g ; v <- beta2 v + ((1 - beta2) g) g
     tmp = torch._foreach_mul(g, s["one_minus_beta1"])
     torch._foreach_mul_(exp_avgs, s["beta1"])
@@ -232,7 +270,7 @@ def rule_update_(
     torch._foreach_add_(exp_avg_sqs, tmp)
     del tmp
     needs_m = any(j in (1, 3, 6) for j in active_terms)
-    needs_denom = any(j in (2, 3) for j in active_terms)
+    needs_denom = any(j in (2, 3, 8) for j in active_terms)
     m_hat = denom = delta = None
     if needs_m:
         m_hat = exp_avgs if bc1 is None else torch._foreach_div(exp_avgs, bc1)
@@ -244,7 +282,7 @@ def rule_update_(
             torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, s["eps"])
     last_m = max((j for j in active_terms if j in (1, 3, 6)), default=None)
-    last_denom = max((j for j in active_terms if j in (2, 3)), default=None)
+    last_denom = max((j for j in active_terms if j in (2, 3, 8)), default=None)
     for j in active_terms:
         if j == 0:  # GRAD
             term = torch._foreach_mul(g, s["weights"][j])
@@ -274,6 +312,17 @@ def rule_update_(
             torch._foreach_mul_(term, NESTEROV_MIX)
             torch._foreach_add_(term, m_hat)
             _scale_(term, s["weights"][j], j in unit_terms)
+        elif j == 7:  # LION: sign(0.9 m_prev + 0.1 g), taken before the moment update
+            term, lion = lion, None
+            _scale_(term, s["weights"][j], j in unit_terms)
+        elif j == 8:  # NADAM: (beta1 m / (1 - beta1^(t+1)) + (1 - beta1) g / (1 - beta1^t)) / denom
+            coef_m, coef_g = _nadam_coefficients(s, bc1, n)
+            term = torch._foreach_mul(exp_avgs, coef_m)
+            tmp = torch._foreach_mul(g, coef_g)
+            torch._foreach_add_(term, tmp)
+            del tmp
+            torch._foreach_div_(term, denom)
+            _scale_(term, s["weights"][j], j in unit_terms)
         else:
             raise ValueError(f"Invalid term: {j}")
         if delta is None:
@@ -291,19 +340,53 @@ def rule_update_(
     torch._foreach_sub_(params, delta)
 
 
-def fast_coefficients(weights, bc1, bc2):
-    """The fast formulation's per-group coefficients (Python floats) of m/D, g/D, m and g,
-    from the 7 term weights and the bias corrections 1 - beta^t (1.0 when off)."""
+def _lion_direction(exp_avgs, g):
+    """sign(LION_MIX m + (1 - LION_MIX) g) of the moments *before* this step's update (a new
+    list). Products and a plain add: the same operations in both formulations."""
+    direction = torch._foreach_mul(exp_avgs, LION_MIX)
+    tmp = torch._foreach_mul(g, 1.0 - LION_MIX)
+    torch._foreach_add_(direction, tmp)
+    del tmp
+    torch._foreach_sign_(direction)
+    return direction
+
+
+def _nadam_coefficients(s, bc1, n):
+    """NADAM's factors of m and g: beta1 / (1 - beta1^(t+1)) and (1 - beta1) / (1 - beta1^t),
+    with 1 - beta1^(t+1) = 1 - beta1 (1 - bc1); beta1 and 1 - beta1 without bias correction.
+    Per tensor (lists) when ``s`` or ``bc1`` are lists, else one scalar each."""
+    beta1, one_minus = s["beta1"], s["one_minus_beta1"]
+    if bc1 is None:
+        return beta1, one_minus
+    if not any(isinstance(x, list) for x in (beta1, one_minus, bc1)):
+        return beta1 / (1.0 - beta1 * (1.0 - bc1)), one_minus / bc1
+    triples = zip(_each(beta1, n), _each(one_minus, n), _each(bc1, n), strict=True)
+    pairs = [(b / (1.0 - b * (1.0 - c)), o / c) for b, o, c in triples]
+    return [m for m, _ in pairs], [g for _, g in pairs]
+
+
+def fast_coefficients(weights, bc1, bc2, beta1=None):
+    """The fast formulation's per-group coefficients (Python floats) of m/D, g/D, m, g, sign(g),
+    g / (|g| + eps) and LION's direction, from the term weights (7, or 9 with the extended
+    set), the bias corrections 1 - beta^t (1.0 when off) and beta1 (needed by NADAM only)."""
+    weights = [*weights, *[0.0] * (len(TERM_NAMES) - len(weights))]
     sb = math.sqrt(bc2)
-    return {
+    c = {
         "m_over_d": weights[3] * sb / bc1,
         "g_over_d": weights[2] * sb,
         "m": (weights[1] + (1.0 - NESTEROV_MIX) * weights[6]) / bc1,
         "g": weights[0] + NESTEROV_MIX * weights[6],
         "sign": weights[4],
         "smooth_sign": weights[5],
+        "lion": weights[7],
         "sb": sb,
     }
+    if weights[8] != 0.0:  # NADAM folds into m / D and g / D
+        if beta1 is None:
+            raise ValueError("Invalid fast_coefficients: NADAM needs beta1")
+        c["m_over_d"] += weights[8] * sb * beta1 / (1.0 - beta1 * (1.0 - bc1))
+        c["g_over_d"] += weights[8] * sb * (1.0 - beta1) / bc1
+    return c
 
 
 def rule_update_fast_(
@@ -315,8 +398,9 @@ def rule_update_fast_(
     ``decay`` = 1 - lr wd, ``c`` from :func:`fast_coefficients`, ``clip`` None for no
     clipping. The moments are updated exactly as torch.optim.AdamW's (``lerp_``,
     ``mul_`` + ``addcmul_``). Temporaries: the shared denominator D (when RMS_NORM or
-    ADAM_TERM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
-    SQRT_GRAD, and the sum of the terms when there are several (unless it can be sign(g)).
+    ADAM_TERM or NADAM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
+    SQRT_GRAD, LION's direction, and the sum of the terms when there are several (unless it
+    can be a temporary of these).
     """
     if not params:
         return
@@ -331,6 +415,7 @@ def rule_update_fast_(
         torch._foreach_clamp_max_(g, clip)
     if decay != 1.0:
         torch._foreach_mul_(params, decay)
+    lion = _lion_direction(exp_avgs, g) if c.get("lion", 0.0) != 0.0 else None
     torch._foreach_lerp_(exp_avgs, g, 1.0 - beta1)
     torch._foreach_mul_(exp_avg_sqs, beta2)
     torch._foreach_addcmul_(exp_avg_sqs, g, g, 1.0 - beta2)
@@ -346,6 +431,9 @@ def rule_update_fast_(
         terms.append((c["g"], g, None, False))
     if c["sign"] != 0.0:
         terms.append((c["sign"], torch._foreach_sign(g), None, True))
+    if lion is not None:
+        terms.append((c["lion"], lion, None, True))
+        del lion
     if c["m_over_d"] != 0.0 or c["g_over_d"] != 0.0:
         denom = torch._foreach_sqrt(exp_avg_sqs)
         torch._foreach_add_(denom, eps * c["sb"])
@@ -789,7 +877,7 @@ class RuleOptimizer(torch.optim.Optimizer):
                     beta1,
                     beta2,
                     eps,
-                    fast_coefficients(weights, bc1, bc2),
+                    fast_coefficients(weights, bc1, bc2, beta1),
                     clip,
                     group["maximize"],
                 )

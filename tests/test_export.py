@@ -14,13 +14,18 @@ from genome_strategies import genomes
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer
+from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
 from optimizers.export import render_optimizer_source, write_optimizer_file
 
 STEPS = 200
 RANDOM_STEPS = 60
 """Shorter trajectories for the random genomes: a failing example must fail fast."""
-FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST}
+FIXED = {
+    **BASELINE_GENOMES,
+    "evo_seed_best": EVO_SEED_BEST,
+    "lion": Genome(term_types=[Term.LION], alphas=[1.0], beta1=0.99, lr_log10=-3.0, wd_log10=-1.0),
+    "nadam_lion": Genome(term_types=[Term.NADAM, Term.LION], alphas=[1.0, 0.1], beta2=0.99),
+}
 
 # Runs in a fresh interpreter with only the exported files on sys.path (no evo packages).
 RUNNER = textwrap.dedent(

@@ -11,6 +11,7 @@ from optimizers import GenomeOptimizer
 from optimizers.genome import Genome, Term
 
 G, M, RMS, ADAM, SIGN = Term.GRAD, Term.MOMENTUM, Term.RMS_NORM, Term.ADAM_TERM, Term.SIGN_GRAD
+LION, NADAM = Term.LION, Term.NADAM
 
 SAME = {
     "GRAD + MOMENTUM without m is GRAD": (
@@ -49,6 +50,18 @@ SAME = {
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=-0.0, wd_log10=-4.0),
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=0.0, wd_log10=-4.0),
     ),
+    "NADAM without m is RMS_NORM": (
+        dict(term_types=[NADAM], alphas=[0.7], use_m=False),
+        dict(term_types=[RMS], alphas=[0.7], use_m=False),
+    ),
+    "NADAM without bias correction is beta1 ADAM_TERM + (1 - beta1) RMS_NORM": (
+        dict(term_types=[NADAM], alphas=[2.0], beta1=0.75, use_bias_correction=False),
+        dict(term_types=[ADAM, RMS], alphas=[1.5, 0.5], beta1=0.75, use_bias_correction=False),
+    ),
+    "LION reads no v, no eps, no bias correction": (
+        dict(term_types=[LION], beta2=0.9, eps_log10=-3.0, use_v=True, use_bias_correction=True),
+        dict(term_types=[LION], beta2=0.99, eps_log10=-8.0, use_v=False, use_bias_correction=False),
+    ),
     "floats equal to 10 significant digits": (
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=-3.0),
         dict(term_types=[ADAM], alphas=[1.0], lr_log10=-3.0 + 1e-13),
@@ -63,6 +76,18 @@ DIFFERENT = {
     "bias correction read with m": (
         dict(term_types=[M], alphas=[1.0], use_bias_correction=True),
         dict(term_types=[M], alphas=[1.0], use_bias_correction=False),
+    ),
+    "beta1 read by LION": (
+        dict(term_types=[LION], alphas=[1.0], beta1=0.9),
+        dict(term_types=[LION], alphas=[1.0], beta1=0.99),
+    ),
+    "bias correction read by NADAM": (
+        dict(term_types=[NADAM], alphas=[1.0], use_bias_correction=True),
+        dict(term_types=[NADAM], alphas=[1.0], use_bias_correction=False),
+    ),
+    "beta2 and eps read by NADAM": (
+        dict(term_types=[NADAM], alphas=[1.0], beta2=0.9, eps_log10=-3.0),
+        dict(term_types=[NADAM], alphas=[1.0], beta2=0.99, eps_log10=-8.0),
     ),
     "warmup_steps read with warmup": (
         dict(term_types=[G], alphas=[1.0], use_warmup=True, warmup_steps=10),

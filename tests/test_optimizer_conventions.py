@@ -262,11 +262,16 @@ def test_complex_and_sparse_parameters_are_refused_naming_the_class(param, word)
         MyOptimizer([param], ADAM)
 
 
-def test_compiled_step_has_no_graph_break_and_no_recompile_per_step() -> None:
+EXTENDED = Genome(term_types=[Term.NADAM, Term.LION], alphas=[1.0, 0.1], use_warmup=True, warmup_steps=3)
+"""The extended terms under torch.compile (NADAM's bias corrections from tensor step counts)."""
+
+
+@pytest.mark.parametrize("genome", [EVO_SEED_BEST, EXTENDED], ids=["evo_seed_best", "nadam_lion"])
+def test_compiled_step_has_no_graph_break_and_no_recompile_per_step(genome) -> None:
     model = small_model()
-    opt = GenomeOptimizer(model.parameters(), EVO_SEED_BEST, total_steps=20)  # warmup, cosine, bias
+    opt = GenomeOptimizer(model.parameters(), genome, total_steps=20)  # warmup, cosine, bias
     eager_model = small_model()
-    eager = GenomeOptimizer(eager_model.parameters(), EVO_SEED_BEST, total_steps=20)
+    eager = GenomeOptimizer(eager_model.parameters(), genome, total_steps=20)
     graphs = []
 
     def counting_backend(gm, _inputs):

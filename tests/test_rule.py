@@ -141,8 +141,19 @@ def single_run(genome: Genome, steps: int) -> torch.Tensor:
     return w.detach()
 
 
+EXTENDED = [  # the extended set's terms alone and mixed with the seed's
+    Genome(term_types=[Term.LION], alphas=[1.0], beta1=0.99, lr_log10=-2.0),
+    Genome(term_types=[Term.NADAM], alphas=[1.0], beta2=0.99, lr_log10=-2.0),
+    Genome(
+        term_types=[Term.NADAM, Term.LION, Term.SIGN_GRAD],
+        alphas=[0.7, 0.1, -0.05],
+        use_bias_correction=False,
+    ),
+]
+
+
 def test_population_of_fixed_genomes_equals_separate_optimizers() -> None:
-    population = [*BASELINE_GENOMES.values(), EVO_SEED_BEST]
+    population = [*BASELINE_GENOMES.values(), EVO_SEED_BEST, *EXTENDED]
     for got, genome in zip(stacked_run(population, 60), population, strict=True):
         torch.testing.assert_close(got, single_run(genome, 60), rtol=0, atol=1e-6)
 

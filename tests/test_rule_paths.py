@@ -38,7 +38,26 @@ CLIPPED_LINEAR = Genome(  # the fast path sums the terms in its own clipped copy
     use_gradient_clipping=True,
     clip_value=0.05,
 )
-FIXED = {**BASELINE_GENOMES, "evo_seed_best": EVO_SEED_BEST, "multi": MULTI, "clipped_linear": CLIPPED_LINEAR}
+LION = Genome(term_types=[Term.LION], alphas=[1.0], lr_log10=-2.0, beta1=0.99, wd_log10=-1.0)
+"""Lion(lr 1e-2, betas (0.9, 0.99), weight decay 0.1) (the extended set's LION, unit weight)."""
+EXTENDED_MIX = Genome(  # both extended terms next to seed terms, clipped, scheduled
+    term_types=[Term.NADAM, Term.LION, Term.ADAM_TERM, Term.GRAD],
+    alphas=[0.8, 0.05, -0.2, 0.1],
+    beta1=0.85,
+    use_gradient_clipping=True,
+    clip_value=0.05,
+    use_warmup=True,
+    warmup_steps=5,
+    use_cosine_decay=True,
+)
+FIXED = {
+    **BASELINE_GENOMES,
+    "evo_seed_best": EVO_SEED_BEST,
+    "multi": MULTI,
+    "clipped_linear": CLIPPED_LINEAR,
+    "lion": LION,
+    "extended_mix": EXTENDED_MIX,
+}
 
 
 def shapes() -> list[tuple[int, ...]]:
@@ -167,7 +186,7 @@ def test_mixed_dtypes_are_bucketed_and_agree_with_the_loop(dtype: torch.dtype) -
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["evo_seed_best", "adam", "multi"])
+@pytest.mark.parametrize("name", ["evo_seed_best", "adam", "multi", "extended_mix"])
 def test_workers_train_with_the_exact_formulation(name: str) -> None:
     """The workers' sequential optimizers (an evolved genome, a fixed genome entry) run the
     exact per-tensor rule, bit for bit: evaluated fitness never moves with the fast path."""

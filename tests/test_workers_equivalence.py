@@ -24,6 +24,12 @@ from workers.tasks import TASKS
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)
 """sign(g) steps of 10 per weight: classification losses pass 50 within a few steps."""
 
+EXTENDED = (
+    Genome(term_types=(Term.LION,), alphas=(1.0,), lr_log10=-2.5, beta1=0.99, wd_log10=-1.0),
+    Genome(term_types=(Term.NADAM, Term.LION), alphas=(1.0, 0.1), lr_log10=-2.0, beta2=0.99),
+)
+"""The extended term set's LION (Lion) and NADAM (NAdam), alone and mixed."""
+
 LANDSCAPES = sorted(name for name, task in TASKS.items() if task.kind == "landscape")
 
 
@@ -43,6 +49,7 @@ CASES = [
     ("cifar10", (ADAM, DIVERGER), (0,), 2),
     ("two_moons", (ADAM, SGD_MOMENTUM, DIVERGER), (0, 1), 6),
     ("digits", (EVO_SEED_BEST, SGD_MOMENTUM, DIVERGER), (0, 1), 6),
+    ("two_moons", (*EXTENDED, DIVERGER), (0,), 6),
     *[_landscape_case(name) for name in LANDSCAPES],
 ]
 
@@ -70,7 +77,10 @@ def _run(task, genomes, seeds, steps, path, data_dir):
     return result
 
 
-@pytest.mark.parametrize(("task", "genomes", "seeds", "steps"), CASES, ids=[c[0] for c in CASES])
+CASE_IDS = [c[0] if c[1][0] not in EXTENDED else f"{c[0]}-extended" for c in CASES]
+
+
+@pytest.mark.parametrize(("task", "genomes", "seeds", "steps"), CASES, ids=CASE_IDS)
 def test_sequential_and_population_paths_agree(task, genomes, seeds, steps, data_dir):
     sequential = _run(task, genomes, seeds, steps, "sequential", data_dir)
     population = _run(task, genomes, seeds, steps, "population", data_dir)
