@@ -17,19 +17,20 @@ COMBINED = {
     },
     "fitness": {"normalize": "reference", "reference": "adamw"},
     "fixed_lr_grid": [0.5, 1, 2],
-    "population": {"size": 8, "elites": 2, "tournament_k": 3, "generations": 3},
+    "population": {"size": 9, "elites": 2, "tournament_k": 3, "generations": 3},
     "fixed_entries": ["adam", "adamw", "sgd_momentum"],
     "executor": {"kind": "inline", "max_retries": 0},
 }  # fmt: skip
 """Funnel + lr_multipliers [0.5, 1, 2] (mean) + normalize: reference (lr-tuned AdamW) + fingerprint."""
 
-DUPLICATED = {7: 4, 6: 1}
-"""Planted at generation 0: slot -> the slot it is a functional copy of (slot 1 is Adam, a fixed entry)."""
+DUPLICATED = {6: 4, 7: 4, 8: 1}
+"""Planted at generation 0: slot -> the slot it is a functional copy of (slot 1 is Adam, a fixed
+entry). Slot 4 has two copies: its unit of three keys must count once, wherever it ranks."""
 
 
-def negligible_copy(genome: Genome) -> Genome:
-    """``genome`` plus a term of weight 1e-12: another canonical hash, the same update."""
-    extra = next(t for t in Term if t not in genome.term_types)
+def negligible_copy(genome: Genome, nth: int = 0) -> Genome:
+    """``genome`` plus its ``nth`` absent term at weight 1e-12: another canonical hash, the same update."""
+    extra = [t for t in Term if t not in genome.term_types][nth]
     return genome.model_copy(
         update={"term_types": (*genome.term_types, extra), "alphas": (*genome.alphas, 1e-12)}
     )
@@ -41,8 +42,9 @@ class DuplicatingGA(GeneticAlgorithm):
     def init(self, seed: int) -> GAState:
         state = super().init(seed)
         population = list(state.population)
-        for slot, source in DUPLICATED.items():
-            population[slot] = Individual(genome=negligible_copy(population[source].genome), origin="init")
+        for nth, (slot, source) in enumerate(DUPLICATED.items()):
+            copy = negligible_copy(population[source].genome, nth)
+            population[slot] = Individual(genome=copy, origin="init")
         return state.model_copy(update={"population": tuple(population)})
 
 

@@ -25,6 +25,7 @@ from evo.ga import Individual
 from evo.lr_variants import fixed_variant
 from evo.ranking import best
 from optimizers.entry import scaled_genome
+from optimizers.fingerprint import fingerprint
 from storage import Store
 from tests.funnel_helpers import COMBINED, DUPLICATED, CountingExecutor, DuplicatingGA
 from workers.requests import budget_key
@@ -189,7 +190,8 @@ def test_a_fingerprint_duplicate_climbs_with_its_representative_and_trains_nothi
     trained = {t[0] for t in executor.trained}
     for slot, source in DUPLICATED.items():
         dup, rep = population[slot].key, population[source].key
-        assert dup != rep and dup not in trained
+        assert dup != rep and fingerprint(population[slot].genome) == fingerprint(population[source].genome)
+        assert dup not in trained
         assert result.levels[dup] == result.levels[rep] and result.told[dup] == result.told[rep]
         for rung in (low, top):
             rows = {(r.task, r.seed): r for r in store.evaluations([dup], rung.budget_key)}
@@ -199,7 +201,7 @@ def test_a_fingerprint_duplicate_climbs_with_its_representative_and_trains_nothi
                 continue
             assert {p: r.fitness for p, r in rows.items()} == {p: reps[p] for p in rows}
             assert all(r.worker == REUSED_WORKER and r.metrics["reused_from"] == rep for r in rows.values())
-    units = [population[slot].key for slot in (3, 4, 5)]  # rmsprop, two random genomes; 7 climbs with 4
+    units = [population[slot].key for slot in (3, 4, 5)]  # rmsprop, two random genomes; 6 and 7 climb with 4
     assert sum(result.levels[k] == 1 for k in units) == math.ceil(len(units) / 2)  # the pair counted once
 
 
