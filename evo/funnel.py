@@ -79,7 +79,9 @@ class FunnelResult:
         """Optimizer steps the climbers' levels stand for, lr variants included (cached or not;
         for reports; the reference's rung results and fingerprint copies not subtracted)."""
         return sum(
-            len(r.cfg.tasks) * len(r.cfg.evaluation.seeds) * r.cfg.evaluation.steps
+            len(r.cfg.tasks)
+            * len(r.cfg.evaluation.seeds)
+            * r.cfg.evaluation.steps
             * len(r.cfg.evaluation.lr_multipliers)
             for level in self.levels.values()
             for r in rungs[: level + 1]
