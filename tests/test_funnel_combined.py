@@ -31,7 +31,12 @@ from tests.funnel_helpers import COMBINED, DUPLICATED, CountingExecutor, Duplica
 from workers.requests import budget_key
 
 ROOT = Path(__file__).resolve().parents[1]
-NO_FINGERPRINT = {**COMBINED, "evaluation": {**COMBINED["evaluation"], "fingerprint": False}}
+NO_FINGERPRINT = {
+    **COMBINED,
+    "evaluation": {**COMBINED["evaluation"], "fingerprint": False},
+    "population": {**COMBINED["population"], "size": 8},
+}
+RANKED = {**NO_FINGERPRINT, "fitness": {"normalize": "rank"}}
 
 
 def run_combined(url: str, config: dict, *, duplicates: bool) -> tuple[Store, CountingExecutor]:
@@ -56,6 +61,12 @@ def variants_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def ranked_run(tmp_path_factory):
+    """Funnel + lr_multipliers (mean) + normalize: rank."""
+    return run_combined(f"sqlite:///{tmp_path_factory.mktemp('fr') / 'evo.db'}", RANKED, duplicates=False)
+
+
+@pytest.fixture(scope="module")
 def combined_run(tmp_path_factory):
     """All four together, with fingerprint duplicates planted in generation 0."""
     path = tmp_path_factory.mktemp("fc") / "evo.db"
@@ -73,7 +84,8 @@ def stored(store: Store, keys: list[str], rung: Rung) -> dict[str, dict[tuple[st
 
 def hand_fitness(store: Store, rung: Rung, genomes: dict, *, only_m1: bool = False) -> dict[str, float]:
     """F(e) of evo.normalize's ``reference`` formula over the entries ``genomes`` (key -> genome),
-    each the mean of its lr variants, against lr-tuned AdamW, all read from the rung's rows."""
+    each the mean of its lr variants, against lr-tuned AdamW, all read from the rung's rows
+    (``rank``: the mean over tasks of the entry's mid-rank among them, scaled to [0, 1])."""
     cfg = rung.cfg
     tasks, seeds = cfg.tasks, cfg.evaluation.seeds
     ms = [1.0] if only_m1 else cfg.evaluation.lr_multipliers
@@ -84,12 +96,23 @@ def hand_fitness(store: Store, rung: Rung, genomes: dict, *, only_m1: bool = Fal
         k: {(t, s): sum(rows[v][(t, s)] for v in vs) / len(vs) for t in tasks for s in seeds}
         for k, vs in keys.items()
     }
+    task_mean = {k: {t: sum(v[(t, s)] for s in seeds) / len(seeds) for t in tasks} for k, v in f.items()}
+    if cfg.fitness.normalize == "rank":
+        others = {k: {t: [o[t] for j, o in task_mean.items() if j != k] for t in tasks} for k in task_mean}
+        return {
+            k: sum(
+                (sum(x < m[t] for x in others[k][t]) + 0.5 * sum(x == m[t] for x in others[k][t]))
+                / len(others[k][t])
+                for t in tasks
+            )
+            / len(tasks)
+            for k, m in task_mean.items()
+        }
     reference = {}
     for t in tasks:
         means = [sum(rows[r][(t, s)] for s in seeds) / len(seeds) for r in ref_keys]
         chosen = ref_keys[means.index(max(means))]
         reference.update({(t, s): rows[chosen][(t, s)] for s in seeds})
-    task_mean = {k: {t: sum(v[(t, s)] for s in seeds) / len(seeds) for t in tasks} for k, v in f.items()}
     spread = {t: max(statistics.pstdev([m[t] for m in task_mean.values()]), 0.01) for t in tasks}
     return {
         k: sum(sum((v[(t, s)] - reference[(t, s)]) / spread[t] for s in seeds) / len(seeds) for t in tasks)
@@ -120,15 +143,17 @@ def close(a: float, b: float) -> bool:
 
 
 # -- promotion with lr variants, normalised against the tuned reference --------------------
-def test_rungs_promote_by_the_variants_mean_normalised_against_tuned_adamw(variants_run) -> None:
-    store, _executor = variants_run
-    cfg = parse_config(NO_FINGERPRINT)
+@pytest.mark.parametrize(("run", "config"), [("variants_run", NO_FINGERPRINT), ("ranked_run", RANKED)])
+def test_rungs_promote_by_the_variants_mean_normalised_as_configured(request, run, config) -> None:
+    """normalize: reference (against lr-tuned AdamW) and rank, both over the lr variants' mean."""
+    store, _executor = request.getfixturevalue(run)
+    cfg = parse_config(config)
     low, top = rungs(cfg)
     fixed = {fixed_variant(n, m)[0] for n in cfg.fixed_entries for m in cfg.fixed_lr_grid}
     at_top = set(fixed)
     order_differs_from_m1 = False
     for g in range(cfg.population.generations):
-        population, result = replayed(store, NO_FINGERPRINT, g)
+        population, result = replayed(store, config, g)
         first = {}
         for ind in population:
             first.setdefault(ind.key, ind)
