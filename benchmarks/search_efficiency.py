@@ -29,14 +29,25 @@ keep 34%, then the full evaluation), the funnel run for ``--funnel-generations``
 twice as many); model-steps each needs until its best-so-far reaches the plain run's final best,
 written to ``benchmarks/results/search_efficiency_funnel.{json,md}``.
 
+Part 3 with ``--combined``: the same comparison with lr-robust, reference-normalised fitness
+(:data:`COMBINED`: ``lr_multipliers [0.5, 1, 2]`` aggregated by ``mean``, ``normalize:
+reference`` against AdamW tuned over ``fixed_lr_grid [0.5, 1, 2]``, four fixed entries), so
+every rung trains each climber at three lrs and scores the tuned reference on its budget.
+The normalised fitness divides by the spread of the entries ranked together, which differs
+between the runs, so "the same final best" is measured run-independently: per entry that
+has its full evaluation, its lr-mean fitness minus tuned AdamW's (mean over tasks and seeds,
+:func:`reference_gap`); the target is the plain run's final best of that gap. Results:
+``search_efficiency_funnel_combined.{json,md}``.
+
 Usage: ``.venv/bin/python benchmarks/search_efficiency.py [overrides, e.g. population.generations=4]``
-``[--funnel [--funnel-rungs JSON]]``
+``[--funnel [--funnel-rungs JSON] [--combined]]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -58,8 +69,9 @@ from evo.executor import Executor
 from evo.executor_inline import InlineExecutor
 from evo.executor_ray import RayExecutor
 from evo.fitness import genome_fitness
-from evo.ga import GAState, GeneticAlgorithm
+from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.ray_session import ensure_ray
+from evo.selection import population_fitness, reference_values
 from evo.work import plan_requests
 from storage import Store
 from workers import evaluate
@@ -67,6 +79,11 @@ from workers.requests import EntrySpec, EvalRequest, EvalResult
 
 CONFIG = "configs/quick.yaml"
 FUNNEL = [{"seeds": [0], "steps": 50, "keep": 0.34}, {}]
+COMBINED = [
+    "evaluation.lr_multipliers=[0.5,1,2]", "evaluation.lr_aggregate=mean", "fitness.normalize=reference",
+    "fitness.reference=adamw", "fixed_lr_grid=[0.5,1,2]", "fixed_entries=[sgd_momentum,adam,adamw,rmsprop]",
+]  # fmt: skip
+"""``--combined``: lr-robust fitness normalised against lr-tuned AdamW (the funnel's hard case)."""
 RAY_LOGICAL_CPUS = 3
 """Logical CPUs of the local Ray cluster: the 1-actor and the 2-actor pool exist side by side."""
 
@@ -105,6 +122,22 @@ class StepsPerGeneration(RunObserver):
         self.steps.append(self.counter.model_steps)
 
 
+def reference_gap(store: Store, run_id: int, cfg: JobConfig) -> list[float]:
+    """Per generation, the best over its entries with a full evaluation of (lr-aggregated mean
+    fitness) - (the tuned reference's mean fitness): :mod:`evo.selection` without the spread
+    scaling, so it does not depend on which entries were ranked together (NaN: none complete)."""
+    plain = cfg.model_copy(update={"fitness": cfg.fitness.model_copy(update={"normalize": "none"})})
+    reference = reference_values(store, cfg)
+    offset = math.fsum(reference.values()) / len(reference)
+    out = []
+    for g in store.generations(run_id):
+        records = store.individuals(run_id, g.index)
+        population = [Individual(genome=r.genome, origin=r.origin) for r in records]
+        finite = [f - offset for f in population_fitness(store, plain, population) if math.isfinite(f)]
+        out.append(max(finite) if finite else math.nan)
+    return out
+
+
 def run_ours(cfg: JobConfig, folder: str, name: str = "ours") -> dict[str, Any]:
     counter = StepCounter()
     observer = StepsPerGeneration(counter)
@@ -115,17 +148,19 @@ def run_ours(cfg: JobConfig, folder: str, name: str = "ours") -> dict[str, Any]:
             state = Driver(store, run, executor, observer).run()
         wall = time.perf_counter() - began
         best = [g.best_fitness for g in store.generations(run.id)]
+        gap = reference_gap(store, run.id, cfg) if cfg.fitness.normalize == "reference" else None
     return {"model_steps": counter.model_steps, "members": counter.members, "requests": counter.requests,
+            "reference_gap_per_generation": gap,
             "final_best_fitness": state.best_fitness, "best_per_generation": best, "wall_s": wall,
             "evaluate_s": counter.evaluate_s, "model_steps_per_generation": observer.steps}
 
 
-def steps_to_reach(result: dict[str, Any], target: float) -> int | None:
+def steps_to_reach(result: dict[str, Any], target: float, measure: str = "best_per_generation") -> int | None:
     """Cumulative model-steps at the first generation whose best-so-far is >= ``target``."""
     best = float("-inf")
-    pairs = zip(result["best_per_generation"], result["model_steps_per_generation"], strict=True)
+    pairs = zip(result[measure], result["model_steps_per_generation"], strict=True)
     for fitness, steps in pairs:
-        best = max(best, fitness)
+        best = max(best, fitness) if math.isfinite(fitness) else best
         if best >= target:
             return steps
     return None
@@ -256,25 +291,34 @@ def compare_funnel(
     with tempfile.TemporaryDirectory(prefix="evo_funnel_") as folder:
         plain = run_ours(cfg, folder, "plain")
         steps = run_ours(funnelled, folder, "funnel")
-    target = plain["final_best_fitness"]
-    reach = {"without": steps_to_reach(plain, target), "with": steps_to_reach(steps, target)}
+    gap = plain["reference_gap_per_generation"] is not None
+    measure = "reference_gap_per_generation" if gap else "best_per_generation"
+    final = {
+        k: max(f for f in r[measure] if math.isfinite(f)) if gap else r["final_best_fitness"]
+        for k, r in (("without", plain), ("with", steps))
+    }
+    target = final["without"]
+    reach = {k: steps_to_reach(r, target, measure) for k, r in (("without", plain), ("with", steps))}
     rows = [
         [name, len(r["best_per_generation"]), r["model_steps"], f"{r['wall_s']:.0f}",
-         f"{r['final_best_fitness']:.4f}", reach[key] if reach[key] is not None else "not reached"]
+         f"{final[key]:.4f}", reach[key] if reach[key] is not None else "not reached"]
         for name, key, r in (("without funnel", "without", plain), ("with funnel", "with", steps))
     ]
     if reach["with"]:
         rows.append(["ratio without / with", "", "", "", "", f"{reach['without'] / reach['with']:.2f}x"])
-    table = markdown_table(["run", "generations", "model-steps", "wall s", "final best fitness",
+    lrs = cfg.evaluation.lr_multipliers
+    what = "final best fitness" if measure == "best_per_generation" else "best gap to tuned AdamW"
+    table = markdown_table(["run", "generations", "model-steps", "wall s", what,
                             f"model-steps to best >= {target:.4f}"], rows)
     text = (
         f"### Task funnel ({CONFIG} {' '.join(overrides)}, inline executor)\n\n"
         f"Population {cfg.population.size} (+ {len(cfg.fixed_entries)} fixed entries), full evaluation "
-        f"{len(cfg.tasks)} tasks x {len(cfg.evaluation.seeds)} seeds x {cfg.evaluation.steps} steps; "
+        f"{len(cfg.tasks)} tasks x {len(cfg.evaluation.seeds)} seeds x {cfg.evaluation.steps} steps"
+        f"{f' x {len(lrs)} lrs {lrs}' if len(lrs) > 1 else ''}; "
         f"funnel `{json.dumps(funnel)}`.\n\n{table}\n\n"
-        f"Best fitness per generation (full evaluation), without: "
-        f"{[round(b, 4) for b in plain['best_per_generation']]}; with: "
-        f"{[round(b, 4) for b in steps['best_per_generation']]}. Cumulative model-steps per generation, "
+        f"{what[0].upper() + what[1:]} per generation (full evaluation), without: "
+        f"{[round(b, 4) for b in plain[measure]]}; with: "
+        f"{[round(b, 4) for b in steps[measure]]}. Cumulative model-steps per generation, "
         f"without: {plain['model_steps_per_generation']}; with: {steps['model_steps_per_generation']}.\n"
     )
     print(text)
@@ -293,7 +337,11 @@ def main() -> None:
     parser.add_argument("--funnel-rungs", default=json.dumps(FUNNEL), help="evaluation.funnel as JSON")
     parser.add_argument("--funnel-generations", type=int, help="generations of the funnel run (default: 2x)")
     parser.add_argument("--funnel-tag", default="", help="suffix of the funnel results' file names")
+    parser.add_argument("--combined", action="store_true", help="with --funnel: COMBINED settings")
     args = parser.parse_args()
+    if args.combined:
+        args.overrides = [*COMBINED, *args.overrides]
+        args.funnel_tag = args.funnel_tag or "_combined"
     cfg = load_config(CONFIG, [*args.overrides, "executor.kind=inline", "evaluation.device=cpu"])
     if args.funnel:
         generations = args.funnel_generations or 2 * cfg.population.generations

@@ -291,11 +291,8 @@ class JobConfig(_Section):
 
     @model_validator(mode="after")
     def _funnel_fits(self) -> JobConfig:
-        from evo.funnel import check_supported
-
         if self.evaluation.funnel is not None:
             check_funnel(self.evaluation.funnel, self.tasks, self.evaluation.seeds, self.evaluation.steps)
-            check_supported(self)
         return self
 
     @model_validator(mode="after")

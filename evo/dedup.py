@@ -12,6 +12,11 @@ entry, and a later run that reads the cache sees the copies marked.
 Resume stays exact: the order is a function of the stored populations and the config, so a
 resumed driver replays it (:meth:`FingerprintIndex.replay`) and picks the same
 representatives; copies already stored are cache hits like any evaluation.
+
+Under a task funnel (:mod:`evo.funnel`) a representative may be needed at a rung it never
+reached (it came from an earlier generation, or stopped early): the index keeps each
+representative's genome (:meth:`FingerprintIndex.specs`), so it is trained there under its
+own key and the duplicates copy it (:meth:`FingerprintIndex.sources`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 from optimizers.fingerprint import fingerprint
 from optimizers.genome import Genome
 from storage.records import EvaluationIn
+from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
     from storage import Store
@@ -36,6 +42,8 @@ class FingerprintIndex:
         self.representative: dict[str, str] = {}
         self.of_key: dict[str, str] = {}
         """key -> its representative (itself for a representative)."""
+        self.genome_of: dict[str, Genome] = {}
+        """representative key -> the genome it was met with (the driver shows canonical genomes)."""
 
     def observe(self, entries: Iterable[tuple[str, Genome | None]]) -> None:
         """Meet (key, genome) pairs in order; opaque entries (genome None) are skipped."""
@@ -43,6 +51,17 @@ class FingerprintIndex:
             if genome is None or key in self.of_key:
                 continue
             self.of_key[key] = self.representative.setdefault(fingerprint(genome), key)
+            if self.of_key[key] == key:
+                self.genome_of[key] = genome
+
+    def specs(self) -> dict[str, EntrySpec]:
+        """Work-item specs of every representative (to train one a rung needs)."""
+        return {k: EntrySpec(key=k, genome=g) for k, g in self.genome_of.items()}
+
+    def sources(self, to_copy: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+        """The representatives' (key, task, seed) the copies of ``to_copy`` read, in order."""
+        dups = self.duplicates()
+        return list(dict.fromkeys((dups[k], t, s) for k, t, s in to_copy))
 
     def duplicates(self) -> dict[str, str]:
         """``{duplicate key: representative key}``."""

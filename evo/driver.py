@@ -38,7 +38,7 @@ from evo.errors import RunConflictError
 from evo.evaluation_rows import outcome_rows
 from evo.events import RunObserver
 from evo.fitness import PopulationStats, population_stats
-from evo.funnel import climb, rungs, still_missing
+from evo.funnel import climb, run_rung, rungs, still_missing
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.generation_timing import GenerationClock, executor_width
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
@@ -387,10 +387,14 @@ class Driver:
             if missing:
                 raise LostEvaluationsError(f"generation {g}: {len(missing)} evaluations never came back")
 
+        if self.dedup is not None:  # a representative a rung needs may come from an earlier generation
+            specs = {**self.dedup.specs(), **specs}
         if g == 0:
             fixed = self.store.missing_evaluations(self.run_id, FIXED_GENERATION)
-            run_missing(self.cfg, list(fixed), "fixed")
-        result = climb(self.store, population, self.ladder, run_missing, fixed=set(self.fixed_specs))
+            run_rung(self.store, self.cfg, list(fixed), run_missing, "fixed", self.dedup)
+        result = climb(
+            self.store, population, self.ladder, run_missing, fixed=set(self.fixed_specs), dedup=self.dedup
+        )
         fitness = [result.told[ind.key] for ind in population]
         top = self.ladder[-1].index
         full = [result.scores[i.key] for i in population if result.levels[i.key] == top]

@@ -60,10 +60,24 @@ def missing_extra(store: Store, cfg: JobConfig, extra: dict[str, EntrySpec]) -> 
     return missing_pairs(stored, extra, cfg.tasks, cfg.evaluation.seeds)
 
 
+def reference_keys(cfg: JobConfig) -> list[str]:
+    """Cache keys the fitness reads besides the population's: the reference fixed entry at
+    each ``fixed_lr_grid`` point for ``normalize: reference``; [] otherwise."""
+    if cfg.fitness.normalize != "reference":
+        return []
+    item = next(i for i in cfg.fixed_entries if item_label(i) == cfg.fitness.reference)
+    return [fixed_variant(item, m)[0] for m in cfg.fixed_lr_grid]
+
+
+def variant_keys(cfg: JobConfig, population: Sequence[Individual]) -> dict[str, list[str]]:
+    """``{key: the cache keys its fitness reads}`` per distinct key (its lr variants, m order)."""
+    genomes = _genomes(population)
+    return {k: genome_variant_keys(g, k, cfg.evaluation.lr_multipliers) for k, g in genomes.items()}
+
+
 def reference_values(store: Store, cfg: JobConfig) -> SeedValues:
     """The reference fixed entry's seed values, tuned over ``fixed_lr_grid``."""
-    item = next(i for i in cfg.fixed_entries if item_label(i) == cfg.fitness.reference)
-    keys = [fixed_variant(item, m)[0] for m in cfg.fixed_lr_grid]
+    keys = reference_keys(cfg)
     values = seed_values(store.evaluations(keys, cfg.budget_key, tasks=list(cfg.tasks)))
     return aggregate([values.get(k, {}) for k in keys], "best", cfg.tasks, cfg.evaluation.seeds)
 
@@ -76,13 +90,12 @@ def population_fitness(store: Store, cfg: JobConfig, population: Sequence[Indivi
         rows = store.evaluations(keys, cfg.budget_key, tasks=list(tasks))
         by_key = genome_fitness(rows, keys, tasks, seeds)
         return [by_key[ind.key] for ind in population]
-    genomes = _genomes(population)
-    variant_keys = {k: genome_variant_keys(genomes[k], k, cfg.evaluation.lr_multipliers) for k in keys}
-    all_keys = [v for vs in variant_keys.values() for v in vs]
+    variants = variant_keys(cfg, population)
+    all_keys = [v for vs in variants.values() for v in vs]
     values = seed_values(store.evaluations(all_keys, cfg.budget_key, tasks=list(tasks)))
     per_entry = {
         k: aggregate([values.get(v, {}) for v in vs], cfg.evaluation.lr_aggregate, tasks, seeds)
-        for k, vs in variant_keys.items()
+        for k, vs in variants.items()
     }
     reference = reference_values(store, cfg) if cfg.fitness.normalize == "reference" else None
     by_key = normalized_fitness(per_entry, tasks, seeds, cfg.fitness.normalize, reference)

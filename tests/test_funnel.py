@@ -21,6 +21,7 @@ from evo.funnel import missing_at, promoted, rungs
 from evo.ga import GAState
 from evo.selection import population_fitness
 from storage import Store
+from tests.funnel_helpers import CountingExecutor
 from workers.requests import budget_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,23 +36,6 @@ CONFIG = {
     "fixed_entries": ["adam", "sgd_momentum", "evo_seed_best"],
     "executor": {"kind": "inline", "max_retries": 0},
 }  # fmt: skip
-
-
-class CountingExecutor(InlineExecutor):
-    """The inline executor, remembering every (key, task, seed, steps) it was asked to train."""
-
-    def __init__(self) -> None:
-        super().__init__(max_retries=0)
-        self.trained: list[tuple[str, str, int, int]] = []
-        self.generation_of: list[int] = []
-
-    def map_unordered(self, requests):
-        requests = list(requests)
-        for r in requests:
-            members = [(e.key, r.task, s, r.steps) for e in r.entries for s in r.seeds]
-            self.trained += members
-            self.generation_of += [int(r.request_id.split(":")[0][1:].split("f")[0])] * len(members)
-        return super().map_unordered(requests)
 
 
 # -- ordering and promotion (pure) ---------------------------------------------------------
@@ -101,7 +85,6 @@ def test_no_funnel_keeps_the_budget_key_text() -> None:
         ({"steps": [5, 20], "funnel": [{}, {}]}, "not both"),
         ({"steps": [20, 5]}, "increasing"),
         ({"steps": 20, "funnel": [{"keep": 0}, {}]}, "keep"),
-        ({"steps": 20, "lr_multipliers": [1, 3], "funnel": [{"steps": 5}, {}]}, "lr_multipliers"),
     ],
 )
 def test_bad_funnels_are_refused_in_one_line(evaluation, message) -> None:
