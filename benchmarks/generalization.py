@@ -2,22 +2,33 @@
 of candidates against AdamW (lr 1e-3) and AdamW with its lr tuned per task, on the task
 families of :mod:`workers.families`.
 
-Protocol: every entry trains every task for ``--steps`` steps on seeds ``0..N-1``; a seed
-fixes the initial weights and the batch order (the member streams of
+Protocol: every entry trains every task for ``--steps`` steps (default: the ``--run``'s
+``evaluation.steps``, else 200; a longer horizon is a second call, e.g. ``--steps 600``) on
+seeds ``0..N-1``; a seed fixes the initial weights and the batch order (the member streams of
 :mod:`workers.seeding`), so the entries' results for one (task, seed) are paired. Scores
 are taken on the families' test splits (the convex task scores its training objective);
 the per-seed value compared is evo's fitness (``workers.fitness``: score + 0.05 loss bonus,
--1 for a divergence). Tuned AdamW: for each task, the lr of the grid with the best mean
-fitness on the validation split over ``--tune-seeds`` seeds that are not evaluation seeds
-(1000, 1001, ...), then evaluated like every entry. Paired statistics: :mod:`evo.stats`.
+-1 for a divergence).
+
+Tuning, tuned against tuned: per task, AdamW's lr is the point of :data:`LR_GRID` (9 points,
+1e-4..1 = 1e-3 x 0.1..1000) and a candidate genome's lr is its own lr times the point of
+:data:`GENOME_MULTS` (9 points, 0.01..100: the same count and the same 10^4 span, centred on
+its own lr) with the best mean fitness on the validation split over ``--tune-seeds`` seeds
+that are not evaluation seeds (1000, 1001, ...); the tuned entry is then evaluated like every
+entry. A pick at an end of its grid is flagged ("edge") in the tables. Each genome candidate
+is reported at its own lr (``NAME``) and tuned (``NAME_tuned``); comparisons: ``NAME`` vs
+``adamw_tuned``, ``NAME_tuned`` vs ``adamw_tuned``, ``NAME`` vs ``adamw`` (lr 1e-3). Paired
+statistics (mean difference, 95% bootstrap interval, sign test): :mod:`evo.stats`.
 
 Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
-(``--export evolved.py:EvolvedOptimizer``, see ``evo export``) and/or the best evolved genome
-of a stored run (``--run NAME --db URL``, ranked by :func:`evo.ranking.best`); every entry
-trains on the sequential path (one ``torch.optim.Optimizer`` per member), one torch thread.
+(``--export evolved.py:EvolvedOptimizer``, see ``evo export``; own lr only) and/or the rank-1
+evolved genome of a stored run (``--run NAME --db URL``, ranked on the run's TRAINING tasks
+only by :mod:`generalization_pick`: ``--pick search``, the GA's own lr-aggregated and
+normalised fitness, or ``--pick raw``, ``evo best``'s order); every entry trains on the
+sequential path (one ``torch.optim.Optimizer`` per member), one torch thread.
 
 Run: ``.venv/bin/python benchmarks/generalization.py evo_seed_best [--run quick --db URL]
-[--seeds 5 --steps 300]``.
+[--seeds 5 --steps 200]``.
 Writes ``benchmarks/results/generalization.json`` and ``.md`` (``--out NAME``: ``NAME.json``, ``.md``).
 """
 
@@ -25,21 +36,25 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from repro_common import markdown_table, write_results  # noqa: E402
 
 from evo.stats import paired_comparison, summarize  # noqa: E402
+from optimizers.entry import scaled_genome  # noqa: E402
+from optimizers.genome import Genome  # noqa: E402
 from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
 from optimizers.registry import REGISTRY, get_entry  # noqa: E402
 from workers.fitness import DIVERGED_FITNESS, mean_last_losses, seed_fitness  # noqa: E402
@@ -47,8 +62,12 @@ from workers.sequential import OptimizerFactory, train_sequential  # noqa: E402
 from workers.tasks import TASKS  # noqa: E402
 
 DEFAULT_TASKS = ("char_gru", "sort_transformer", "diabetes_mlp", "digits_autoencoder", "logreg_illcond")
-LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+"""AdamW's tuning grid: 1e-3 x (0.1 .. 1000); 1e-1 was still picked on logreg_illcond."""
+GENOME_MULTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+"""A genome candidate's tuning grid: multiples of its own lr (same count and span as LR_GRID)."""
 TUNE_SEED0 = 1000
+DEFAULT_STEPS = 200
 Factory = Callable[[int], OptimizerFactory]
 """total_steps -> optimizer factory."""
 
@@ -58,9 +77,12 @@ def registry_factory(name: str) -> Factory:
     return lambda steps: lambda params, generator: entry.build(params, steps, generator=generator)
 
 
-def adamw_factory(lr: float) -> Factory:
-    genome = REGISTRY["adamw"].genome.model_copy(update={"lr_log10": __import__("math").log10(lr)})
+def genome_factory(genome: Genome) -> Factory:
     return lambda steps: lambda params, _generator: GenomeOptimizer(params, genome, total_steps=steps)
+
+
+def adamw_factory(lr: float) -> Factory:
+    return genome_factory(REGISTRY["adamw"].genome.model_copy(update={"lr_log10": math.log10(lr)}))
 
 
 def export_factory(spec: str) -> Factory:
@@ -77,28 +99,6 @@ def export_factory(spec: str) -> Factory:
     return lambda steps: lambda params, _generator: cls(params, total_steps=steps)
 
 
-def run_best_factory(run: str, db: str) -> tuple[str, Factory]:
-    """``(name, factory)`` of the best evolved genome of stored run ``run`` (named ``RUN_best``)."""
-    from evo.ranking import best
-    from optimizers.errors import EvoError, one_line
-    from storage import Store
-
-    try:
-        with Store(db) as store:
-            ranked = [e for e in best(store, run, top_k=None) if not e.is_fixed and e.genome is not None]
-    except EvoError as exc:
-        raise SystemExit(f"error: --run {run}: {one_line(exc)}") from None
-    if not ranked:
-        raise SystemExit(f"error: run {run!r} has no evaluated genome")
-    genome = ranked[0].genome
-    print(f"{run}_best = {genome.hash}: {genome.describe()}", flush=True)
-
-    def factory(steps: int) -> OptimizerFactory:
-        return lambda params, _generator: GenomeOptimizer(params, genome, total_steps=steps)
-
-    return f"{run}_best", factory
-
-
 def fitness_of(task: str, factory: Factory, seed: int, steps: int, split: str) -> tuple[float, float]:
     """(fitness, score) of one member; a divergence or failure is (-1, 0)."""
     runtime = TASKS[task].runtime("", split, torch.device("cpu"))
@@ -108,27 +108,35 @@ def fitness_of(task: str, factory: Factory, seed: int, steps: int, split: str) -
     return seed_fitness(outcome.accuracy, mean_last_losses(outcome.losses)), outcome.accuracy
 
 
-def tune_lr(task: str, steps: int, tune_seeds: int) -> tuple[float, dict[str, float]]:
-    """The grid lr with the best mean validation fitness over the tuning seeds."""
-    means = {}
-    for lr in LR_GRID:
-        values = [
-            fitness_of(task, adamw_factory(lr), TUNE_SEED0 + s, steps, "val")[0] for s in range(tune_seeds)
-        ]
-        means[f"{lr:g}"] = statistics.fmean(values)
-    best = max(means, key=means.get)
-    return float(best), means
+def tune(
+    task: str, grid: Sequence[float], make: Callable[[float], Factory], steps: int, tune_seeds: int
+) -> dict:
+    """The grid point with the best mean validation fitness over the tuning seeds (ties: first)."""
+    means = {
+        f"{x:g}": statistics.fmean(
+            fitness_of(task, make(x), TUNE_SEED0 + s, steps, "val")[0] for s in range(tune_seeds)
+        )
+        for x in grid
+    }
+    pick = max(means, key=lambda k: (means[k], -list(means).index(k)))
+    index = list(means).index(pick)
+    return {"pick": float(pick), "edge": index in (0, len(grid) - 1), "grid_mean_val_fitness": means}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("entries", nargs="*", default=[], help="registry names of candidate optimizers")
     parser.add_argument("--export", action="append", default=[], metavar="FILE.py:CLASS")
-    parser.add_argument("--run", help="also the best evolved genome of this stored run (needs --db)")
+    parser.add_argument("--run", help="also the rank-1 evolved genome of this stored run (needs --db)")
     parser.add_argument("--db", default="sqlite:///runs/evo.db", help="store of --run")
+    parser.add_argument(
+        "--pick", choices=("search", "raw"), default="search", help="--run's ranking (training only)"
+    )
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument(
+        "--steps", type=int, help=f"default: the run's evaluation.steps, else {DEFAULT_STEPS}"
+    )
     parser.add_argument("--tune-seeds", type=int, default=2)
     parser.add_argument("--out", default="generalization", help="writes benchmarks/results/OUT.json, .md")
     args = parser.parse_args(argv)
@@ -138,10 +146,23 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"error: unknown task or entry: {', '.join(unknown)}")
     candidates: dict[str, Factory] = {name: registry_factory(name) for name in args.entries}
+    genomes: dict[str, Genome] = {
+        n: REGISTRY[n].genome for n in args.entries if REGISTRY[n].genome is not None
+    }
     candidates |= {spec.rpartition(":")[2]: export_factory(spec) for spec in args.export}
+    steps, picked = args.steps or DEFAULT_STEPS, None
     if args.run:
-        name, factory = run_best_factory(args.run, args.db)
-        candidates[name] = factory
+        from generalization_pick import pick
+
+        genome, train_fitness, run_steps, settings = pick(args.run, args.db, args.pick)
+        steps = args.steps or run_steps
+        name = f"{args.run}_rank1"
+        candidates[name], genomes[name] = genome_factory(genome), genome
+        picked = {"name": name, "hash": genome.hash, "describe": genome.describe(),
+                  "training_fitness": train_fitness, **settings}  # fmt: skip
+        print(
+            f"{name} = {genome.hash} (training fitness {train_fitness:.4f}, {args.pick}): {genome.describe()}"
+        )
     if not candidates:
         raise SystemExit("error: name at least one candidate (registry name or --export FILE.py:CLASS)")
 
@@ -152,61 +173,76 @@ def main(argv: list[str] | None = None) -> None:
     wall: dict[str, float] = {}
     for task in tasks:
         t0 = time.perf_counter()
-        lr, grid = tune_lr(task, args.steps, args.tune_seeds)
-        tuned[task] = {"lr": lr, "grid_mean_val_fitness": grid}
-        entries = {**candidates, "adamw": registry_factory("adamw"), "adamw_tuned": adamw_factory(lr)}
+        tuned[task] = {"adamw_tuned": tune(task, LR_GRID, adamw_factory, steps, args.tune_seeds)}
+        entries = {**candidates, "adamw": registry_factory("adamw"),
+                   "adamw_tuned": adamw_factory(tuned[task]["adamw_tuned"]["pick"])}  # fmt: skip
+        for name, genome in genomes.items():
+
+            def scaled(m: float, g: Genome = genome) -> Factory:
+                return genome_factory(scaled_genome(g, m))
+
+            tuned[task][f"{name}_tuned"] = tune(task, GENOME_MULTS, scaled, steps, args.tune_seeds)
+            entries[f"{name}_tuned"] = scaled(tuned[task][f"{name}_tuned"]["pick"])
         for name, factory in entries.items():
             for seed in range(args.seeds):
-                f, s = fitness_of(task, factory, seed, args.steps, "test")
+                f, s = fitness_of(task, factory, seed, steps, "test")
                 fitness.setdefault(name, {})[(task, seed)] = f
                 scores.setdefault(name, {})[(task, seed)] = s
         wall[task] = time.perf_counter() - t0
-        print(f"{task}: tuned lr {lr:g}, {wall[task]:.0f} s", flush=True)
+        picks = ", ".join(
+            f"{k} {v['pick']:g}{' (edge)' if v['edge'] else ''}" for k, v in tuned[task].items()
+        )
+        print(f"{task}: {picks}; {wall[task]:.0f} s", flush=True)
 
+    pairs = [(c, "adamw_tuned") for c in candidates]
+    pairs += [(f"{c}_tuned", "adamw_tuned") for c in genomes]
+    pairs += [(c, "adamw") for c in candidates]
     rows, comparisons, lines = [], {}, []
-    for cand in candidates:
-        for base in ("adamw", "adamw_tuned"):
-            stats = paired_comparison(fitness[cand], fitness[base])
-            summary = summarize(stats)
-            comparisons[f"{cand} vs {base}"] = {
-                "summary": summary.text(),
-                "tasks": {t: vars(s) for t, s in stats.items()},
-            }
-            lines.append(f"- **{cand} vs {base}**: {summary.text()}")
-            for task, s in stats.items():
-                mean_a = statistics.fmean(fitness[cand][(task, k)] for k in range(args.seeds))
-                mean_b = statistics.fmean(fitness[base][(task, k)] for k in range(args.seeds))
-                interval = f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]"
-                rows.append([cand, base, task, mean_a, mean_b, s.mean_diff, interval,
-                             f"{s.wins}/{s.ties}/{s.losses}", s.sign_p])  # fmt: skip
+    for cand, base in pairs:
+        stats = paired_comparison(fitness[cand], fitness[base])
+        summary = summarize(stats)
+        comparisons[f"{cand} vs {base}"] = {
+            "summary": summary.text(),
+            "tasks": {t: vars(s) for t, s in stats.items()},
+        }
+        lines.append(f"- **{cand} vs {base}**: {summary.text()}")
+        for task, s in stats.items():
+            mean_a = statistics.fmean(fitness[cand][(task, k)] for k in range(args.seeds))
+            mean_b = statistics.fmean(fitness[base][(task, k)] for k in range(args.seeds))
+            interval = f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]"
+            rows.append([cand, base, task, mean_a, mean_b, s.mean_diff, interval,
+                         f"{s.wins}/{s.ties}/{s.losses}", s.sign_p])  # fmt: skip
     total = time.perf_counter() - started
-    table = markdown_table(
-        [
-            "candidate",
-            "vs",
-            "task",
-            "candidate fitness",
-            "baseline fitness",
-            "mean diff",
-            "95% CI",
-            "W/T/L",
-            "sign p",
-        ],
-        rows,
+    headers = ["candidate", "vs", "task", "candidate fitness", "baseline fitness", "mean diff", "95% CI",
+               "W/T/L", "sign p"]  # fmt: skip
+    tuned_names = list(next(iter(tuned.values()))) if tuned else []
+    tuned_rows = [
+        [t, *(f"{v[n]['pick']:g}{' (edge)' if v[n]['edge'] else ''}" for n in tuned_names), f"{wall[t]:.0f}"]
+        for t, v in tuned.items()
+    ]
+    unit = {n: "lr" if n == "adamw_tuned" else "lr multiplier" for n in tuned_names}
+    tuned_headers = ["task", *(f"{n}: {unit[n]}" for n in tuned_names), "task wall s (tuning + all entries)"]
+    pick_line = (
+        f"Rank-1 of run `{args.run}` by training fitness only (`--pick {args.pick}`: "
+        f"lr_multipliers {picked['lr_multipliers']}, lr_aggregate {picked['lr_aggregate']}, normalize "
+        f"{picked['normalize']}; training tasks {', '.join(picked['tasks'])}): `{picked['hash'][:10]}` "
+        f"(training fitness {picked['training_fitness']:.4f}): {picked['describe']}"
+        if picked
+        else ""
     )
-    tuned_rows = [[t, f"{v['lr']:g}", f"{wall[t]:.0f}"] for t, v in tuned.items()]
-    markdown = "\n\n".join([
+    markdown = "\n\n".join(p for p in [
         "# Generalization: paired comparison on the task families",
-        f"{args.seeds} seeds (paired: same init and batches), {args.steps} steps, fitness on the test split "
-        f"(score + 0.05 loss bonus, -1 diverged); tuned AdamW picks its lr from {list(LR_GRID)} per task on "
-        f"the validation split over {args.tune_seeds} other seeds. "
-        f"Total wall time {total:.0f} s (1 torch thread).",
-        "\n".join(lines), table,
-        markdown_table(["task", "tuned AdamW lr", "task wall s (tuning + all entries)"], tuned_rows),
-    ])  # fmt: skip
+        f"{args.seeds} seeds (paired: same init and batches), {steps} steps, fitness on the test split "
+        f"(score + 0.05 loss bonus, -1 diverged). Tuned against tuned, per task on the validation split over "
+        f"{args.tune_seeds} other seeds: AdamW picks its lr from {list(LR_GRID)}, each genome candidate "
+        f"(`NAME_tuned`) its lr multiplier from {list(GENOME_MULTS)}; `NAME` is the candidate at its own lr, "
+        f"`adamw` is AdamW at lr 1e-3. Total wall time {total:.0f} s (1 torch thread).",
+        pick_line, "\n".join(lines), markdown_table(headers, rows), markdown_table(tuned_headers, tuned_rows),
+    ] if p)  # fmt: skip
     payload = {
-        "seeds": args.seeds, "steps": args.steps, "tasks": tasks, "lr_grid": list(LR_GRID), "tuned": tuned,
-        "comparisons": comparisons, "wall_s": {"total": total, **wall},
+        "seeds": args.seeds, "steps": steps, "tasks": tasks, "lr_grid": list(LR_GRID),
+        "genome_multipliers": list(GENOME_MULTS), "tune_seeds": args.tune_seeds, "picked": picked,
+        "tuned": tuned, "comparisons": comparisons, "wall_s": {"total": total, **wall},
         "fitness": {e: {f"{t}/{s}": v for (t, s), v in values.items()} for e, values in fitness.items()},
         "score": {e: {f"{t}/{s}": v for (t, s), v in values.items()} for e, values in scores.items()},
     }  # fmt: skip
