@@ -19,10 +19,8 @@ from __future__ import annotations
 import math
 
 from evo.config import JobConfig
-from evo.lr_variants import aggregate, genome_variant_keys, seed_values
-from evo.normalize import normalized_fitness
 from evo.ranking import best
-from evo.selection import reference_values
+from evo.selection import entry_fitness
 from optimizers.errors import EvoError, one_line
 from optimizers.genome import Genome
 from storage import Store
@@ -44,24 +42,10 @@ def pick(run: str, db: str, how: str = "search") -> tuple[Genome, float, int, di
             }  # fmt: skip
             if how == "raw":
                 return evolved[0].genome, evolved[0].fitness, cfg.evaluation.steps, settings
-            fitness = _search_fitness(store, cfg, {e.entry_key: e.genome for e in evolved})
+            fitness = entry_fitness(store, cfg, {e.entry_key: e.genome for e in evolved})
     except EvoError as exc:
         raise SystemExit(f"error: --run {run}: {one_line(exc)}") from None
     genomes = {e.entry_key: e.genome for e in evolved}
     finite = {k: v for k, v in fitness.items() if math.isfinite(v)}
     key = max(finite, key=lambda k: (finite[k], k))
     return genomes[key], finite[key], cfg.evaluation.steps, settings
-
-
-def _search_fitness(store: Store, cfg: JobConfig, genomes: dict[str, Genome]) -> dict[str, float]:
-    """The GA's fitness (see the module doc) of ``genomes`` (key -> genome), over all of them."""
-    tasks, seeds = cfg.tasks, cfg.evaluation.seeds
-    variant_keys = {k: genome_variant_keys(g, k, cfg.evaluation.lr_multipliers) for k, g in genomes.items()}
-    all_keys = [v for vs in variant_keys.values() for v in vs]
-    values = seed_values(store.evaluations(all_keys, cfg.budget_key, tasks=list(tasks)))
-    per_entry = {
-        k: aggregate([values.get(v, {}) for v in vs], cfg.evaluation.lr_aggregate, tasks, seeds)
-        for k, vs in variant_keys.items()
-    }
-    reference = reference_values(store, cfg) if cfg.fitness.normalize == "reference" else None
-    return normalized_fitness(per_entry, tasks, seeds, cfg.fitness.normalize, reference)

@@ -11,8 +11,9 @@ MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size 
 * ``seq_adamw``: evo's sequential loop (``workers.sequential.train_sequential``: member
   streams, divergence check, loss record, scoring) around the same ``torch.optim.AdamW``,
   which isolates the loop's overhead from the optimizer's;
-* sequentially: ``workers.sequential.train_sequential``, one ``GenomeOptimizer`` model after
-  the other (what the worker does for opaque entries, and for genomes where it is faster);
+* sequentially: ``workers.sequential.train_sequential``, one model after the other with the
+  worker's own optimizer factory (``GenomeOptimizer(foreach=False)``, the exact formulation
+  the worker evaluates genomes with when it does not stack them);
 * as a population: ``workers.population.train_population``, stacked parameters and one
   population-wide ``population_update_`` per step (``default_chunk_size`` members per
   forward/backward; plain MLPs on a CPU by ``workers.stacked_mlp``).
@@ -54,12 +55,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from optimizers.baselines import ADAM  # noqa: E402
-from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
 from workers import population as population_module  # noqa: E402
 from workers.datasets import ClassificationData, load_classification  # noqa: E402
 from workers.device import describe_device, resolve_device  # noqa: E402
+from workers.evaluate import _optimizer_factory  # noqa: E402
 from workers.population import DEFAULT_CHUNK, train_population  # noqa: E402
 from workers.process import configure_worker_process  # noqa: E402
+from workers.requests import EntrySpec  # noqa: E402
 from workers.runtime_classification import ClassificationRuntime  # noqa: E402
 from workers.sequential import train_sequential  # noqa: E402
 from workers.tasks import TASKS, ClassificationTask  # noqa: E402
@@ -167,10 +169,8 @@ def _train(runtime, path: str, members: int, steps: int) -> None:
     elif path == "population":
         outcomes = train_population(runtime, [ADAM] * members, list(range(members)), steps)
     else:
-        outcomes = [
-            train_sequential(runtime, lambda p, _g: GenomeOptimizer(p, ADAM, total_steps=steps), seed, steps)
-            for seed in range(members)
-        ]
+        make = _optimizer_factory(EntrySpec.of_genome(ADAM), steps)  # the worker's own: exact
+        outcomes = [train_sequential(runtime, make, seed, steps) for seed in range(members)]
     bad = [o for o in outcomes if o.status == "failed"]
     if bad:
         raise RuntimeError(bad[0].error)

@@ -15,7 +15,7 @@ An entry missing any result gets NaN (the GA ranks it last; the driver fails fir
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from evo.config import JobConfig
@@ -35,6 +35,7 @@ from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
     from evo.ga import Individual
+    from optimizers.genome import Genome
     from storage import Store
 
 
@@ -90,7 +91,16 @@ def population_fitness(store: Store, cfg: JobConfig, population: Sequence[Indivi
         rows = store.evaluations(keys, cfg.budget_key, tasks=list(tasks))
         by_key = genome_fitness(rows, keys, tasks, seeds)
         return [by_key[ind.key] for ind in population]
-    variants = variant_keys(cfg, population)
+    by_key = entry_fitness(store, cfg, _genomes(population))
+    return [by_key[ind.key] for ind in population]
+
+
+def entry_fitness(store: Store, cfg: JobConfig, genomes: Mapping[str, Genome]) -> dict[str, float]:
+    """Fitness of ``genomes`` (cache key -> genome) read from stored rows: per task and seed
+    the ``lr_aggregate`` of its lr variants, then :func:`~evo.normalize.normalized_fitness`
+    over all of them (``rank`` ranks among exactly these entries)."""
+    tasks, seeds = cfg.tasks, cfg.evaluation.seeds
+    variants = {k: genome_variant_keys(g, k, cfg.evaluation.lr_multipliers) for k, g in genomes.items()}
     all_keys = [v for vs in variants.values() for v in vs]
     values = seed_values(store.evaluations(all_keys, cfg.budget_key, tasks=list(tasks)))
     per_entry = {
@@ -98,5 +108,4 @@ def population_fitness(store: Store, cfg: JobConfig, population: Sequence[Indivi
         for k, vs in variants.items()
     }
     reference = reference_values(store, cfg) if cfg.fitness.normalize == "reference" else None
-    by_key = normalized_fitness(per_entry, tasks, seeds, cfg.fitness.normalize, reference)
-    return [by_key[ind.key] for ind in population]
+    return normalized_fitness(per_entry, tasks, seeds, cfg.fitness.normalize, reference)

@@ -1,11 +1,22 @@
 """Shared by the funnel tests (also imported by their SIGKILLed subprocesses): the combined
-config, and a GA whose generation 0 holds planted fingerprint duplicates."""
+config, a GA whose generation 0 holds planted fingerprint duplicates, and the runs SIGKILLed
+inside a generation."""
 
 from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from evo.executor_inline import InlineExecutor
 from evo.ga import GAState, GeneticAlgorithm, Individual
 from optimizers.genome import Genome, Term
+from workers.requests import budget_key
+
+ROOT = Path(__file__).resolve().parents[1]
 
 COMBINED = {
     "seed": 5,
@@ -63,3 +74,55 @@ class CountingExecutor(InlineExecutor):
             self.trained += members
             self.generation_of += [int(r.request_id.split(":")[0][1:].split("f")[0])] * len(members)
         return super().map_unordered(requests)
+
+
+KILLED = r"""
+import json, os, signal, sys
+from evo.config import parse_config
+from evo.driver import Driver, create_run, find_run
+from evo.events import RunObserver
+from evo.executor import make_executor
+from storage import Store
+from tests.funnel_helpers import DuplicatingGA
+
+url, config, key = sys.argv[1], json.loads(sys.argv[2]), sys.argv[4]
+generation, n, ga = int(sys.argv[3]), int(sys.argv[5]), sys.argv[6]
+
+class Killer(RunObserver):
+    generation = -1
+    rows = 0
+    def generation_started(self, g, total, done):
+        self.generation = g
+    def evaluation_recorded(self, row):
+        if self.generation == generation and row.budget_key == key:
+            self.rows += 1
+            if self.rows == n:
+                print("killed", flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+cfg = parse_config(config)
+store = Store(url)
+run = find_run(store, "f") or create_run(store, cfg, "f")
+with make_executor(cfg.executor) as executor:
+    driver = Driver(store, run, executor, Killer())
+    if ga == "duplicating":
+        driver.ga = DuplicatingGA(cfg.population)
+    driver.run()
+print("NOT KILLED")
+"""
+"""Runs run "f" of a job (argv: url, config JSON, generation, budget key, n, GA) and SIGKILLs
+itself when the n-th row of that budget is recorded in that generation."""
+
+
+def kill_during(url: str, config: dict, points: list[tuple[int, int, int]], ga: str = "") -> None:
+    """Run ``config`` as run "f" at ``url`` once per (generation, steps, n) of ``points``, each
+    time SIGKILLed at the n-th stored row of ``steps`` in ``generation`` (``ga="duplicating"``:
+    with :class:`DuplicatingGA`); asserts each process really died so."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    for generation, steps, n in points:
+        proc = subprocess.run(
+            [sys.executable, "-c", KILLED, url, json.dumps(config), str(generation), budget_key(steps),
+             str(n), ga],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-2000:]

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +15,9 @@ from evo.funnel import missing_at, promoted, rungs
 from evo.ga import GAState
 from evo.selection import population_fitness
 from storage import Store
-from tests.funnel_helpers import CountingExecutor
+from tests.funnel_helpers import CountingExecutor, kill_during
 from workers.requests import budget_key
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
     "seed": 11,
     "tasks": ["qubic_1d_direct", "six_hump_camel_direct", "digits"],
@@ -173,38 +166,6 @@ def test_funnel_trains_fewer_model_steps_than_the_full_evaluation(funnel_run, tm
 
 
 # -- exact resume after SIGKILL ---------------------------------------------------------------
-KILLED = r"""
-import json, os, signal, sys
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.events import RunObserver
-from evo.executor import make_executor
-from storage import Store
-
-url, config, key = sys.argv[1], json.loads(sys.argv[2]), sys.argv[4]
-generation, n = int(sys.argv[3]), int(sys.argv[5])
-
-class Killer(RunObserver):
-    generation = -1
-    rows = 0
-    def generation_started(self, g, total, done):
-        self.generation = g
-    def evaluation_recorded(self, row):
-        if self.generation == generation and row.budget_key == key:
-            self.rows += 1
-            if self.rows == n:
-                print("killed", flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-
-cfg = parse_config(config)
-store = Store(url)
-run = find_run(store, "f") or create_run(store, cfg, "f")
-with make_executor(cfg.executor) as executor:
-    Driver(store, run, executor, Killer()).run()
-print("NOT KILLED")
-"""
-
-
 def snapshot(store: Store) -> dict:
     run = store.get_run("f")
     generations = store.generations(run.id)
@@ -219,14 +180,7 @@ def snapshot(store: Store) -> dict:
 def test_sigkilled_inside_each_rung_resumes_to_the_same_end(tmp_path, funnel_run) -> None:
     reference = snapshot(funnel_run[0])
     url = f"sqlite:///{tmp_path / 'evo.db'}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    for generation, steps, n in [(1, 5, 2), (1, 20, 3), (2, 5, 1), (2, 20, 13)]:
-        proc = subprocess.run(
-            [sys.executable, "-c", KILLED, url, json.dumps(CONFIG), str(generation), budget_key(steps),
-             str(n)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
-        )  # fmt: skip
-        assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-2000:]
+    kill_during(url, CONFIG, [(1, 5, 2), (1, 20, 3), (2, 5, 1), (2, 20, 13)])
     store = Store(url)
     cfg = parse_config(CONFIG)
     run = find_run(store, "f", cfg)

@@ -5,14 +5,9 @@ exact resume after SIGKILL."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
 import sqlite3
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,10 +22,8 @@ from evo.ranking import best
 from optimizers.entry import scaled_genome
 from optimizers.fingerprint import fingerprint
 from storage import Store
-from tests.funnel_helpers import COMBINED, DUPLICATED, CountingExecutor, DuplicatingGA
-from workers.requests import budget_key
+from tests.funnel_helpers import COMBINED, DUPLICATED, CountingExecutor, DuplicatingGA, kill_during
 
-ROOT = Path(__file__).resolve().parents[1]
 NO_FINGERPRINT = {
     **COMBINED,
     "evaluation": {**COMBINED["evaluation"], "fingerprint": False},
@@ -231,41 +224,6 @@ def test_a_fingerprint_duplicate_climbs_with_its_representative_and_trains_nothi
 
 
 # -- exact resume after SIGKILL ---------------------------------------------------------------
-KILLED = r"""
-import json, os, signal, sys
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.events import RunObserver
-from evo.executor import make_executor
-from storage import Store
-from tests.funnel_helpers import DuplicatingGA
-
-url, config, key = sys.argv[1], json.loads(sys.argv[2]), sys.argv[4]
-generation, n = int(sys.argv[3]), int(sys.argv[5])
-
-class Killer(RunObserver):
-    generation = -1
-    rows = 0
-    def generation_started(self, g, total, done):
-        self.generation = g
-    def evaluation_recorded(self, row):
-        if self.generation == generation and row.budget_key == key:
-            self.rows += 1
-            if self.rows == n:
-                print("killed", flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-
-cfg = parse_config(config)
-store = Store(url)
-run = find_run(store, "f") or create_run(store, cfg, "f")
-with make_executor(cfg.executor) as executor:
-    driver = Driver(store, run, executor, Killer())
-    driver.ga = DuplicatingGA(cfg.population)
-    driver.run()
-print("NOT KILLED")
-"""
-
-
 def all_rows(path: Path) -> list[tuple]:
     """Every stored result (wall time and worker name aside; a fingerprint copy says so)."""
     with sqlite3.connect(path) as db:
@@ -296,14 +254,7 @@ def snapshot(store: Store, path: Path) -> dict:
 def test_sigkilled_mid_generation_resumes_to_the_same_end(tmp_path, combined_run) -> None:
     reference = snapshot(combined_run[0], combined_run[2])
     url = f"sqlite:///{tmp_path / 'evo.db'}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    for generation, steps, n in [(0, 5, 3), (1, 5, 4), (1, 20, 7), (2, 20, 2)]:
-        proc = subprocess.run(
-            [sys.executable, "-c", KILLED, url, json.dumps(COMBINED), str(generation), budget_key(steps),
-             str(n)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
-        )  # fmt: skip
-        assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-2000:]
+    kill_during(url, COMBINED, [(0, 5, 3), (1, 5, 4), (1, 20, 7), (2, 20, 2)], ga="duplicating")
     store = Store(url)
     cfg = parse_config(COMBINED)
     run = find_run(store, "f", cfg)
