@@ -9,7 +9,7 @@ generation >= 1 has warm actors. The baseline's own definition of wall time is u
 runs (main's started each generation's clock at its ``ask``; this tree's runs from the
 previous generation's breakdown, a little longer).
 
-Run: ``RAY_AUTH_MODE=disabled python benchmarks/quick_generation_timing.py --baseline /work/main``.
+Run: ``RAY_AUTH_MODE=disabled python benchmarks/quick_generation_timing.py --baseline ../evo-old``.
 Writes ``benchmarks/results/quick_generation_timing.json`` and ``.md``.
 """
 
@@ -59,7 +59,9 @@ def one_run(tree: Path, db: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="another checkout to run alternately (e.g. /work/main)")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout to run alternately (a git worktree of an old commit)"
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)

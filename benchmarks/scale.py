@@ -21,7 +21,7 @@ Usage::
 
     python benchmarks/scale.py                       # populations 50 200 1000, 100k rows
     python benchmarks/scale.py --sizes 50 200 --evaluations 20000
-    python benchmarks/scale.py --best-only --baseline /work/main
+    python benchmarks/scale.py --best-only --baseline ../evo-old
 
 Writes ``benchmarks/results/scale.json`` and ``.md``.
 """
