@@ -25,6 +25,13 @@ initial parameters without P separate models), ``population_cursors(streams)`` (
 members' batch cursors advanced together) and ``population_trainer(model, params)`` (a
 hand-written forward/backward, :class:`~workers.stacked_mlp.StackedMLP`, used when the
 whole population is one chunk).
+
+Where the hand-written backward runs (plain MLPs on a CPU, one chunk), parameters,
+gradients and moments live in flat ``[P, N]`` buffers
+(:class:`~workers.population_flat.FlatPopulation`; the backward writes the gradients into
+them) and each step's update is one call over one tensor per state, the same numbers bit for
+bit; everywhere else (autograd: convolutions, landscapes, chunks, a GPU) one tensor per
+parameter, updated in groups as below.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import torch
 from optimizers.genome import Genome
 from optimizers.rule import rule_coefficients
 from workers.outcome import MemberOutcome
+from workers.population_flat import FlatPopulation
 from workers.population_scalars import PopulationScalars
 from workers.runtime import Runtime
 from workers.stacked_forward import chunk, stack_members
@@ -102,6 +110,28 @@ def _update_members(
             x.copy_(torch.where(k, x, old))
 
 
+def _update_groups(
+    scalars: PopulationScalars,
+    step: int,
+    params: dict[str, Tensor],
+    exp_avg: dict[str, Tensor],
+    exp_avg_sq: dict[str, Tensor],
+    groups: list[list[str]],
+    spans: list[tuple[int, int]],
+    whole: bool,
+    alive: Tensor | None,
+) -> None:
+    """The update of one tensor per parameter with autograd's gradients (``.grad``, then
+    cleared), group by group and chunk by chunk."""
+    grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
+    for group in groups:
+        for lo, hi in spans:
+            parts = [_members(v, group, lo, hi, whole) for v in (params, grads, exp_avg, exp_avg_sq)]
+            _update_members(scalars, step, *parts, None if alive is None else alive[lo:hi], lo, hi)
+    for p in params.values():
+        p.grad = None
+
+
 def train_population(
     runtime: Runtime, genomes: list[Genome], seeds: list[int], steps: int, chunk_size: int | None = None
 ) -> list[MemberOutcome]:
@@ -126,26 +156,31 @@ def train_population(
     cursors = together(streams) if together is not None else [runtime.cursor(s) for s in streams]
     dropout_generators = [s.dropout for s in streams]
 
+    spans = [(lo, min(members, lo + chunk_size)) for lo in range(0, members, chunk_size)]
+    whole = len(spans) == 1  # one chunk: the stacked tensors themselves, no slices to scatter back
+    trainer = getattr(runtime, "population_trainer", None)  # optional: a backward by hand
+    manual = trainer(template, params) if trainer is not None and whole else None
+    flat = None
+    if manual is not None:  # flat buffers: the backward writes into them, one update call per step
+        flat = FlatPopulation(params)
+        params = flat.views["params"]
+        manual.bind(params, flat.views["grads"])
     coef = rule_coefficients([g.to_seed_dict() for g in genomes], device, torch.float32)
-    exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
-    exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
+    if flat is None:
+        exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
+        exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
     alive = torch.ones(members, dtype=torch.bool, device=device)
     diverged_at = torch.full((members,), -1, dtype=torch.int64, device=device)
     losses = torch.zeros(steps, members, device=device)
 
-    spans = [(lo, min(members, lo + chunk_size)) for lo in range(0, members, chunk_size)]
-    whole = len(spans) == 1  # one chunk: the stacked tensors themselves, no slices to scatter back
     scalars = PopulationScalars(coef, steps)  # the update's scalars of every step, built once
     names = list(params)
     # convolution-free models: one update call over all their (small) parameters; else one
     # parameter at a time, which bounds the update's temporaries by the largest parameter
     groups = [names] if convolution_free(template) else [[n] for n in names]
     steps_run = 0
-    trainer = getattr(runtime, "population_trainer", None)  # optional: a backward by hand
-    manual = trainer(template, params) if trainer is not None and whole else None
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
-        grads = None
         for lo, hi in spans:
             if manual is not None:
                 loss = manual.loss(*batch)
@@ -164,23 +199,16 @@ def train_population(
             diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
             alive[lo:hi] &= healthy
             if manual is not None:
-                grads = manual.backward(alive)  # the gradients autograd would compute below
+                manual.backward(alive)  # autograd's gradients below, into the flat buffer
             else:
                 torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
             # on a CPU the check is free and skips the masking; on a GPU it would sync per step
-            everyone_alive = device.type == "cpu" and bool(alive.all())
-            if grads is None:
-                grads = {n: torch.zeros_like(p) if p.grad is None else p.grad for n, p in params.items()}
-            for group in groups:
-                for lo, hi in spans:
-                    parts = [
-                        _members(values, group, lo, hi, whole)
-                        for values in (params, grads, exp_avg, exp_avg_sq)
-                    ]
-                    _update_members(scalars, step, *parts, None if everyone_alive else alive[lo:hi], lo, hi)
-            for p in params.values():
-                p.grad = None
+            mask = None if device.type == "cpu" and bool(alive.all()) else alive
+            if flat is not None:
+                _update_members(scalars, step, *flat.update_lists(), mask, 0, members)
+            else:
+                _update_groups(scalars, step, params, exp_avg, exp_avg_sq, groups, spans, whole, mask)
         steps_run = step + 1
         if steps_run % ALL_DEAD_CHECK == 0 and not bool(alive.any()):
             break

@@ -52,7 +52,7 @@ class StackedMLP:
     """The forward and backward of P stacked MLPs (see the module docstring) into reused buffers.
 
     Call :meth:`loss` then :meth:`backward` once per step; the returned gradients live in
-    buffers that the next step overwrites.
+    buffers that the next step overwrites (its own, or those given to :meth:`bind`).
     """
 
     def __init__(self, model: nn.Sequential, params: dict[str, Tensor]) -> None:
@@ -67,6 +67,16 @@ class StackedMLP:
         self.grads = {name: torch.empty_like(p) for name, p in params.items()}
         self._buffers: dict[int, dict[str, list[Tensor] | Tensor]] = {}
         self._saved: dict[str, Tensor] | None = None
+
+    def bind(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
+        """From now on read the parameters from ``params`` and write the gradients into
+        ``grads`` (tensors shaped like the current parameters, by name: e.g. the views of flat
+        buffers, :mod:`workers.population_flat`)."""
+        shapes = {n: p.shape for n, p in self.params.items()}
+        for given in (params, grads):
+            if {n: t.shape for n, t in given.items()} != shapes:
+                raise ValueError("StackedMLP.bind: tensors must match the parameters by name and shape")
+        self.params, self.grads = params, grads
 
     def _buffers_for(self, batch: int) -> dict:
         if batch not in self._buffers:
