@@ -121,7 +121,9 @@ class ClassificationRuntime:
             return None
         cached = cursors.epoch_batches
         if cached is None or cached[0] is not orders:
-            cursors.epoch_batches = (orders, (self.data.x_train[orders], self.data.y_train[orders]))
+            rows = orders.reshape(-1)  # index_select copies whole rows: ~7x advanced indexing on a CPU
+            x = self.data.x_train.index_select(0, rows).view(*orders.shape, *self.data.x_train.shape[1:])
+            cursors.epoch_batches = (orders, (x, self.data.y_train.index_select(0, rows).view(orders.shape)))
         return cursors.epoch_batches[1]  # type: ignore[return-value]
 
     def population_batch(
