@@ -3,8 +3,9 @@
 Reference: what the population loop did before (and still does for other models):
 ``ClassificationRuntime.population_loss`` (stacked forward + ``F.cross_entropy``) and
 ``torch.where(alive, loss, 0).sum().backward()``. Batches of 7 (the division of the mean's
-backward is inexact) and of 4, a frozen member, both activations, and two steps on the same
-buffers.
+backward is inexact) and of 4, a frozen member, both activations, and steps on the same
+buffers (a frozen member after an all-alive step of the same batch size, whose seed is reused
+only while every member is alive).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def test_loss_and_gradients_are_autograds_bit_for_bit(sizes, activation):
     runtime: ClassificationRuntime = TASKS["digits"].runtime("unused", "val", torch.device("cpu"))
     manual = StackedMLP(template, {n: p.detach().clone() for n, p in params.items()})
     gen = torch.Generator().manual_seed(5)
-    for batch, alive in ((7, torch.tensor([True, False, True])), (4, torch.tensor([True, True, True]))):
+    steps = ((7, [1, 0, 1]), (4, [1, 1, 1]), (4, [0, 1, 1]), (4, [1, 1, 1]))
+    for batch, alive in ((b, torch.tensor(a, dtype=torch.bool)) for b, a in steps):
         x = torch.randn(3, batch, sizes[0], generator=gen) * 3
         y = torch.randint(0, sizes[-1], (3, batch), generator=gen)
         loss = runtime.population_loss(template, params, {}, (x, y), [])

@@ -107,9 +107,9 @@ class StackedMLP:
             h = z
         logits = h.flatten(0, 1)
         log_probs = torch._log_softmax(logits, 1, False, out=buf["log_probs"])
-        nll = torch.ops.aten.nll_loss_forward(log_probs, y.flatten(), None, 0, IGNORE_INDEX)
-        per_example, total_weight = nll
-        self._saved = {"x": x, "y": y, "total_weight": total_weight, "buf": buf}
+        labels = y.flatten()
+        per_example, total_weight = torch.ops.aten.nll_loss_forward(log_probs, labels, None, 0, IGNORE_INDEX)
+        self._saved = {"x": x, "y": y, "labels": labels, "total_weight": total_weight, "buf": buf}
         return per_example.view(y.shape).mean(1)
 
     @torch.no_grad()
@@ -119,10 +119,16 @@ class StackedMLP:
             raise RuntimeError("StackedMLP.backward needs a loss first")
         x, y, buf = self._saved["x"], self._saved["y"], self._saved["buf"]
         members, batch = y.shape
-        seed = torch.where(alive, torch.ones((), dtype=x.dtype, device=x.device).expand(members), 0.0)
-        per_example = (seed.unsqueeze(1).expand(members, batch) / batch).reshape(-1)  # mean's backward
+        everyone = bool(alive.all())  # the usual case: the seed of the last such step, reused
+        per_example = buf.get("seed_all_alive") if everyone else None
+        if per_example is None:
+            seed = torch.where(alive, torch.ones((), dtype=x.dtype, device=x.device).expand(members), 0.0)
+            per_example = (seed.unsqueeze(1).expand(members, batch) / batch).reshape(-1)  # mean's backward
+            if everyone:
+                buf["seed_all_alive"] = per_example
+        saved = self._saved
         g = torch.ops.aten.nll_loss_backward(
-            per_example, buf["log_probs"], y.flatten(), None, 0, IGNORE_INDEX, self._saved["total_weight"]
+            per_example, buf["log_probs"], saved["labels"], None, 0, IGNORE_INDEX, saved["total_weight"]
         )
         g = torch.ops.aten._log_softmax_backward_data(g, buf["log_probs"], 1, x.dtype)
         g = g.view(members, batch, -1)
