@@ -17,7 +17,7 @@ import torch
 
 from optimizers.baselines import ADAM, EVO_SEED_BEST, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
-from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
+from optimizers.rule import bias_correction, population_update_, rule_coefficients, scheduled_lr, step_scalars
 from workers.population_scalars import PopulationScalars
 
 STEPS = 40
@@ -86,3 +86,19 @@ def test_cached_scalars_are_the_rules_per_step_values():
         assert torch.equal(
             s["bc2"][0].flatten(), torch.where(coef["bias_correction"], 1.0 - coef["beta2"] ** (k + 1), 1.0)
         )
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 40, 333, 1000])
+def test_all_steps_table_is_the_per_step_calls(steps):
+    """On a CPU the table's rates and decay factors are built for all steps at once; they must
+    be the values of the per-step calls population_update_ makes, for every step."""
+    genomes = _genomes()
+    coef = rule_coefficients([g.to_seed_dict() for g in genomes])
+    cached = PopulationScalars(coef, steps)
+    assert cached.table["lr"].shape == cached.table["bc1"].shape == (steps, len(genomes))
+    for k in range(steps):
+        s = step_scalars(coef, scheduled_lr(coef, k, steps))
+        assert torch.equal(cached.table["lr"][k], s["lr"]), k
+        assert torch.equal(cached.table["decay"][k], s["decay"]), k
+        for key, beta in (("bc1", coef["beta1"]), ("bc2", coef["beta2"])):
+            assert torch.equal(cached.table[key][k], bias_correction(beta, k + 1, coef["bias_correction"])), k
