@@ -179,6 +179,7 @@ def train_population(
     # parameter at a time, which bounds the update's temporaries by the largest parameter
     groups = [names] if convolution_free(template) else [[n] for n in names]
     steps_run = 0
+    everyone = device.type == "cpu"  # every member alive so far; known on a CPU only (a free host read)
     for step in range(steps):
         batch = runtime.population_batch(cursors, streams)
         for lo, hi in spans:
@@ -195,16 +196,17 @@ def train_population(
                 )  # [c]
             healthy = torch.isfinite(loss) & (loss <= bounds[lo:hi])
             losses[step, lo:hi] = loss.detach()
-            newly = alive[lo:hi] & ~healthy
-            diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
-            alive[lo:hi] &= healthy
+            if not (everyone and bool(healthy.all())):  # the bookkeeping of divergence, if any
+                newly = alive[lo:hi] & ~healthy
+                diverged_at[lo:hi] = torch.where(newly, step, diverged_at[lo:hi])
+                alive[lo:hi] &= healthy
+                everyone = everyone and bool(alive.all())
             if manual is not None:
                 manual.backward(alive)  # autograd's gradients below, into the flat buffer
             else:
                 torch.where(alive[lo:hi], loss, 0.0).sum().backward()
         with torch.no_grad():
-            # on a CPU the check is free and skips the masking; on a GPU it would sync per step
-            mask = None if device.type == "cpu" and bool(alive.all()) else alive
+            mask = None if everyone else alive  # on a CPU while every member is alive: no masking
             if flat is not None:
                 _update_members(scalars, step, *flat.update_lists(), mask, 0, members)
             else:
