@@ -112,7 +112,9 @@ class ClassificationRuntime:
         """The members' whole epoch ``x_train[orders]``, ``y_train[orders]`` gathered once per
         epoch (one gather instead of one per step; each step's batch is a slice of it, the same
         values); None for augmented data, cursors out of step, or epochs above
-        ``EPOCH_GATHER_BYTES``."""
+        ``EPOCH_GATHER_BYTES``. A new epoch is gathered into the last epoch's tensors (whose
+        batches are used up by then): fresh multi-MB tensors cost page faults, on a CPU as
+        much as the gather itself."""
         orders = cursors.orders
         if self.augment or cursors.span is None or orders is None:
             return None
@@ -122,8 +124,12 @@ class ClassificationRuntime:
         cached = cursors.epoch_batches
         if cached is None or cached[0] is not orders:
             rows = orders.reshape(-1)  # index_select copies whole rows: ~7x advanced indexing on a CPU
-            x = self.data.x_train.index_select(0, rows).view(*orders.shape, *self.data.x_train.shape[1:])
-            cursors.epoch_batches = (orders, (x, self.data.y_train.index_select(0, rows).view(orders.shape)))
+            x_train, y_train = self.data.x_train, self.data.y_train
+            last = None if cached is None or cached[0].shape != orders.shape else cached[1]
+            x_out = None if last is None else last[0].view(-1, *x_train.shape[1:])
+            x = torch.index_select(x_train, 0, rows, out=x_out).view(*orders.shape, *x_train.shape[1:])
+            y = torch.index_select(y_train, 0, rows, out=None if last is None else last[1].view(-1))
+            cursors.epoch_batches = (orders, (x, y.view(orders.shape)))
         return cursors.epoch_batches[1]  # type: ignore[return-value]
 
     def population_batch(
