@@ -110,6 +110,24 @@ def _update_members(
             x.copy_(torch.where(k, x, old))
 
 
+def _update_flat(scalars: PopulationScalars, step: int, flat: FlatPopulation, alive: Tensor | None) -> None:
+    """One update of the flat buffers, in place; frozen members (``alive`` False; None: every
+    member is alive) keep their parameters and moments: their rows of the three states are
+    put back after the update. The update is element-wise, so what it computes for a frozen
+    member (from whatever gradient) touches no other member's numbers: those are the numbers
+    of :func:`_update_members`' masking, with row copies of the frozen members only instead
+    of three copies of everything and a masked copy of the gradients."""
+    p, g, m, v = flat.update_lists()
+    if alive is None:
+        scalars.update_(step, p, g, m, v)
+        return
+    frozen = (~alive).nonzero().flatten()
+    saved = [x[0][frozen] for x in (p, m, v)]
+    scalars.update_(step, p, g, m, v)
+    for x, old in zip((p, m, v), saved, strict=True):
+        x[0][frozen] = old
+
+
 def _update_groups(
     scalars: PopulationScalars,
     step: int,
@@ -208,7 +226,7 @@ def train_population(
         with torch.no_grad():
             mask = None if everyone else alive  # on a CPU while every member is alive: no masking
             if flat is not None:
-                _update_members(scalars, step, *flat.update_lists(), mask, 0, members)
+                _update_flat(scalars, step, flat, mask)
             else:
                 _update_groups(scalars, step, params, exp_avg, exp_avg_sq, groups, spans, whole, mask)
         steps_run = step + 1
