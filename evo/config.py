@@ -90,11 +90,20 @@ class EvaluationConfig(_Section):
     funnel: list[FunnelRung] | None = Field(
         None, min_length=1, description="Rungs of increasing cost new genomes climb (evo.funnel); None: off."
     )
+    lr_recentre: bool = Field(
+        False, description="Breed from parents with lr re-centred on the training tasks (evo.lr_recentre)."
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _step_list(cls, data: Any) -> Any:
         return expand_step_list(data)
+
+    @model_validator(mode="after")
+    def _recentre_needs_multipliers(self) -> EvaluationConfig:
+        if self.lr_recentre and len(self.lr_multipliers) < 2:
+            raise ValueError("lr_recentre needs at least two lr_multipliers")
+        return self
 
     @field_validator("lr_multipliers")
     @classmethod

@@ -43,6 +43,7 @@ from evo.ga import GAState, GeneticAlgorithm, Individual
 from evo.generation_timing import GenerationClock, executor_width
 from evo.holdout import holdout_config, holdout_keys, missing_holdout
 from evo.lease import RunLease
+from evo.lr_recentre import recentred_parents
 from evo.lr_variants import genome_variant_specs, grid_rows
 from evo.ranking import best
 from evo.selection import extra_specs, missing_extra
@@ -356,7 +357,8 @@ class Driver:
                 fitness = self.population_fitness(population)
             stats = population_stats(fitness)
         with clock.ga():
-            next_state = self.ga.tell(state, fitness)
+            parents = recentred_parents(self.store, self.cfg, population)
+            next_state = self.ga.tell(state, fitness, parents)
         self.evaluate_holdout(g, population, fitness, specs, clock)
         state_json = next_state.model_dump(mode="json")
         with clock.store():  # the close itself counts in the next generation's wall time

@@ -128,8 +128,14 @@ class GeneticAlgorithm:
         """True when ``state.population`` is the last generation to evaluate."""
         return state.generation >= self.params.generations - 1
 
-    def tell(self, state: GAState, fitness: Sequence[float] | np.ndarray) -> GAState:
+    def tell(
+        self, state: GAState, fitness: Sequence[float] | np.ndarray, parents: Sequence[Genome] | None = None
+    ) -> GAState:
         """Record ``fitness`` (one value per individual, higher is better) and breed.
+
+        ``parents`` (one genome per individual, e.g. lr re-centred by :mod:`evo.lr_recentre`)
+        replaces each individual's genome as a crossover parent; elites and best-so-far keep
+        the evaluated genomes. None: breed from the population itself.
 
         Returns:
             The next state: ``generation + 1``, a new population of ``size``,
@@ -141,6 +147,9 @@ class GeneticAlgorithm:
         population = state.population
         if len(fitness) != len(population):
             raise ValueError(f"got {len(fitness)} fitness values for {len(population)} individuals")
+        if parents is not None and len(parents) != len(population):
+            raise ValueError(f"got {len(parents)} parents for {len(population)} individuals")
+        breed = [ind.genome for ind in population] if parents is None else list(parents)
         ranked = ranking_fitness(fitness)
 
         best_genome, best_fitness = state.best_genome, state.best_fitness
@@ -158,7 +167,7 @@ class GeneticAlgorithm:
         while len(offspring) < self.params.size:
             i = tournament_select(rng, ranked, self.params.tournament_k)
             j = tournament_select(rng, ranked, self.params.tournament_k)
-            child = crossover(rng, population[i].genome, population[j].genome, self.params.fix_crossover_bias)
+            child = crossover(rng, breed[i], breed[j], self.params.fix_crossover_bias)
             mutant = mutate(rng, child, state.generation, self.params.generations, terms)
             origin: Origin = "crossover" if mutant == child else "mutation"
             offspring.append(Individual(genome=mutant, origin=origin, parents=(hashes[i], hashes[j])))
