@@ -227,6 +227,12 @@ def main(argv: list[str] | None = None) -> None:
         f"lr_multipliers {picked['lr_multipliers']}, lr_aggregate {picked['lr_aggregate']}, normalize "
         f"{picked['normalize']}; training tasks {', '.join(picked['tasks'])}): `{picked['hash'][:10]}` "
         f"(training fitness {picked['training_fitness']:.4f}): {picked['describe']}"
+        + (
+            f"; its lr re-centring factor on the training tasks (evo.lr_recentre) "
+            f"{picked['training_lr_centre']:.3g}"
+            if picked.get("training_lr_centre") is not None
+            else ""
+        )
         if picked
         else ""
     )

@@ -10,6 +10,10 @@ Two rankings, both on the run's training tasks T and seeds S under its budget ke
   E of all complete evolved genomes (so the task spread sigma_t is the run's, not one
   generation's). With ``lr_multipliers: [1]`` and ``normalize: none`` this is ``evo best``'s order.
 * ``raw``: ``evo best``'s order (:func:`evo.ranking.best`: mean fitness at the genome's own lr).
+* ``search_recentred``: the ``search`` rank-1 with its lr times its training re-centring factor c(g)
+  (:mod:`evo.lr_recentre`, the run's ``lr_recentre`` rule, ``geomean`` when it has none): the
+  genome the GA would breed from. With ``min`` c is one of the run's multipliers, so that genome's
+  training rows are stored; with ``geomean`` it may lie between them (not trained in the run).
 
 Also returns the run's ``evaluation.steps`` (the benchmark's default horizon).
 """
@@ -17,8 +21,11 @@ Also returns the run's ``evaluation.steps`` (the benchmark's default horizon).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from evo.config import JobConfig
+from evo.lr_recentre import recentre_factor, recentred
+from evo.lr_variants import genome_variant_keys, seed_values
 from evo.ranking import best
 from evo.selection import entry_fitness
 from optimizers.errors import EvoError, one_line
@@ -42,10 +49,29 @@ def pick(run: str, db: str, how: str = "search") -> tuple[Genome, float, int, di
             }  # fmt: skip
             if how == "raw":
                 return evolved[0].genome, evolved[0].fitness, cfg.evaluation.steps, settings
-            fitness = entry_fitness(store, cfg, {e.entry_key: e.genome for e in evolved})
+            rule = cfg.evaluation.lr_recentre if cfg.evaluation.lr_recentre != "none" else "geomean"
+            genomes = {e.entry_key: e.genome for e in evolved}
+            fitness = entry_fitness(store, cfg, genomes)
+            finite = {k: v for k, v in fitness.items() if math.isfinite(v)}
+            key = max(finite, key=lambda k: (finite[k], k))
+            centre = _training_centre(store, cfg, key, genomes[key], rule)
+            settings["training_lr_centre"] = centre
     except EvoError as exc:
         raise SystemExit(f"error: --run {run}: {one_line(exc)}") from None
-    genomes = {e.entry_key: e.genome for e in evolved}
-    finite = {k: v for k, v in fitness.items() if math.isfinite(v)}
-    key = max(finite, key=lambda k: (finite[k], k))
+    if how == "search_recentred" and centre is not None:
+        settings["recentred_by"] = rule
+        return recentred(genomes[key], centre), finite[key], cfg.evaluation.steps, settings
     return genomes[key], finite[key], cfg.evaluation.steps, settings
+
+
+def _training_centre(
+    store: Store, cfg: JobConfig, key: str, genome: Genome, rule: Literal["geomean", "min"]
+) -> float | None:
+    """c(g) of :mod:`evo.lr_recentre` on the training tasks (None with one lr multiplier):
+    1 when the genome's own lr is, in log mean, its per-task tuned lr on the training tasks."""
+    mults = cfg.evaluation.lr_multipliers
+    if len(mults) < 2:
+        return None
+    keys = genome_variant_keys(genome, key, mults)
+    values = seed_values(store.evaluations(keys, cfg.budget_key, tasks=list(cfg.tasks)))
+    return recentre_factor([values.get(k, {}) for k in keys], mults, cfg.tasks, cfg.evaluation.seeds, rule)
