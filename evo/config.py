@@ -90,8 +90,8 @@ class EvaluationConfig(_Section):
     funnel: list[FunnelRung] | None = Field(
         None, min_length=1, description="Rungs of increasing cost new genomes climb (evo.funnel); None: off."
     )
-    lr_recentre: bool = Field(
-        False, description="Breed from parents with lr re-centred on the training tasks (evo.lr_recentre)."
+    lr_recentre: Literal["none", "geomean", "min"] = Field(
+        "none", description="Breed from parents with lr re-centred on the training tasks (evo.lr_recentre)."
     )
 
     @model_validator(mode="before")
@@ -101,7 +101,7 @@ class EvaluationConfig(_Section):
 
     @model_validator(mode="after")
     def _recentre_needs_multipliers(self) -> EvaluationConfig:
-        if self.lr_recentre and len(self.lr_multipliers) < 2:
+        if self.lr_recentre != "none" and len(self.lr_multipliers) < 2:
             raise ValueError("lr_recentre needs at least two lr_multipliers")
         return self
 

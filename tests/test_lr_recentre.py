@@ -24,7 +24,7 @@ MULTS = [0.3, 1.0, 3.0]
 RECENTRE = {
     "evaluation__lr_multipliers": MULTS,
     "evaluation__lr_aggregate": "best",
-    "evaluation__lr_recentre": True,
+    "evaluation__lr_recentre": "geomean",
     "population__generations": 2,
 }
 
@@ -45,6 +45,8 @@ def test_factor_is_the_geometric_mean_of_the_per_task_best_multipliers() -> None
     assert recentre_factor(variants, MULTS, tasks, [0, 1]) == pytest.approx(expected, rel=1e-12)
     assert recentre_factor(variants, MULTS, ["a"], [0, 1]) == pytest.approx(0.3, rel=1e-12)
     assert recentre_factor(variants, MULTS, ["a", "b"], [0, 1]) == pytest.approx(math.sqrt(0.9), rel=1e-12)
+    assert recentre_factor(variants, MULTS, tasks, [0, 1], "min") == 0.3
+    assert recentre_factor(variants, MULTS, ["b", "c"], [0, 1], "min") == 3.0
 
 
 def test_tasks_without_a_finite_choice_do_not_count_and_none_leaves_the_lr() -> None:
@@ -109,6 +111,25 @@ def test_driver_breeds_generation_one_from_recentred_parents(tmp_path) -> None:
     assert stored != [ind.genome for ind in ga.tell(state0, fitness).population]
 
 
+def test_min_recentring_breeds_from_the_smallest_per_task_multiplier(tmp_path) -> None:
+    cfg = parse_config(tiny_config(**{**RECENTRE, "evaluation__lr_recentre": "min"}))
+    store = Store(f"sqlite:///{tmp_path / 'evo.db'}")
+    run = create_run(store, cfg, "t")
+    with InlineExecutor(max_retries=0) as executor:
+        Driver(store, run, executor).run()
+    ga = GeneticAlgorithm(cfg.population)
+    state0 = ga.init(cfg.seed)
+    population = ga.ask(state0)
+    genomes = {ind.key: ind.genome for ind in population}
+    keys = [k for key, g in genomes.items() for k in genome_variant_keys(g, key, MULTS)]
+    values = seed_values(store.evaluations(keys, cfg.budget_key))
+    factors = recentre_factors(values, genomes, MULTS, TASKS, cfg.evaluation.seeds, "min")
+    assert factors != recentre_factors(values, genomes, MULTS, TASKS, cfg.evaluation.seeds)
+    parents = [recentred(ind.genome, factors[ind.key]) for ind in population]
+    expected = ga.tell(state0, population_fitness(store, cfg, population), parents)
+    assert [i.genome for i in store.individuals(run.id, 1)] == [ind.genome for ind in expected.population]
+
+
 def test_resume_after_a_crash_is_exact_with_recentring(tmp_path) -> None:
     (tmp_path / "ref").mkdir()
     ref_store = Store(f"sqlite:///{tmp_path / 'ref' / 'evo.db'}")
@@ -126,4 +147,4 @@ def test_resume_after_a_crash_is_exact_with_recentring(tmp_path) -> None:
 
 def test_recentring_needs_several_multipliers() -> None:
     with pytest.raises(ConfigError, match="lr_recentre needs at least two lr_multipliers"):
-        parse_config(tiny_config(evaluation__lr_recentre=True))
+        parse_config(tiny_config(evaluation__lr_recentre="min"))
