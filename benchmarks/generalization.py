@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", help="also the rank-1 evolved genome of this stored run (needs --db)")
     parser.add_argument("--db", default="sqlite:///runs/evo.db", help="store of --run")
     parser.add_argument(
-        "--pick", choices=("search", "raw"), default="search", help="--run's ranking (training only)"
+        "--pick", choices=("search", "raw", "search_recentred"), default="search",
+        help="--run's ranking (training only)",
     )
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--seeds", type=int, default=5)
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         + (
             f"; its lr re-centring factor on the training tasks (evo.lr_recentre) "
             f"{picked['training_lr_centre']:.3g}"
+            + (" (the candidate: the genome, lr times that)" if picked.get("recentred_by") else "")
             if picked.get("training_lr_centre") is not None
             else ""
         )

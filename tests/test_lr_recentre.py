@@ -148,3 +148,24 @@ def test_resume_after_a_crash_is_exact_with_recentring(tmp_path) -> None:
 def test_recentring_needs_several_multipliers() -> None:
     with pytest.raises(ConfigError, match="lr_recentre needs at least two lr_multipliers"):
         parse_config(tiny_config(evaluation__lr_recentre="min"))
+
+
+def test_recentred_pick_is_the_rank1_at_its_training_min_multiplier(tmp_path, monkeypatch) -> None:
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    sys.modules.pop("generalization_pick", None)
+    from generalization_pick import pick
+
+    cfg = parse_config(tiny_config(**{**RECENTRE, "evaluation__lr_recentre": "min"}))
+    url = f"sqlite:///{tmp_path / 'evo.db'}"
+    store = Store(url)
+    with InlineExecutor(max_retries=0) as executor:
+        Driver(store, create_run(store, cfg, "t"), executor).run()
+    store.close()
+    genome, fitness, _, settings = pick("t", url, "search")
+    moved, same_fitness, _, moved_settings = pick("t", url, "search_recentred")
+    centre = settings["training_lr_centre"]
+    assert centre in MULTS and moved_settings["recentred_by"] == "min" and same_fitness == fitness
+    assert moved == recentred(genome, centre)
