@@ -88,8 +88,11 @@ def test_tell_breeds_from_the_given_parents_and_keeps_elites() -> None:
         ga.tell(state, fitness, parents[:3])
 
 
-def test_driver_breeds_generation_one_from_recentred_parents(tmp_path) -> None:
-    cfg = parse_config(tiny_config(**RECENTRE))
+def _generation_zero(tmp_path, overrides: dict):
+    """A finished run of ``tiny_config(**overrides)`` and what generation 1 was bred from:
+    (cfg, store, run, ga, its initial state, generation 0's population, the stored lr variants'
+    seed values, the population's genomes by key)."""
+    cfg = parse_config(tiny_config(**overrides))
     store = Store(f"sqlite:///{tmp_path / 'evo.db'}")
     run = create_run(store, cfg, "t")
     with InlineExecutor(max_retries=0) as executor:
@@ -97,11 +100,16 @@ def test_driver_breeds_generation_one_from_recentred_parents(tmp_path) -> None:
     ga = GeneticAlgorithm(cfg.population)
     state0 = ga.init(cfg.seed)
     population = ga.ask(state0)
-    assert [i.genome for i in store.individuals(run.id, 0)] == [i.genome for i in population]
-    fitness = population_fitness(store, cfg, population)
     genomes = {ind.key: ind.genome for ind in population}
     keys = [k for key, g in genomes.items() for k in genome_variant_keys(g, key, MULTS)]
     values = seed_values(store.evaluations(keys, cfg.budget_key))
+    return cfg, store, run, ga, state0, population, values, genomes
+
+
+def test_driver_breeds_generation_one_from_recentred_parents(tmp_path) -> None:
+    cfg, store, run, ga, state0, population, values, genomes = _generation_zero(tmp_path, RECENTRE)
+    assert [i.genome for i in store.individuals(run.id, 0)] == [i.genome for i in population]
+    fitness = population_fitness(store, cfg, population)
     factors = recentre_factors(values, genomes, MULTS, TASKS, cfg.evaluation.seeds)
     assert any(f != pytest.approx(1.0) for f in factors.values())  # the run did re-centre someone
     parents = [recentred(ind.genome, factors[ind.key]) for ind in population]
@@ -112,17 +120,8 @@ def test_driver_breeds_generation_one_from_recentred_parents(tmp_path) -> None:
 
 
 def test_min_recentring_breeds_from_the_smallest_per_task_multiplier(tmp_path) -> None:
-    cfg = parse_config(tiny_config(**{**RECENTRE, "evaluation__lr_recentre": "min"}))
-    store = Store(f"sqlite:///{tmp_path / 'evo.db'}")
-    run = create_run(store, cfg, "t")
-    with InlineExecutor(max_retries=0) as executor:
-        Driver(store, run, executor).run()
-    ga = GeneticAlgorithm(cfg.population)
-    state0 = ga.init(cfg.seed)
-    population = ga.ask(state0)
-    genomes = {ind.key: ind.genome for ind in population}
-    keys = [k for key, g in genomes.items() for k in genome_variant_keys(g, key, MULTS)]
-    values = seed_values(store.evaluations(keys, cfg.budget_key))
+    overrides = {**RECENTRE, "evaluation__lr_recentre": "min"}
+    cfg, store, run, ga, state0, population, values, genomes = _generation_zero(tmp_path, overrides)
     factors = recentre_factors(values, genomes, MULTS, TASKS, cfg.evaluation.seeds, "min")
     assert factors != recentre_factors(values, genomes, MULTS, TASKS, cfg.evaluation.seeds)
     parents = [recentred(ind.genome, factors[ind.key]) for ind in population]

@@ -11,14 +11,12 @@ accuracies and the final parameters must be equal, not close.
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
-from optimizers.baselines import ADAM, EVO_SEED_BEST, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from optimizers.rule import rule_coefficients
+from tests.genome_strategies import varied_genomes
 from workers.population import train_population
 from workers.population_flat import FlatPopulation
 from workers.population_scalars import PopulationScalars
@@ -29,21 +27,8 @@ DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)
 
 
 def _genomes() -> list[Genome]:
-    rng = random.Random(11)
-    out = [ADAM, EVO_SEED_BEST, SGD_MOMENTUM, DIVERGER]
-    for i in range(len(Term)):
-        terms = (list(Term)[i], rng.choice(list(Term)))
-        out.append(
-            Genome(
-                term_types=terms, alphas=(rng.uniform(0.2, 1.5), rng.uniform(-0.5, 1.0)),
-                lr_log10=rng.uniform(-3.5, -2.0), beta1=rng.uniform(0.8, 0.95), beta2=rng.uniform(0.9, 0.999),
-                eps_log10=rng.uniform(-8, -5), wd_log10=rng.uniform(-4, -2),
-                use_m=i % 4 != 1, use_v=i % 4 != 2,
-                use_bias_correction=i % 2 == 0, use_gradient_clipping=i % 3 == 0, clip_value=0.05,
-                use_warmup=i % 3 == 1, warmup_steps=rng.randint(3, 15), use_cosine_decay=i % 2 == 1,
-            )
-        )  # fmt: skip
-    return out  # 13 members
+    """13 members: Adam, evo_seed_best, SGD momentum, a two-term genome per term, the diverger."""
+    return [*varied_genomes(11, alpha_max=1.5, lr_log10_max=-2.0), DIVERGER]
 
 
 def _train(runtime, genomes, steps, flat: bool):

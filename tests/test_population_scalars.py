@@ -10,14 +10,12 @@ unused moments, so every cached scalar is read.
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
-from optimizers.baselines import ADAM, EVO_SEED_BEST, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from optimizers.rule import bias_correction, population_update_, rule_coefficients, scheduled_lr, step_scalars
+from tests.genome_strategies import varied_genomes
 from workers.population_scalars import PopulationScalars
 
 STEPS = 40
@@ -25,21 +23,7 @@ SHAPES = ((5, 3), (4,), (2, 3, 2))
 
 
 def _genomes() -> list[Genome]:
-    rng = random.Random(7)
-    out = [ADAM, EVO_SEED_BEST, SGD_MOMENTUM]
-    for i in range(9):
-        terms = (list(Term)[i % len(Term)], rng.choice(list(Term)))
-        out.append(
-            Genome(
-                term_types=terms, alphas=(rng.uniform(0.2, 2.0), rng.uniform(-0.5, 1.0)),
-                lr_log10=rng.uniform(-3.5, -1.5), beta1=rng.uniform(0.8, 0.95), beta2=rng.uniform(0.9, 0.999),
-                eps_log10=rng.uniform(-8, -5), wd_log10=rng.uniform(-4, -2),
-                use_m=i % 4 != 1, use_v=i % 4 != 2,
-                use_bias_correction=i % 2 == 0, use_gradient_clipping=i % 3 == 0, clip_value=0.05,
-                use_warmup=i % 3 == 1, warmup_steps=rng.randint(3, 15), use_cosine_decay=i % 2 == 1,
-            )
-        )  # fmt: skip
-    return out
+    return varied_genomes(7, alpha_max=2.0, lr_log10_max=-1.5)
 
 
 def _state(members: int) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
