@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Float, cast, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -450,9 +451,17 @@ class Store:
         One GROUP BY per chunk of keys (or, with ``run_id``, one for all the entries of that
         run, ``entry_keys`` unused), so ranking reads one small row per entry and task, not
         one per seed, and no metrics JSON. Order is unspecified; pairs without a stored seed
-        are absent.
+        are absent. Each sum adds its seeds in one order whatever the query's plan (floating
+        point addition is not associative: a whole-run query and a by-key one must agree to
+        the last bit, or exact ties would rank by rounding): PostgreSQL sums in seed order
+        (``sum(fitness ORDER BY seed)``); SQLite (no ordered aggregates before 3.44) groups
+        through the unique index ``uq_evaluations_key`` (entry, task, seed, budget), so in
+        seed order in both.
         """
         e = EvaluationRow
+        summand = e.fitness
+        if self._engine.dialect.name == "postgresql":
+            summand = aggregate_order_by(e.fitness, e.seed)
         scope = (e.budget_key == budget_key, e.task.in_(list(tasks)), e.seed.in_(list(seeds)))
         if run_id is None:
             keys = list(dict.fromkeys(entry_keys))
@@ -465,7 +474,7 @@ class Store:
                 TaskTotal(key, task, float(total or 0.0), n, n - n_values)
                 for where in filters
                 for key, task, total, n, n_values in connection.execute(
-                    select(e.entry_key, e.task, func.sum(e.fitness), func.count(), func.count(e.fitness))
+                    select(e.entry_key, e.task, func.sum(summand), func.count(), func.count(e.fitness))
                     .where(where, *scope)
                     .group_by(e.entry_key, e.task)
                 ).all()
@@ -476,8 +485,8 @@ class Store:
     ) -> list[EntryEstimate]:
         """Per entry of run ``run_id`` with a stored seed in scope: one :class:`EntryEstimate`.
 
-        One GROUP BY per entry in the database (over the covering index
-        ``ix_evaluations_scope``), so a run of E entries on T tasks ships E small rows, not
+        One GROUP BY per entry in the database (through the unique index
+        ``uq_evaluations_key``), so a run of E entries on T tasks ships E small rows, not
         E x T: the first pass of ranking a large run (:mod:`evo.ranking_bands`). Order is
         unspecified.
         """
