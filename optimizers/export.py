@@ -1,11 +1,12 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the source of :mod:`optimizers.rule` verbatim, its maths docstring
-included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
+The file contains the source of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
+:mod:`optimizers.rule_optimizer` verbatim (their imports of one another dropped), the rule's
+maths docstring included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
 exactly; ``foreach=False``: bit for bit the workers' trajectory), a header recording where
 the genome came from (:class:`Provenance`: run,
 generation, canonical hash, parents, fitness per task next to the fixed entries', evo
-version) and a small :class:`~optimizers.rule.RuleOptimizer` subclass with the genome baked
+version) and a small :class:`~optimizers.rule_optimizer.RuleOptimizer` subclass with the genome baked
 in, taking torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It
 imports only ``torch`` and ``math``.
 
@@ -22,16 +23,32 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
+import re
 from importlib import metadata
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizers import rule
+from optimizers import rule, rule_fast, rule_optimizer
 from optimizers.genome import Genome
 from optimizers.output_paths import writing
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
+OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
+"""An import of one rule module by another: the exported file holds them all in one."""
+
+
+def rule_source() -> tuple[str, str]:
+    """(the rule's maths docstring, the code of the three rule modules as one module): the
+    rule's body with its imports, then each other module's code without its docstring and
+    imports (``math``/``torch`` come from the rule's own)."""
+    _, doc, body = inspect.getsource(rule).split('"""', 2)
+    parts = [body.strip("\n")]
+    for module in (rule_fast, rule_optimizer):
+        code = inspect.getsource(module).split('"""', 2)[2]
+        code = OWN_IMPORT.sub("", re.sub(r"^import (math|torch)\n", "", code, flags=re.MULTILINE))
+        parts.append(code.strip("\n"))
+    return doc, "\n\n\n".join(parts) + "\n"
 
 
 class FitnessRow(BaseModel):
@@ -83,7 +100,8 @@ Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler
     # foreach=None/True: the fast multi-tensor formulation; foreach=False: the exact one,
     # bit for bit what evo evaluated (the two differ by rounding only).
 
-The update rule below is copied verbatim from evo's optimizers/rule.py:
+The update rule below is copied verbatim from evo's optimizers/rule.py, rule_fast.py and
+rule_optimizer.py:
 {rule_doc}"""
 {rule_source}
 
@@ -181,8 +199,8 @@ def render_optimizer_source(
         raise ValueError(f"Invalid total_steps: {total_steps!r}")
     seed = genome.to_seed_dict()
     items = ", ".join(f"{key!r}: {_literal(value)}" for key, value in seed.items())
-    _, rule_doc, rule_body = inspect.getsource(rule).split('"""', 2)
-    own = rule._genome_hyperparameters(seed)
+    rule_doc, rule_body = rule_source()
+    own = rule_optimizer._genome_hyperparameters(seed)
     values = {
         "lr": _literal(own["lr"]),
         "beta1": _literal(float(own["betas"][0])),

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from optimizers.genome import Genome
-from optimizers.rule import RuleOptimizer
+from optimizers.rule_optimizer import RuleOptimizer
 
 
 def as_genome(genome: Genome | Mapping[str, Any]) -> Genome:

@@ -21,30 +21,26 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Float, cast, func, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
 from storage.engine import WRITE_OPTION, describe, open_database, translate
 from storage.errors import DamagedRowError, RunExistsError, RunLeasedError, StorageError
+from storage.ranking_reads import RankingReads
 from storage.records import (
     FIXED_GENERATION,
     NAME_LENGTH,
     RUN_STATUSES,
-    EntryEstimate,
     EvaluationIn,
     EvaluationRecord,
     GenerationRecord,
     IndividualIn,
     IndividualRecord,
-    RunEntry,
     RunRecord,
     RunScope,
     RunStatus,
-    SeedResult,
-    TaskTotal,
 )
 from storage.schema import (
     SCHEMA_VERSION,
@@ -54,7 +50,6 @@ from storage.schema import (
     IndividualRow,
     Run,
     chunks,
-    nan_if_null,
     null_if_nan,
     parse_genome,
     utcnow,
@@ -63,7 +58,7 @@ from storage.schema import (
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
 
-class Store:
+class Store(RankingReads):
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
     ``read_only=True`` opens it for reading only: nothing is created, upgraded or written
@@ -395,116 +390,6 @@ class Store:
             return [row.record() for row in rows]
 
     # -- queries -------------------------------------------------------------------------
-    def run_entries(self, run_id: int) -> list[RunEntry]:
-        """The run's distinct entries (every generation's and its fixed ones), first seen first.
-
-        Ranking them is the caller's (``evo.ranking``, with the fitness of ``evo.fitness``).
-        """
-        with self._transaction(f"read the entries of run {run_id}") as s:
-            run = self._run_row(s, run_id)
-            members = s.connection().execute(  # Core rows: a big run has many members
-                select(IndividualRow.entry_key, IndividualRow.generation, IndividualRow.label,
-                       IndividualRow.genome_hash)
-                .where(IndividualRow.run_id == run.id)
-                .order_by(IndividualRow.generation, IndividualRow.slot)
-            ).all()
-        labels = {m.entry_key: m.label for m in members if m.generation == FIXED_GENERATION}
-        has_genome = {m.entry_key: m.genome_hash is not None for m in members}
-        return [
-            RunEntry(entry_key=k, label=labels.get(k), is_fixed=k in labels, has_genome=g)
-            for k, g in has_genome.items()
-        ]
-
-    def seed_results(
-        self, entry_keys: Sequence[str], budget_key: str, tasks: Sequence[str], seeds: Sequence[int]
-    ) -> list[SeedResult]:
-        """(entry_key, task, seed, fitness) of the stored results of ``entry_keys`` in that scope.
-
-        The light read behind ranking: no metrics JSON is loaded. Order is unspecified.
-        """
-        keys = list(dict.fromkeys(entry_keys))
-        with self._transaction("read seed fitness") as s:
-            return [
-                SeedResult(key, task, seed, nan_if_null(fitness))
-                for chunk in chunks(keys)
-                for key, task, seed, fitness in s.execute(
-                    select(EvaluationRow.entry_key, EvaluationRow.task, EvaluationRow.seed,
-                           EvaluationRow.fitness).where(
-                        EvaluationRow.entry_key.in_(chunk),
-                        EvaluationRow.budget_key == budget_key,
-                        EvaluationRow.task.in_(list(tasks)),
-                        EvaluationRow.seed.in_(list(seeds)),
-                    )
-                )
-            ]
-
-    def task_totals(
-        self,
-        entry_keys: Sequence[str],
-        budget_key: str,
-        tasks: Sequence[str],
-        seeds: Sequence[int],
-        run_id: int | None = None,
-    ) -> list[TaskTotal]:
-        """Per (entry_key, task): sum and counts of the stored seed fitness in that scope.
-
-        One GROUP BY per chunk of keys (or, with ``run_id``, one for all the entries of that
-        run, ``entry_keys`` unused), so ranking reads one small row per entry and task, not
-        one per seed, and no metrics JSON. Order is unspecified; pairs without a stored seed
-        are absent. Each sum adds its seeds in one order whatever the query's plan (floating
-        point addition is not associative: a whole-run query and a by-key one must agree to
-        the last bit, or exact ties would rank by rounding): PostgreSQL sums in seed order
-        (``sum(fitness ORDER BY seed)``); SQLite (no ordered aggregates before 3.44) groups
-        through the unique index ``uq_evaluations_key`` (entry, task, seed, budget), so in
-        seed order in both.
-        """
-        e = EvaluationRow
-        summand = e.fitness
-        if self._engine.dialect.name == "postgresql":
-            summand = aggregate_order_by(e.fitness, e.seed)
-        scope = (e.budget_key == budget_key, e.task.in_(list(tasks)), e.seed.in_(list(seeds)))
-        if run_id is None:
-            keys = list(dict.fromkeys(entry_keys))
-            filters = [e.entry_key.in_(chunk) for chunk in chunks(keys)]
-        else:
-            filters = [e.entry_key.in_(select(IndividualRow.entry_key).where(IndividualRow.run_id == run_id))]
-        with self._transaction("read task fitness totals") as s:
-            connection = s.connection()  # Core rows: the ORM's per-row work was most of the time
-            return [
-                TaskTotal(key, task, float(total or 0.0), n, n - n_values)
-                for where in filters
-                for key, task, total, n, n_values in connection.execute(
-                    select(e.entry_key, e.task, func.sum(summand), func.count(), func.count(e.fitness))
-                    .where(where, *scope)
-                    .group_by(e.entry_key, e.task)
-                ).all()
-            ]
-
-    def entry_estimates(
-        self, budget_key: str, tasks: Sequence[str], seeds: Sequence[int], run_id: int
-    ) -> list[EntryEstimate]:
-        """Per entry of run ``run_id`` with a stored seed in scope: one :class:`EntryEstimate`.
-
-        One GROUP BY per entry in the database (through the unique index
-        ``uq_evaluations_key``), so a run of E entries on T tasks ships E small rows, not
-        E x T: the first pass of ranking a large run (:mod:`evo.ranking_bands`). Order is
-        unspecified.
-        """
-        e = EvaluationRow
-        n = cast(func.count(), Float)
-        query = (
-            select(e.entry_key, func.count(), func.count() - func.count(e.fitness),
-                   func.sum(e.fitness) / n, func.sum(func.abs(e.fitness)) / n)
-            .where(e.entry_key.in_(select(IndividualRow.entry_key).where(IndividualRow.run_id == run_id)),
-                   e.budget_key == budget_key, e.task.in_(list(tasks)), e.seed.in_(list(seeds)))
-            .group_by(e.entry_key)
-        )  # fmt: skip
-        with self._transaction("read entry fitness estimates") as s:
-            return [
-                EntryEstimate(key, n_seeds, n_nan, nan_if_null(mean), nan_if_null(scale))
-                for key, n_seeds, n_nan, mean, scale in s.connection().execute(query).all()
-            ]
-
     def genomes(self, hashes: Sequence[str]) -> dict[str, Genome]:
         """The stored genomes among ``hashes`` (unknown hashes are left out).
 

@@ -18,7 +18,7 @@ from evo import operators as ops
 from evo.fitness import task_fitness
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome
-from optimizers.rule import RuleOptimizer
+from optimizers.rule_optimizer import RuleOptimizer
 from workers import budget_key
 from workers.fitness import mean_last_losses, seed_fitness
 

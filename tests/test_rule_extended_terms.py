@@ -20,7 +20,8 @@ from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, GenomeOptimizer
 from optimizers.fingerprint import fingerprint
 from optimizers.genome import EXTENDED_TERMS, SEED_TERMS, Genome, Term
 from optimizers.lion import Lion
-from optimizers.rule import TERM_NAMES, fast_coefficients
+from optimizers.rule import TERM_NAMES
+from optimizers.rule_fast import fast_coefficients
 
 FORMULATIONS = pytest.mark.parametrize("foreach", [False, None], ids=["exact-loop", "fast-multi-tensor"])
 STEPS = 60

@@ -18,16 +18,16 @@ import copy
 import pytest
 import torch
 
-import optimizers.rule as rule
+import optimizers.rule_optimizer as rule_optimizer
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
 from optimizers.rule import (
-    RuleOptimizer,
     bias_correction,
     rule_coefficients,
     rule_update_,
     scheduled_lr,
     step_scalars,
 )
+from optimizers.rule_optimizer import RuleOptimizer
 
 STEPS = 30
 SCHEDULED = Genome(
@@ -136,7 +136,7 @@ def assert_same(got: list[torch.Tensor], want: list[torch.Tensor], what: str) ->
 def test_exact_path_with_plan_is_bitwise_the_per_step_formulation(
     name: str, dtypes: str, edits: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rule, "CHUNK_ELEMENTS", 300)  # several runs of tensors per bucket
+    monkeypatch.setattr(rule_optimizer, "CHUNK_ELEMENTS", 300)  # several runs of tensors per bucket
     kinds = [torch.float32] * 5 if dtypes == "fp32" else [torch.float32, torch.float64] * 2 + [torch.float32]
     start, targets, twins = make_params(kinds)
     params = [torch.nn.Parameter(p) for p in start]
