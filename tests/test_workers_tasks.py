@@ -21,7 +21,7 @@ CLASSIFICATION_NAMES = ("mnist", "fashion_mnist", "cifar10", "two_moons", "digit
 FAMILY_KINDS = {
     "char_gru": "language_model", "sort_transformer": "sequence", "sort_transformer_long": "sequence",
     "diabetes_mlp": "regression", "digits_autoencoder": "autoencoder", "logreg_illcond": "convex",
-    "logreg_illcond_1e4": "convex",
+    "logreg_illcond_1e4": "convex", "friedman_mlp": "regression",
 }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from workers.families.autoencoder import digits_autoencoder
 from workers.families.common import FamilySpec, family_runtime
 from workers.families.convex import logreg_illcond
 from workers.families.sequence import sort_transformer
-from workers.families.tabular import diabetes_mlp
+from workers.families.tabular import diabetes_mlp, friedman_mlp
 from workers.families.text import char_gru
 
 __all__ = ["FamilySpec", "family_runtime", "family_specs"]
@@ -25,6 +25,7 @@ def family_specs() -> list[FamilySpec]:
         sort_transformer(),
         sort_transformer("sort_transformer_long", length=12),
         diabetes_mlp(),
+        friedman_mlp(),
         digits_autoencoder(),
         logreg_illcond(),
         logreg_illcond("logreg_illcond_1e4", condition=1e4),
