@@ -17,7 +17,11 @@ its own lr) with the best mean fitness on the validation split over ``--tune-see
 that are not evaluation seeds (1000, 1001, ...); the tuned entry is then evaluated like every
 entry. A pick at an end of its grid is flagged ("edge") in the tables. Each genome candidate
 is reported at its own lr (``NAME``) and tuned (``NAME_tuned``); comparisons: ``NAME`` vs
-``adamw_tuned``, ``NAME_tuned`` vs ``adamw_tuned``, ``NAME`` vs ``adamw`` (lr 1e-3). Paired
+``adamw_tuned``, ``NAME_tuned`` vs ``adamw_tuned``, ``NAME`` vs ``adamw`` (lr 1e-3), and
+``NAME`` vs ``adamw_schedule_tuned``: AdamW with the schedule practitioners add, linear warmup
+over the first 10% of the steps then cosine decay to 0 (the genome flags ``use_warmup``,
+``warmup_steps = steps // 10``, ``use_cosine_decay``), its lr tuned on the same grid, so a
+candidate whose gain is only "a schedule" shows it. Paired
 statistics (mean difference, 95% bootstrap interval, sign test): :mod:`evo.stats`.
 
 Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
@@ -83,6 +87,19 @@ def genome_factory(genome: Genome) -> Factory:
 
 def adamw_factory(lr: float) -> Factory:
     return genome_factory(REGISTRY["adamw"].genome.model_copy(update={"lr_log10": math.log10(lr)}))
+
+
+def adamw_schedule_factory(lr: float) -> Factory:
+    """AdamW at ``lr`` with linear warmup over the first 10% of the steps, then cosine decay."""
+
+    def make(steps: int) -> OptimizerFactory:
+        genome = REGISTRY["adamw"].genome.model_copy(update={
+            "lr_log10": math.log10(lr), "use_warmup": True, "warmup_steps": max(1, steps // 10),
+            "use_cosine_decay": True,
+        })  # fmt: skip
+        return genome_factory(genome)(steps)
+
+    return make
 
 
 def export_factory(spec: str) -> Factory:
@@ -174,9 +191,14 @@ def main(argv: list[str] | None = None) -> None:
     wall: dict[str, float] = {}
     for task in tasks:
         t0 = time.perf_counter()
-        tuned[task] = {"adamw_tuned": tune(task, LR_GRID, adamw_factory, steps, args.tune_seeds)}
+        tuned[task] = {
+            "adamw_tuned": tune(task, LR_GRID, adamw_factory, steps, args.tune_seeds),
+            "adamw_schedule_tuned": tune(task, LR_GRID, adamw_schedule_factory, steps, args.tune_seeds),
+        }
+        picks = {name: tuned[task][name]["pick"] for name in ("adamw_tuned", "adamw_schedule_tuned")}
         entries = {**candidates, "adamw": registry_factory("adamw"),
-                   "adamw_tuned": adamw_factory(tuned[task]["adamw_tuned"]["pick"])}  # fmt: skip
+                   "adamw_tuned": adamw_factory(picks["adamw_tuned"]),
+                   "adamw_schedule_tuned": adamw_schedule_factory(picks["adamw_schedule_tuned"])}  # fmt: skip
         for name, genome in genomes.items():
 
             def scaled(m: float, g: Genome = genome) -> Factory:
@@ -198,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     pairs = [(c, "adamw_tuned") for c in candidates]
     pairs += [(f"{c}_tuned", "adamw_tuned") for c in genomes]
     pairs += [(c, "adamw") for c in candidates]
+    pairs += [(c, "adamw_schedule_tuned") for c in candidates]
     rows, comparisons, lines = [], {}, []
     for cand, base in pairs:
         stats = paired_comparison(fitness[cand], fitness[base])
@@ -221,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         [t, *(f"{v[n]['pick']:g}{' (edge)' if v[n]['edge'] else ''}" for n in tuned_names), f"{wall[t]:.0f}"]
         for t, v in tuned.items()
     ]
-    unit = {n: "lr" if n == "adamw_tuned" else "lr multiplier" for n in tuned_names}
+    unit = {n: "lr" if n.startswith("adamw") else "lr multiplier" for n in tuned_names}
     tuned_headers = ["task", *(f"{n}: {unit[n]}" for n in tuned_names), "task wall s (tuning + all entries)"]
     pick_line = (
         f"Rank-1 of run `{args.run}` by training fitness only (`--pick {args.pick}`: "
@@ -244,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
         f"(score + 0.05 loss bonus, -1 diverged). Tuned against tuned, per task on the validation split over "
         f"{args.tune_seeds} other seeds: AdamW picks its lr from {list(LR_GRID)}, each genome candidate "
         f"(`NAME_tuned`) its lr multiplier from {list(GENOME_MULTS)}; `NAME` is the candidate at its own lr, "
-        f"`adamw` is AdamW at lr 1e-3. Total wall time {total:.0f} s (1 torch thread).",
+        f"`adamw` is AdamW at lr 1e-3, `adamw_schedule_tuned` AdamW with 10% linear warmup and cosine decay "
+        f"at its tuned lr (same grid). Total wall time {total:.0f} s (1 torch thread).",
         pick_line, "\n".join(lines), markdown_table(headers, rows), markdown_table(tuned_headers, tuned_rows),
     ] if p)  # fmt: skip
     payload = {
