@@ -1,15 +1,12 @@
 """Which evolved genome of a stored run the generalization benchmark tests: the rank-1 by
 TRAINING fitness only (held-out rows are never read here).
 
-Two rankings, both on the run's training tasks T and seeds S under its budget key:
+The rankings (:mod:`evo.search_ranking`), both on the run's training tasks T and seeds S under its
+budget key:
 
-* ``search`` (default): the fitness the GA was told (:mod:`evo.selection`), taken over every
-  evolved genome of the run at once: per task, each genome's seed values over its lr variants
-  ``evaluation.lr_multipliers`` aggregated by ``lr_aggregate`` (:func:`evo.lr_variants.aggregate`),
-  then :func:`evo.normalize.normalized_fitness` with the run's ``fitness.normalize`` over the set
-  E of all complete evolved genomes (so the task spread sigma_t is the run's, not one
-  generation's). With ``lr_multipliers: [1]`` and ``normalize: none`` this is ``evo best``'s order.
-* ``raw``: ``evo best``'s order (:func:`evo.ranking.best`: mean fitness at the genome's own lr).
+* ``search`` (default): the fitness the GA was told, over every complete evolved genome of the
+  run at once (lr variants aggregated, then normalised); the genome ``evo export RUN`` writes.
+* ``raw``: ``evo best``'s order (mean fitness at the genome's own lr; ``evo export --by mean``).
 * ``search_recentred``: the ``search`` rank-1 with its lr times its training re-centring factor c(g)
   (:mod:`evo.lr_recentre`, the run's ``lr_recentre`` rule, ``geomean`` when it has none): the
   genome the GA would breed from. With ``min`` c is one of the run's multipliers, so that genome's
@@ -20,14 +17,12 @@ Also returns the run's ``evaluation.steps`` (the benchmark's default horizon).
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from evo.config import JobConfig
 from evo.lr_recentre import recentre_factor, recentred
 from evo.lr_variants import genome_variant_keys, seed_values
-from evo.ranking import best
-from evo.selection import entry_fitness
+from evo.search_ranking import ranked_genomes
 from optimizers.errors import EvoError, one_line
 from optimizers.genome import Genome
 from storage import Store
@@ -39,29 +34,26 @@ def pick(run: str, db: str, how: str = "search") -> tuple[Genome, float, int, di
         with Store(db, read_only=True) as store:
             record = store.get_run(run)
             cfg = JobConfig.model_validate(record.config)
-            evolved = [e for e in best(store, run, top_k=None) if not e.is_fixed and e.genome is not None]
-            if not evolved:
+            ranked = ranked_genomes(store, record, "mean" if how == "raw" else "search")
+            if not ranked:
                 raise SystemExit(f"error: run {run!r} has no evaluated genome")
             settings = {
                 "pick": how, "tasks": list(cfg.tasks), "seeds": list(cfg.evaluation.seeds),
                 "lr_multipliers": cfg.evaluation.lr_multipliers, "lr_aggregate": cfg.evaluation.lr_aggregate,
                 "normalize": cfg.fitness.normalize,
             }  # fmt: skip
+            top = ranked[0]
             if how == "raw":
-                return evolved[0].genome, evolved[0].fitness, cfg.evaluation.steps, settings
+                return top.genome, top.fitness, cfg.evaluation.steps, settings
             rule = cfg.evaluation.lr_recentre if cfg.evaluation.lr_recentre != "none" else "geomean"
-            genomes = {e.entry_key: e.genome for e in evolved}
-            fitness = entry_fitness(store, cfg, genomes)
-            finite = {k: v for k, v in fitness.items() if math.isfinite(v)}
-            key = max(finite, key=lambda k: (finite[k], k))
-            centre = _training_centre(store, cfg, key, genomes[key], rule)
+            centre = _training_centre(store, cfg, top.entry_key, top.genome, rule)
             settings["training_lr_centre"] = centre
     except EvoError as exc:
         raise SystemExit(f"error: --run {run}: {one_line(exc)}") from None
     if how == "search_recentred" and centre is not None:
         settings["recentred_by"] = rule
-        return recentred(genomes[key], centre), finite[key], cfg.evaluation.steps, settings
-    return genomes[key], finite[key], cfg.evaluation.steps, settings
+        return recentred(top.genome, centre), top.fitness, cfg.evaluation.steps, settings
+    return top.genome, top.fitness, cfg.evaluation.steps, settings
 
 
 def _training_centre(

@@ -34,6 +34,7 @@ from typer._click import exceptions as click_errors  # typer >= 0.25 vendors cli
 
 from evo.errors import UsageError
 from evo.lease import refuse_if_live, shown_status
+from evo.search_ranking import RankBy
 from evo.tables import best_table, runs_table
 from optimizers.errors import EvoError, one_line
 
@@ -329,8 +330,27 @@ def best(
             _console().print(best_table(entries, tasks, title=title))
         else:
             _print_best(store, run_record, top, task, entries)
+            if task is None:
+                _say_search_pick(store, run_record)
         for v in comparisons:
             typer.echo(v.line())
+
+
+def _say_search_pick(store: Store, run: RunRecord) -> None:
+    """Under lr-robust or normalised fitness, name the GA's own rank-1 (what export writes)."""
+    from evo.search_ranking import plain_mean_fitness, ranked_genomes
+
+    if plain_mean_fitness(run.config):
+        return
+    ranked = ranked_genomes(store, run, "search")
+    if ranked:
+        evaluation, fitness = run.config.get("evaluation") or {}, run.config.get("fitness") or {}
+        lr_fitness = f"lr x {evaluation.get('lr_multipliers')} by {evaluation.get('lr_aggregate')}"
+        typer.echo(
+            f"the GA's own fitness ({lr_fitness}, normalize {fitness.get('normalize')}) ranks "
+            f"{ranked[0].entry_key[:10]} first ({ranked[0].fitness:.4f}): evo export writes it; "
+            "--by mean writes this table's first"
+        )
 
 
 @app.command()
@@ -372,8 +392,19 @@ def export(
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
     ] = None,
+    by: Annotated[
+        RankBy,
+        typer.Option(
+            "--by", help="Rank by the GA's own fitness (search) or by evo best's mean at the genome's lr."
+        ),
+    ] = "search",
 ) -> None:
-    """Write a genome as a standalone torch.optim.Optimizer file (needs only torch)."""
+    """Write a genome as a standalone torch.optim.Optimizer file (needs only torch).
+
+    Without --genome: the run's rank-1 (or --rank K) evolved genome as the GA ranked it (lr
+    variants aggregated, normalised: evo.search_ranking); for a run with the default fitness
+    that is evo best's order, which --by mean always gives.
+    """
     from evo.export_info import registry_provenance, run_provenance
     from optimizers.export import write_optimizer_file
     from optimizers.registry import REGISTRY
@@ -395,7 +426,7 @@ def export(
             elif genome_hash is not None:
                 genome = store.genome(genome_hash)
             else:
-                genome = _ranked_genome(store, run_record, rank or 1)
+                genome = _ranked_genome(store, run_record, rank or 1, by)
             provenance = run_provenance(store, run_record, genome)
         steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
     try:
@@ -407,11 +438,11 @@ def export(
     say(f"wrote {path} ({class_name}: {genome.describe()})")
 
 
-def _ranked_genome(store: Store, run_record: RunRecord, rank: int) -> Genome:
-    """The ``rank``-th best evolved (non-fixed) genome of the run."""
-    from evo.ranking import best
+def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -> Genome:
+    """The ``rank``-th best evolved (non-fixed) genome of the run, ranked ``by``."""
+    from evo.search_ranking import ranked_genomes
 
-    ranked = [e for e in best(store, run_record.id, top_k=None) if not e.is_fixed and e.genome is not None]
+    ranked = ranked_genomes(store, run_record, by)
     if not ranked:
         raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
     if rank > len(ranked):

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 def is_default(cfg: JobConfig) -> bool:
     """True when the GA's fitness is the seed's plain mean (no variants, no normalisation)."""
-    return cfg.evaluation.lr_multipliers == [1.0] and cfg.fitness.normalize == "none"
+    from evo.search_ranking import plain_mean_fitness
+
+    return plain_mean_fitness(cfg.model_dump(include={"evaluation", "fitness"}))
 
 
 def _genomes(population: Sequence[Individual]) -> dict:
