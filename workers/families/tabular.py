@@ -56,13 +56,12 @@ class RegressionMLP(FamilyModel):
         return self.net(x).squeeze(-1)
 
 
-def diabetes_data(split: Split) -> SupervisedData:
-    from sklearn.datasets import load_diabetes
-
-    bunch = load_diabetes()
-    x = torch.as_tensor(bunch.data, dtype=torch.float32)
-    y = torch.as_tensor(bunch.target, dtype=torch.float32)
-    train, val, test = split_pool(x.shape[0], "diabetes")
+def standardised_split(features, target, pool: str, split: Split) -> SupervisedData:
+    """Rows cut by :func:`split_pool` under the name ``pool``; features and target standardised
+    with the training rows' mean and standard deviation."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    y = torch.as_tensor(target, dtype=torch.float32)
+    train, val, test = split_pool(x.shape[0], pool)
     evaluation = val if split == "val" else test
     mean, std = x[train].mean(0), x[train].std(0)
     y_mean, y_std = y[train].mean(), y[train].std()
@@ -70,6 +69,13 @@ def diabetes_data(split: Split) -> SupervisedData:
         (x[train] - mean) / std, (y[train] - y_mean) / y_std,
         (x[evaluation] - mean) / std, (y[evaluation] - y_mean) / y_std,
     )  # fmt: skip
+
+
+def diabetes_data(split: Split) -> SupervisedData:
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes()
+    return standardised_split(bunch.data, bunch.target, "diabetes", split)
 
 
 def friedman_data(split: Split, rows: int = 4000) -> SupervisedData:
@@ -79,16 +85,7 @@ def friedman_data(split: Split, rows: int = 4000) -> SupervisedData:
     from sklearn.datasets import make_friedman1
 
     features, target = make_friedman1(n_samples=rows, n_features=10, noise=1.0, random_state=0)
-    x = torch.as_tensor(features, dtype=torch.float32)
-    y = torch.as_tensor(target, dtype=torch.float32)
-    train, val, test = split_pool(rows, "friedman")
-    evaluation = val if split == "val" else test
-    mean, std = x[train].mean(0), x[train].std(0)
-    y_mean, y_std = y[train].mean(), y[train].std()
-    return SupervisedData(
-        (x[train] - mean) / std, (y[train] - y_mean) / y_std,
-        (x[evaluation] - mean) / std, (y[evaluation] - y_mean) / y_std,
-    )  # fmt: skip
+    return standardised_split(features, target, "friedman", split)
 
 
 def squared_error(predictions: Tensor, targets: Tensor) -> Tensor:
@@ -102,19 +99,18 @@ def regression_score(predictions: Tensor, targets: Tensor) -> Score:
     return Score(explained_fraction(mse, baseline), {"eval_mse": mse})
 
 
-def diabetes_mlp(name: str = "diabetes_mlp", width: int = 128) -> FamilySpec:
+def _regression_mlp(name: str, width: int, what: str, data) -> FamilySpec:
     return FamilySpec(
-        name=name, kind="regression",
-        description=f"scikit-learn diabetes regression (283 training rows), ReLU MLP 10-{width}-{width}-1",
-        model_factory=partial(RegressionMLP, 10, width), data=diabetes_data, loss=squared_error,
+        name=name, kind="regression", description=f"{what}, ReLU MLP 10-{width}-{width}-1",
+        model_factory=partial(RegressionMLP, 10, width), data=data, loss=squared_error,
         score=regression_score, batch_size=32, population_on_cpu=True,
     )  # fmt: skip
+
+
+def diabetes_mlp(name: str = "diabetes_mlp", width: int = 128) -> FamilySpec:
+    return _regression_mlp(name, width, "scikit-learn diabetes regression (283 training rows)", diabetes_data)
 
 
 def friedman_mlp(name: str = "friedman_mlp", width: int = 128) -> FamilySpec:
-    return FamilySpec(
-        name=name, kind="regression",
-        description=f"Friedman #1 synthetic regression (2560 training rows), ReLU MLP 10-{width}-{width}-1",
-        model_factory=partial(RegressionMLP, 10, width), data=friedman_data, loss=squared_error,
-        score=regression_score, batch_size=32, population_on_cpu=True,
-    )  # fmt: skip
+    what = "Friedman #1 synthetic regression (2560 training rows)"
+    return _regression_mlp(name, width, what, friedman_data)
