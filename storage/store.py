@@ -15,9 +15,7 @@ Example::
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,11 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
 from storage.engine import WRITE_OPTION, describe, open_database, translate
-from storage.errors import DamagedRowError, RunExistsError, RunLeasedError, StorageError
+from storage.errors import DamagedRowError, RunExistsError, StorageError
 from storage.ranking_reads import RankingReads
 from storage.records import (
-    FIXED_GENERATION,
-    NAME_LENGTH,
     RUN_STATUSES,
     EvaluationIn,
     EvaluationRecord,
@@ -42,6 +38,7 @@ from storage.records import (
     RunScope,
     RunStatus,
 )
+from storage.run_leases import RunLeases
 from storage.schema import (
     SCHEMA_VERSION,
     EvaluationRow,
@@ -54,11 +51,12 @@ from storage.schema import (
     parse_genome,
     utcnow,
 )
+from storage.write_checks import as_json, check_population, same_close, same_population, valid_run_name
 
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
 
-class Store(RankingReads):
+class Store(RankingReads, RunLeases):
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
     ``read_only=True`` opens it for reading only: nothing is created, upgraded or written
@@ -107,8 +105,8 @@ class Store(RankingReads):
     # -- runs ----------------------------------------------------------------------------
     def create_run(self, name: str, config: dict[str, Any], seed: int, scope: RunScope) -> RunRecord:
         """Register a run (status ``running``). Raises RunExistsError if ``name`` is taken."""
-        name = _run_name(name)
-        config = _as_json(config, "a run's config")
+        name = valid_run_name(name)
+        config = as_json(config, "a run's config")
         exists = RunExistsError(f"a run named {name!r} already exists; choose another name or resume it")
         with self._transaction(f"create run {name!r}", write=True, conflict=exists) as s:
             if s.scalar(select(Run.id).where(Run.name == name)) is not None:
@@ -148,53 +146,6 @@ class Store(RankingReads):
             s.flush()
             return row.record()
 
-    # -- leases --------------------------------------------------------------------------
-    def acquire_lease(
-        self, run_id: int, owner: str, timeout_s: float, holder_is_dead: Callable[[str], bool] | None = None
-    ) -> RunRecord:
-        """Take the run's lease for ``owner``: one compare-and-set transaction (the row is
-        locked: SQLite's write lock, PostgreSQL ``FOR UPDATE``).
-
-        It succeeds when nobody holds the lease, when ``owner`` already does, or when the
-        holder's heartbeat is older than ``timeout_s``, or ``holder_is_dead(holder)`` says the
-        holder is gone (a killed driver: taken over).
-
-        Raises:
-            RunLeasedError: a live driver holds it (the message names it).
-        """
-        with self._transaction(f"take the lease of run {run_id}", write=True) as s:
-            run = self._run_row(s, run_id)
-            s.refresh(run, with_for_update=True)
-            now = utcnow()
-            holder, beat = run.lease_owner, run.lease_heartbeat
-            if holder is not None and holder != owner and beat is not None:
-                age = (now - beat).total_seconds()
-                if age < timeout_s and not (holder_is_dead and holder_is_dead(holder)):
-                    raise RunLeasedError(
-                        f"run {run.name!r} is being driven by {holder} (heartbeat {max(age, 0):.0f} s ago); "
-                        f"wait for it to end, or stop it: a run without a heartbeat for {timeout_s:.0f} s "
-                        "is taken over"
-                    )
-            run.lease_owner, run.lease_heartbeat = owner, now
-            s.flush()
-            return run.record()
-
-    def renew_lease(self, run_id: int, owner: str) -> bool:
-        """Refresh the heartbeat of ``owner``'s lease; False when ``owner`` no longer holds it."""
-        with self._transaction(f"renew the lease of run {run_id}", write=True) as s:
-            run = self._run_row(s, run_id)
-            if run.lease_owner != owner:
-                return False
-            run.lease_heartbeat = utcnow()
-            return True
-
-    def release_lease(self, run_id: int, owner: str) -> None:
-        """Give the lease up (a no-op when ``owner`` does not hold it)."""
-        with self._transaction(f"release the lease of run {run_id}", write=True) as s:
-            run = self._run_row(s, run_id)
-            if run.lease_owner == owner:
-                run.lease_owner, run.lease_heartbeat = None, None
-
     # -- populations ---------------------------------------------------------------------
     def save_generation(self, run_id: int, generation: int, individuals: Sequence[IndividualIn]) -> None:
         """Store a population (and its genomes, first JSON per hash kept) in one transaction.
@@ -204,12 +155,12 @@ class Store(RankingReads):
         (origin ``fixed``); generations >= 0 hold GA individuals.
         """
         individuals = sorted(individuals, key=lambda ind: ind.slot)
-        _check_population(generation, individuals)
+        check_population(generation, individuals)
         with self._transaction(f"save generation {generation} of run {run_id}", write=True) as s:
             run = self._run_row(s, run_id)
             stored = IndividualRow.population(s, run.id, generation)
             if stored or not individuals:
-                _same_population(run.name, generation, stored, individuals)
+                same_population(run.name, generation, stored, individuals)
                 return
             now = utcnow()
             genomes = {ind.entry_key: ind.genome for ind in individuals if ind.genome is not None}
@@ -220,7 +171,7 @@ class Store(RankingReads):
             rows = [IndividualRow.values(run.id, generation, ind) for ind in individuals]
             if IndividualRow.insert_ignore(s, rows, native=self._native_upsert) < len(rows):
                 # Another process saved this generation concurrently: it must be the same one.
-                _same_population(
+                same_population(
                     run.name, generation, IndividualRow.population(s, run.id, generation), individuals
                 )
             run.updated_at = now
@@ -334,7 +285,7 @@ class Store(RankingReads):
         """
         if generation < 0:
             raise StorageError(f"cannot close generation {generation}: GA generations start at 0")
-        state = _as_json(ga_state, "ga_state")
+        state = as_json(ga_state, "ga_state")
         values = {"best_fitness": best, "mean_fitness": mean, "std_fitness": std}
         with self._transaction(f"close generation {generation} of run {run_id}", write=True) as s:
             run = self._run_row(s, run_id)
@@ -344,7 +295,7 @@ class Store(RankingReads):
                 )
             )
             if row is not None:
-                _same_close(run.name, row, values, state)
+                same_close(run.name, row, values, state)
                 return row.record()
             saved = s.scalar(
                 select(func.count())
@@ -359,7 +310,7 @@ class Store(RankingReads):
                 run_id=run.id,
                 generation=generation,
                 ga_state=state,
-                timing=_as_json(timing, "timing") if timing is not None else None,
+                timing=as_json(timing, "timing") if timing is not None else None,
                 completed_at=utcnow(),
                 **{k: null_if_nan(v) for k, v in values.items()},
             )
@@ -418,67 +369,6 @@ class Store(RankingReads):
     # -- helpers -------------------------------------------------------------------------
     def _run_row(self, s: Session, name_or_id: str | int) -> Run:
         return Run.find_or_raise(s, name_or_id, describe(self.url))
-
-
-# -- checks a write must pass before (or instead of) touching rows; each raises StorageError --
-def _as_json(value: Any, what: str) -> Any:
-    """``value`` as it reads back from JSON; StorageError when it is not JSON data."""
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise StorageError(f"{what} must be JSON data (numbers, strings, lists, dicts): {exc}") from None
-
-
-def _run_name(name: str) -> str:
-    """A stripped run name; names of only digits are refused (they would read as ids)."""
-    name = str(name).strip()
-    if not name or name.isdigit() or len(name) > NAME_LENGTH:
-        raise StorageError(
-            f"bad run name {name!r}: use 1..{NAME_LENGTH} characters, not only digits (ids are numbers)"
-        )
-    return name
-
-
-def _check_population(generation: int, individuals: Sequence[IndividualIn]) -> None:
-    """Reject slot clashes and origins that do not fit the generation."""
-    if generation < FIXED_GENERATION:
-        raise StorageError(f"bad generation {generation}: -1 (fixed entries) or a GA generation >= 0")
-    slots = [ind.slot for ind in individuals]
-    if len(set(slots)) != len(slots):
-        raise StorageError(f"generation {generation}: duplicate slots in {slots}")
-    for ind in individuals:
-        if (ind.origin == "fixed") != (generation == FIXED_GENERATION):
-            raise StorageError(
-                f"generation {generation}, slot {ind.slot}: origin {ind.origin!r} does not fit; fixed "
-                "entries go to generation -1 and only there"
-            )
-
-
-def _same_population(
-    run_name: str, generation: int, stored: Sequence[IndividualRow], given: Sequence[IndividualIn]
-) -> None:
-    """A re-save must match the stored population exactly (slot, key, origin, parents, label)."""
-    old = [(r.slot, r.entry_key, r.origin, list(r.parents), r.label) for r in stored]
-    new = [(i.slot, i.entry_key, i.origin, list(i.parents), i.label) for i in given]
-    if old != new:
-        first = next((o, n) for o, n in zip([*old, None], [*new, None], strict=False) if o != n)
-        raise StorageError(
-            f"run {run_name!r} already has a different generation {generation} "
-            f"(stored {first[0]}, given {first[1]}); a saved population cannot change"
-        )
-
-
-def _same_close(run_name: str, row: GenerationRow, values: dict[str, float], state: dict[str, Any]) -> None:
-    """Closing a closed generation again must repeat its values exactly (NaN equals NaN)."""
-
-    def same(stored: float | None, given: float) -> bool:
-        return (stored is None and math.isnan(given)) or stored == given
-
-    if not all(same(getattr(row, k), v) for k, v in values.items()) or row.ga_state != state:
-        raise StorageError(
-            f"run {run_name!r} generation {row.generation} is already closed with other values; "
-            "a closed generation cannot change"
-        )
 
 
 class _GenomeCache:
