@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evo.executor import Executor
-from evo.executor_inline import InlineExecutor
-from evo.executor_ray import RayExecutor
-from evo.ray_session import ensure_ray
+from evo.execution.inline import InlineExecutor
+from evo.execution.protocol import Executor
+from evo.execution.ray_pool import RayExecutor
+from evo.execution.ray_session import ensure_ray
 from optimizers.baselines import BASELINE_GENOMES
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 

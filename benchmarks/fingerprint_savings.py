@@ -1,7 +1,7 @@
-"""Share of a stored run's evaluations the functional fingerprint would save (evo.dedup).
+"""Share of a stored run's evaluations the functional fingerprint would save (evo.search.dedup).
 
 Replays a finished run's populations (fixed entries, then generations in order) through
-:class:`evo.dedup.FingerprintIndex` exactly as the driver does with
+:class:`evo.search.dedup.FingerprintIndex` exactly as the driver does with
 ``evaluation.fingerprint: true`` and counts the distinct entry keys the run trained against
 the distinct representatives: every duplicate's |tasks| x |seeds| evaluations are copies
 instead of trainings. Writes benchmarks/results/fingerprint_savings.{json,md}.
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from evo.dedup import FingerprintIndex
+from evo.search.dedup import FingerprintIndex
 from storage import Store
 from storage.records import FIXED_GENERATION
 

@@ -22,7 +22,7 @@ is reported at its own lr (``NAME``) and tuned (``NAME_tuned``); comparisons: ``
 over the first 10% of the steps then cosine decay to 0 (the genome flags ``use_warmup``,
 ``warmup_steps = steps // 10``, ``use_cosine_decay``), its lr tuned on the same grid, so a
 candidate whose gain is only "a schedule" shows it. Paired
-statistics (mean difference, 95% bootstrap interval, sign test): :mod:`evo.stats`.
+statistics (mean difference, 95% bootstrap interval, sign test): :mod:`evo.evidence.stats`.
 
 Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
 (``--export evolved.py:EvolvedOptimizer``, see ``evo export``; own lr only) and/or the rank-1
@@ -56,7 +56,7 @@ for path in (ROOT, ROOT / "benchmarks"):
 
 from repro_common import markdown_table, write_results  # noqa: E402
 
-from evo.stats import paired_comparison, summarize  # noqa: E402
+from evo.evidence.stats import paired_comparison, summarize  # noqa: E402
 from optimizers.entry import scaled_genome  # noqa: E402
 from optimizers.genome import Genome  # noqa: E402
 from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{picked['normalize']}; training tasks {', '.join(picked['tasks'])}): `{picked['hash'][:10]}` "
         f"(training fitness {picked['training_fitness']:.4f}): {picked['describe']}"
         + (
-            f"; its lr re-centring factor on the training tasks (evo.lr_recentre) "
+            f"; its lr re-centring factor on the training tasks (evo.search.lr_recentre) "
             f"{picked['training_lr_centre']:.3g}"
             + (" (the candidate: the genome, lr times that)" if picked.get("recentred_by") else "")
             if picked.get("training_lr_centre") is not None

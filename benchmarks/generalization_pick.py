@@ -1,14 +1,14 @@
 """Which evolved genome of a stored run the generalization benchmark tests: the rank-1 by
 TRAINING fitness only (held-out rows are never read here).
 
-The rankings (:mod:`evo.search_ranking`), both on the run's training tasks T and seeds S under its
+The rankings (:mod:`evo.evidence.search_order`), both on the run's training tasks T and seeds S under its
 budget key:
 
 * ``search`` (default): the fitness the GA was told, over every complete evolved genome of the
   run at once (lr variants aggregated, then normalised); the genome ``evo export RUN`` writes.
 * ``raw``: ``evo best``'s order (mean fitness at the genome's own lr; ``evo export --by mean``).
 * ``search_recentred``: the ``search`` rank-1 with its lr times its training re-centring factor c(g)
-  (:mod:`evo.lr_recentre`, the run's ``lr_recentre`` rule, ``geomean`` when it has none): the
+  (:mod:`evo.search.lr_recentre`, the run's ``lr_recentre`` rule, ``geomean`` when it has none): the
   genome the GA would breed from. With ``min`` c is one of the run's multipliers, so that genome's
   training rows are stored; with ``geomean`` it may lie between them (not trained in the run).
 
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from evo.config import JobConfig
-from evo.lr_recentre import recentre_factor, recentred
-from evo.lr_variants import genome_variant_keys, seed_values
-from evo.search_ranking import ranked_genomes
+from evo.config.schema import JobConfig
+from evo.evidence.search_order import ranked_genomes
+from evo.search.lr_recentre import recentre_factor, recentred
+from evo.search.lr_variants import genome_variant_keys, seed_values
 from optimizers.errors import EvoError, one_line
 from optimizers.genome import Genome
 from storage import Store
@@ -59,7 +59,7 @@ def pick(run: str, db: str, how: str = "search") -> tuple[Genome, float, int, di
 def _training_centre(
     store: Store, cfg: JobConfig, key: str, genome: Genome, rule: Literal["geomean", "min"]
 ) -> float | None:
-    """c(g) of :mod:`evo.lr_recentre` on the training tasks (None with one lr multiplier):
+    """c(g) of :mod:`evo.search.lr_recentre` on the training tasks (None with one lr multiplier):
     1 when the genome's own lr is, in log mean, its per-task tuned lr on the training tasks."""
     mults = cfg.evaluation.lr_multipliers
     if len(mults) < 2:

@@ -102,7 +102,7 @@ class TreeSampler(threading.Thread):
 
 
 def summarize(url: str, name: str) -> dict:
-    from evo.ranking import best
+    from evo.evidence.ranking import best
     from storage import Store
 
     with Store(url) as store:

@@ -4,7 +4,7 @@ Part 1, model-steps at equal final fitness. Both runs use the same GA (seed, ope
 ``GeneticAlgorithm`` ask/tell) and the same evaluate function (``workers.evaluate`` through
 an ``InlineExecutor``), whose every call is counted:
 
-* ours: the real :class:`evo.driver.Driver` on a temp SQLite store: an entry is trained once
+* ours: the real :class:`evo.run.driver.Driver` on a temp SQLite store: an entry is trained once
   per (canonical hash, task, seed, budget): elites, duplicates within a generation,
   genomes seen in earlier generations and genome-kind fixed entries (the initial
   population holds the four baselines) are cache hits;
@@ -23,7 +23,7 @@ pass (workers load data, cold caches) and the fastest of ``--warm-passes`` warm 
 executors taking turns pass by pass. Ratios are from this one run; the machine is shared,
 so absolute times are not the point.
 
-Part 3 (``--funnel``), the task funnel (:mod:`evo.funnel`): the same Driver run with and
+Part 3 (``--funnel``), the task funnel (:mod:`evo.search.funnel`): the same Driver run with and
 without ``evaluation.funnel`` (default rungs :data:`FUNNEL`: 1 seed x the tasks x 50 steps,
 keep 34%, then the full evaluation), the funnel run for ``--funnel-generations`` (default
 twice as many); model-steps each needs until its best-so-far reaches the plain run's final best,
@@ -61,18 +61,18 @@ from typing import Any
 import torch
 from repro_common import markdown_table, write_results
 
-from evo.config import JobConfig, load_config
-from evo.driver import Driver, create_run, fixed_entries
-from evo.evaluation_rows import outcome_rows
-from evo.events import RunObserver
-from evo.executor import Executor
-from evo.executor_inline import InlineExecutor
-from evo.executor_ray import RayExecutor
-from evo.fitness import genome_fitness
-from evo.ga import GAState, GeneticAlgorithm, Individual
-from evo.ray_session import ensure_ray
-from evo.selection import population_fitness, reference_values
-from evo.work import plan_requests
+from evo.config.schema import JobConfig, load_config
+from evo.execution.inline import InlineExecutor
+from evo.execution.protocol import Executor
+from evo.execution.ray_pool import RayExecutor
+from evo.execution.ray_session import ensure_ray
+from evo.run.driver import Driver, create_run, fixed_entries
+from evo.run.evaluation_rows import outcome_rows
+from evo.run.events import RunObserver
+from evo.run.work_plan import plan_requests
+from evo.search.aggregation import genome_fitness
+from evo.search.ga import GAState, GeneticAlgorithm, Individual
+from evo.search.selection import population_fitness, reference_values
 from storage import Store
 from workers import evaluate
 from workers.requests import EntrySpec, EvalRequest, EvalResult
@@ -124,7 +124,7 @@ class StepsPerGeneration(RunObserver):
 
 def reference_gap(store: Store, run_id: int, cfg: JobConfig) -> list[float]:
     """Per generation, the best over its entries with a full evaluation of (lr-aggregated mean
-    fitness) - (the tuned reference's mean fitness): :mod:`evo.selection` without the spread
+    fitness) - (the tuned reference's mean fitness): :mod:`evo.search.selection` without the spread
     scaling, so it does not depend on which entries were ranked together (NaN: none complete)."""
     plain = cfg.model_copy(update={"fitness": cfg.fitness.model_copy(update={"normalize": "none"})})
     reference = reference_values(store, cfg)

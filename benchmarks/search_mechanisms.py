@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from evo.config import load_config
-from evo.dedup import REUSED_WORKER
-from evo.driver import Driver, create_run
-from evo.events import RunObserver
-from evo.executor_inline import InlineExecutor
+from evo.config.schema import load_config
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.run.events import RunObserver
+from evo.search.dedup import REUSED_WORKER
 from storage import Store
 
 SETTINGS = {

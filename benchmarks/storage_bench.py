@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evo.ranking import best
+from evo.evidence.ranking import best
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store
 from storage.testing import POSTGRES_ENV, postgres_schema_url

@@ -18,13 +18,14 @@ from storage.schema import EvaluationRow, IndividualRow, chunks, nan_if_null
 
 
 class RankingReads:
-    """Read-only queries for :mod:`evo.ranking` and :mod:`evo.ranking_bands` (one
+    """Read-only queries for :mod:`evo.evidence.ranking` and :mod:`evo.evidence.ranking_bands` (one
     transaction each, Core rows: no ORM objects, no metrics JSON)."""
 
     def run_entries(self, run_id: int) -> list[RunEntry]:
         """The run's distinct entries (every generation's and its fixed ones), first seen first.
 
-        Ranking them is the caller's (``evo.ranking``, with the fitness of ``evo.fitness``).
+        Ranking them is the caller's (``evo.evidence.ranking``, with the fitness of
+        ``evo.search.aggregation``).
         """
         with self._transaction(f"read the entries of run {run_id}") as s:
             run = self._run_row(s, run_id)
@@ -113,7 +114,7 @@ class RankingReads:
 
         One GROUP BY per entry in the database (through the unique index
         ``uq_evaluations_key``), so a run of E entries on T tasks ships E small rows, not
-        E x T: the first pass of ranking a large run (:mod:`evo.ranking_bands`). Order is
+        E x T: the first pass of ranking a large run (:mod:`evo.evidence.ranking_bands`). Order is
         unspecified.
         """
         e = EvaluationRow

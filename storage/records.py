@@ -207,7 +207,7 @@ class TaskTotal(NamedTuple):
     """One entry's stored seed fitness on one task, summed (the GROUP BY read behind ranking).
 
     ``total`` is the sum of the values that are not NaN (NULL), ``n_seeds`` counts every
-    stored seed and ``n_nan`` those whose fitness is NaN; :func:`evo.fitness.score_totals`
+    stored seed and ``n_nan`` those whose fitness is NaN; :func:`evo.search.aggregation.score_totals`
     turns these into the task mean (NaN when ``n_nan`` > 0).
     """
 

@@ -6,7 +6,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from evo.cli import main
+from evo.cli.app import main
 
 
 def evo(capsys, *args: object) -> tuple[int, str, str]:

@@ -154,7 +154,7 @@ def workers_used(db: Path) -> list[str]:
 def run_snapshot(db: Path, name: str) -> dict:
     """What a finished run must share with an undisturbed one: status, every generation's
     statistics and GA state, the final population, the ranking and every evaluation."""
-    from evo.ranking import best
+    from evo.evidence.ranking import best
     from storage import Store
 
     store = Store(f"sqlite:///{db}")
@@ -175,9 +175,9 @@ def run_snapshot(db: Path, name: str) -> dict:
 
 def inline_reference(folder: Path, job: dict, name: str) -> dict:
     """The undisturbed run of ``job``: the inline executor, in this process."""
-    from evo.config import parse_config
-    from evo.driver import Driver, create_run
-    from evo.executor_inline import InlineExecutor
+    from evo.config.schema import parse_config
+    from evo.execution.inline import InlineExecutor
+    from evo.run.driver import Driver, create_run
     from storage import Store
 
     db = folder / "reference.db"

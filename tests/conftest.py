@@ -1,7 +1,7 @@
 """Shared fixtures: ONE Ray session for the whole test run, started only when a test asks.
 
 The session (fixture ``ray_session``) is a real local cluster started through the
-product's own :func:`evo.ray_session.ensure_ray`, shaped for this 2-core, GPU-less machine:
+product's own :func:`evo.execution.ray_session.ensure_ray`, shaped for this 2-core, GPU-less machine:
 
 * ``RAY_AUTH_MODE=disabled`` is set here, at import, before anything can start Ray (and
   is inherited by subprocess drivers that join the session's cluster);
@@ -47,7 +47,7 @@ def ray_session() -> Iterator[Any]:
     """The ``ray`` module, initialized once per test run (reused if already initialized)."""
     import ray
 
-    from evo.ray_session import ensure_ray
+    from evo.execution.ray_session import ensure_ray
 
     _prepend_pythonpath(TESTS_DIR)
     started_here = not ray.is_initialized()

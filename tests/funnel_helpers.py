@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evo.executor_inline import InlineExecutor
-from evo.ga import GAState, GeneticAlgorithm, Individual
+from evo.execution.inline import InlineExecutor
+from evo.search.ga import GAState, GeneticAlgorithm, Individual
 from optimizers.genome import Genome, Term
 from workers.requests import budget_key
 
@@ -78,10 +78,10 @@ class CountingExecutor(InlineExecutor):
 
 KILLED = r"""
 import json, os, signal, sys
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.events import RunObserver
-from evo.executor import make_executor
+from evo.config.schema import parse_config
+from evo.run.driver import Driver, create_run, find_run
+from evo.run.events import RunObserver
+from evo.execution import make_executor
 from storage import Store
 from tests.funnel_helpers import DuplicatingGA
 

@@ -17,7 +17,7 @@ import os
 from functools import cache
 from typing import Any
 
-from evo.fitness import genome_fitness, population_stats
+from evo.search.aggregation import genome_fitness, population_stats
 from optimizers.genome import Genome, Term
 from storage.errors import UnknownRunError
 from storage.records import EvaluationIn, IndividualIn, RunScope
@@ -92,7 +92,7 @@ def crash_evaluation(entry_key: str, task: str, seed: int) -> EvaluationIn:
 
 @cache
 def crash_stats(generation: int) -> tuple[float, float, float]:
-    """(best, mean, std) of the generation's genome fitness (:mod:`evo.fitness`)."""
+    """(best, mean, std) of the generation's genome fitness (:mod:`evo.search.aggregation`)."""
     keys = [ind.entry_key for ind in crash_population(generation)]
     rows = [crash_evaluation(k, t, s) for k in keys for t in CRASH_SCOPE.tasks for s in CRASH_SCOPE.seeds]
     fitness = genome_fitness(rows, keys, CRASH_SCOPE.tasks, CRASH_SCOPE.seeds)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evo.cli import main
-from evo.ranking import best
+from evo.cli.app import main
+from evo.evidence.ranking import best
 from storage import Store
 from workers.outcome import CURVE_POINTS, loss_curve
 

@@ -2,7 +2,7 @@
 
 A table of bad inputs over config files, overrides, CLI arguments, databases (empty,
 garbage, another program's SQLite file, a newer schema version, an older one for a read
-command) and output paths, run in-process through ``evo.cli.main`` against real files. For
+command) and output paths, run in-process through ``evo.cli.app.main`` against real files. For
 each: exit status 2, exactly one stderr line starting ``error:``, and every database file
 byte-identical (sha256 of the folder's files before and after).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evo.cli import main
+from evo.cli.app import main
 
 TINY = {
     "seed": 3,

@@ -1,6 +1,6 @@
 """The ``evo`` CLI: every user error is one line, exit 2, database unchanged; the commands work.
 
-Commands run in-process through ``evo.cli.main`` (the console script's function) on a real
+Commands run in-process through ``evo.cli.app.main`` (the console script's function) on a real
 SQLite file; the Ctrl-C test runs the real ``evo`` script in a subprocess.
 """
 
@@ -23,7 +23,7 @@ import torch
 import yaml
 from cli_helpers import evo, fingerprint
 
-from evo.cli import main
+from evo.cli.app import main
 from optimizers.genome_optimizer import GenomeOptimizer
 from storage import Store
 
@@ -206,7 +206,7 @@ def _genome_of(url: str, key: str):
 
 
 def test_report_writes_markdown(capsys, workspace, tmp_path) -> None:
-    pytest.importorskip("evo.report")
+    pytest.importorskip("evo.report.markdown")
     code, _, err = evo(capsys, "report", "tiny", "--db", workspace["url"], "-o", tmp_path / "rep")
     assert code == 0, err
     assert (tmp_path / "rep" / "report.md").exists()
@@ -224,7 +224,7 @@ def count_evaluations(db: Path) -> int:
 
 INTERRUPTED_EVO = r"""
 import pathlib, sys, time
-from evo.cli import main
+from evo.cli.app import main
 from storage import Store
 
 marker, at_least, args = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
@@ -300,8 +300,8 @@ def test_progress_draws_bars_on_a_terminal_and_lines_elsewhere() -> None:
 
     from rich.console import Console
 
-    from evo.fitness import PopulationStats
-    from evo.progress import RichProgress
+    from evo.cli.progress import RichProgress
+    from evo.search.aggregation import PopulationStats
     from storage.records import EvaluationIn
 
     row = EvaluationIn(entry_key="k", task="t", seed=0, budget_key="b", fitness=0.5, status="ok")

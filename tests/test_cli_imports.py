@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "numpy", "ray", "torchvision", "matplotlib", "scipy", "sklearn", "alembic")
 PROBE = """
 import sys
-from evo.cli import main
+from evo.cli.app import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:

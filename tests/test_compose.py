@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from evo.config import load_config
+from evo.config.schema import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from evo.config import (
+from evo.config.schema import (
     DEFAULT_FIXED_ENTRIES,
     JobConfig,
     PopulationConfig,

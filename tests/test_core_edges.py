@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from evo import operators as ops
-from evo.fitness import task_fitness
+from evo.search import operators as ops
+from evo.search.aggregation import task_fitness
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome
 from optimizers.rule_optimizer import RuleOptimizer

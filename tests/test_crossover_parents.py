@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from evo import operators as ops
+from evo.search import operators as ops
 from optimizers.genome import Genome, Term
 
 PARENT_A = Genome(

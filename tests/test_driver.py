@@ -11,12 +11,12 @@ import random
 import numpy as np
 import pytest
 
-from evo.config import EvaluationConfig, parse_config
-from evo.driver import Driver, create_run, fixed_entries
-from evo.evaluation_rows import outcome_rows
-from evo.events import RunObserver
-from evo.executor_inline import InlineExecutor
-from evo.work import count_evaluations, plan_requests
+from evo.config.schema import EvaluationConfig, parse_config
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run, fixed_entries
+from evo.run.evaluation_rows import outcome_rows
+from evo.run.events import RunObserver
+from evo.run.work_plan import count_evaluations, plan_requests
 from optimizers.baselines import ADAM, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from storage import Store
@@ -236,7 +236,7 @@ class KillAnActor(RunObserver):
 
 
 def test_actor_killed_mid_run_loses_no_evaluation(tmp_path, ray_session) -> None:
-    from evo.executor_ray import RayExecutor
+    from evo.execution.ray_pool import RayExecutor
 
     cfg = parse_config(tiny_config(population__generations=1, executor={"kind": "ray", "max_retries": 0}))
     store = Store(f"sqlite:///{tmp_path / 'evo.db'}")

@@ -19,10 +19,10 @@ import pytest
 from executor_helpers import calls_so_far, scripted_evaluate, synthetic_result
 
 from evo.errors import ClusterResourceError, NoGPUError, RayConnectError
-from evo.executor import make_executor
-from evo.executor_inline import InlineExecutor
-from evo.executor_ray import RayExecutor
-from evo.ray_session import ActorResources, check_reachable, plan_actor_resources
+from evo.execution import make_executor
+from evo.execution.inline import InlineExecutor
+from evo.execution.ray_pool import RayExecutor
+from evo.execution.ray_session import ActorResources, check_reachable, plan_actor_resources
 from optimizers.baselines import BASELINE_GENOMES
 from workers.actors import Outcome
 from workers.requests import EntrySpec, EvalRequest, EvalResult
@@ -80,7 +80,7 @@ def test_plan_actor_resources_refuses_what_would_wait_forever(
 
 
 def test_auto_gpus_fall_back_to_cpu_with_a_warning(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="evo.ray_session"):
+    with caplog.at_level(logging.WARNING, logger="evo.execution.ray_session"):
         plan = plan_actor_resources(2, 1.0, "auto", {"CPU": 2.0})
     assert plan == ActorResources(num_cpus=1.0, num_gpus=0.0)
     assert any("no GPU" in r.getMessage() for r in caplog.records)
@@ -194,7 +194,7 @@ def test_work_in_flight_is_bounded_and_a_freed_actor_is_refilled_before_its_resu
     for received, _ in enumerate(scripted_pool.map_unordered(counting(requests))):
         outstanding.append(pulled - received)  # pulled from the input, not yet handed back
         in_flight.append(scripted_pool.in_flight)
-    assert scripted_pool.max_in_flight == 2  # one request per actor (late binding, evo.executor_ray)
+    assert scripted_pool.max_in_flight == 2  # one request per actor (late binding, evo.execution.ray_pool)
     assert outstanding[0] == 3  # lazily pulled: 3 of 14 before the first result is handled
     assert max(outstanding) == 3 and max(in_flight) <= 2
     # the freed actor already runs its next request while the caller handles (stores) a result
@@ -233,7 +233,7 @@ def test_ray_and_inline_give_equal_results_on_real_tasks(ray_session, tmp_path) 
 
 @pytest.mark.timeout(180)
 def test_make_executor_packs_fractional_gpu_actors_on_the_logical_gpu(ray_session, tmp_path) -> None:
-    from evo.config import ExecutorConfig
+    from evo.config.schema import ExecutorConfig
 
     inline = make_executor(ExecutorConfig(kind="inline", max_retries=1), evaluate=scripted_evaluate)
     assert isinstance(inline, InlineExecutor) and inline.max_retries == 1

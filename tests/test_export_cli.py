@@ -10,7 +10,7 @@ import torch
 import yaml
 from cli_helpers import evo
 
-from evo.ranking import best as ranked_entries
+from evo.evidence.ranking import best as ranked_entries
 from optimizers import BASELINE_GENOMES, GenomeOptimizer
 from storage import Store
 

@@ -1,4 +1,4 @@
-"""evo.fitness: seed -> task -> genome fitness, the missing-seed rule, the ranking order."""
+"""evo.search.aggregation: seed -> task -> genome fitness, the missing-seed rule, the ranking order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from evo.fitness import genome_fitness, population_stats, rank, score_entries, score_totals, task_fitness
+from evo.search.aggregation import (
+    genome_fitness,
+    population_stats,
+    rank,
+    score_entries,
+    score_totals,
+    task_fitness,
+)
 from storage.records import EvaluationIn, SeedResult, TaskTotal
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evo.formula import genome_mathml, term_mathml
+from evo.report.formula import genome_mathml, term_mathml
 from optimizers.genome import Genome, Term
 
 

@@ -1,4 +1,5 @@
-"""The task funnel (evo.funnel): ordering, promotion, no re-runs, listed steps, exact resume after SIGKILL."""
+"""The task funnel (evo.search.funnel): ordering, promotion, no re-runs, listed steps, exact
+resume after SIGKILL."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import math
 
 import pytest
 
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
+from evo.config.schema import parse_config
 from evo.errors import ConfigError
-from evo.executor_inline import InlineExecutor
-from evo.fitness import funnel_fitness, funnel_order
-from evo.funnel import missing_at, promoted, rungs
-from evo.ga import GAState
-from evo.selection import population_fitness
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run, find_run
+from evo.search.aggregation import funnel_fitness, funnel_order
+from evo.search.funnel import missing_at, promoted, rungs
+from evo.search.ga import GAState
+from evo.search.selection import population_fitness
 from storage import Store
 from tests.funnel_helpers import CountingExecutor, kill_during
 from workers.requests import budget_key
@@ -125,7 +126,7 @@ def test_promotion_order_is_the_rung_ranking_and_the_ga_is_told_the_funnel_order
 
 
 def _ind(record):
-    from evo.ga import Individual
+    from evo.search.ga import Individual
 
     return Individual(genome=record.genome, origin=record.origin)
 
@@ -192,8 +193,8 @@ def test_sigkilled_inside_each_rung_resumes_to_the_same_end(tmp_path, funnel_run
 def test_elites_with_their_full_evaluation_never_climb(funnel_run) -> None:
     """The seeded baselines of generation 0 have the full evaluation (as fixed entries) and no
     cheap-rung result: as elites they must sit at the top level and train nothing."""
-    from evo.funnel import climb
-    from evo.ga import Individual
+    from evo.search.funnel import climb
+    from evo.search.ga import Individual
 
     store, _executor, _state = funnel_run
     low, top = rungs(parse_config(CONFIG))

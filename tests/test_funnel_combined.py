@@ -1,5 +1,6 @@
 """The task funnel combined with lr-robust fitness, reference normalisation and the functional
-fingerprint (evo.funnel with evo.lr_variants, evo.normalize, evo.dedup): promotion order with
+fingerprint (evo.search.funnel with evo.search.lr_variants, evo.search.normalize, evo.search.dedup):
+promotion order with
 lr variants, normalised rung fitness by hand from stored rows, duplicates climbing once, and
 exact resume after SIGKILL."""
 
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from evo.config import parse_config
-from evo.dedup import REUSED_WORKER
-from evo.driver import Driver, create_run, find_run
-from evo.funnel import Rung, climb, rungs
-from evo.ga import Individual
-from evo.lr_variants import fixed_variant
-from evo.ranking import best
+from evo.config.schema import parse_config
+from evo.evidence.ranking import best
+from evo.run.driver import Driver, create_run, find_run
+from evo.search.dedup import REUSED_WORKER
+from evo.search.funnel import Rung, climb, rungs
+from evo.search.ga import Individual
+from evo.search.lr_variants import fixed_variant
 from optimizers.entry import scaled_genome
 from optimizers.fingerprint import fingerprint
 from storage import Store
@@ -76,7 +77,7 @@ def stored(store: Store, keys: list[str], rung: Rung) -> dict[str, dict[tuple[st
 
 
 def hand_fitness(store: Store, rung: Rung, genomes: dict, *, only_m1: bool = False) -> dict[str, float]:
-    """F(e) of evo.normalize's ``reference`` formula over the entries ``genomes`` (key -> genome),
+    """F(e) of evo.search.normalize's ``reference`` formula over the entries ``genomes`` (key -> genome),
     each the mean of its lr variants, against lr-tuned AdamW, all read from the rung's rows
     (``rank``: the mean over tasks of the entry's mid-rank among them, scaled to [0, 1])."""
     cfg = rung.cfg

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from evo.config import PopulationConfig
-from evo.ga import GAState, GeneticAlgorithm, Individual, elite_indices, ranking_fitness
+from evo.config.schema import PopulationConfig
+from evo.search.ga import GAState, GeneticAlgorithm, Individual, elite_indices, ranking_fitness
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome, Term
 

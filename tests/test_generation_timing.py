@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from evo.config import parse_config
-from evo.driver import Driver, create_run
-from evo.executor_inline import InlineExecutor
-from evo.generation_timing import TIMING_KEYS
+from evo.config.schema import parse_config
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.run.timing import TIMING_KEYS
 from storage import Store
 from tests.test_cli import evo
 from tests.test_driver import Recorder, tiny_config

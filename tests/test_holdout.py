@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
+from evo.config.schema import parse_config
 from evo.errors import ConfigError
-from evo.executor import make_executor
-from evo.executor_inline import InlineExecutor
-from evo.holdout import HOLDOUT_SPLIT, top_genomes
+from evo.execution import make_executor
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run, find_run
+from evo.run.holdout_work import top_genomes
 from storage import Store
 from workers.evaluate import evaluate as real_evaluate
-from workers.requests import EvalRequest, EvalResult
+from workers.requests import HOLDOUT_SPLIT, EvalRequest, EvalResult
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {
@@ -125,7 +125,7 @@ def test_top_k_and_fixed_entries_are_scored_on_the_holdout_tasks(tmp_path) -> No
         population = store.individuals(run.id, g.index)
         keys = list(dict.fromkeys(i.entry_key for i in population))
         rows = store.evaluations(keys, run.scope.budget_key, tasks=CONFIG["tasks"])
-        from evo.fitness import genome_fitness
+        from evo.search.aggregation import genome_fitness
 
         fit = genome_fitness(rows, keys, CONFIG["tasks"], [0, 1])
         expected |= set(sorted(keys, key=lambda k: -fit[k])[:2])
@@ -159,9 +159,9 @@ RESUMED = {**CONFIG, "seed": 6, "holdout": {"top_k": 3}}
 """A seed whose later generations bring new genomes into the top 3 (36 held-out rows)."""
 KILLED_DRIVER = r"""
 import json, os, signal, sqlite3, sys
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.executor import make_executor
+from evo.config.schema import parse_config
+from evo.run.driver import Driver, create_run, find_run
+from evo.execution import make_executor
 from storage import Store
 
 url, config, n = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
@@ -216,7 +216,7 @@ def test_holdout_run_through_ray_resumes_after_sigkill_identically(tmp_path, ray
 def test_the_runs_leader_is_scored_on_the_holdout_tasks_under_normalised_fitness(tmp_path) -> None:
     """With a normalised GA fitness the genome ``evo best`` ranks first (raw mean) may never be
     in a generation's top-k; it is scored on the held-out tasks all the same."""
-    from evo.ranking import best
+    from evo.evidence.ranking import best
 
     store = run_inline(tmp_path / "evo.db", config={**CONFIG, "fitness": {"normalize": "rank"}})
     run = store.get_run("h")

@@ -12,9 +12,9 @@ import yaml
 from test_cli import evo
 from test_holdout import CONFIG, run_inline
 
-from evo.fitness import score_entries
-from evo.report import write_report
-from evo.stats import paired_comparison, summarize
+from evo.evidence.stats import paired_comparison, summarize
+from evo.report.markdown import write_report
+from evo.search.aggregation import score_entries
 from storage import Store
 
 
@@ -112,7 +112,7 @@ def test_run_repeats_and_report_across_runs(capsys, tmp_path) -> None:
     assert data["spread"]["held-out fitness of that genome"]["max"] == max(held)
     with Store(url) as store:
         for r in data["runs"]:
-            from evo.ranking import best
+            from evo.evidence.ranking import best
 
             top = next(e for e in best(store, r["run"], top_k=None) if not e.is_fixed)
             assert (r["genome"], r["training"]) == (top.entry_key, top.fitness)

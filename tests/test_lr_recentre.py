@@ -1,4 +1,4 @@
-"""lr re-centring of parents (evo.lr_recentre): the factor's formula, the GA hook, the driver
+"""lr re-centring of parents (evo.search.lr_recentre): the factor's formula, the GA hook, the driver
 breeding from re-centred parents read from a real store, exact resume, and the config check."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import math
 
 import pytest
 
-from evo.config import PopulationConfig, parse_config
-from evo.driver import Driver, create_run
+from evo.config.schema import PopulationConfig, parse_config
 from evo.errors import ConfigError
-from evo.executor_inline import InlineExecutor
-from evo.ga import GAState, GeneticAlgorithm
-from evo.lr_recentre import recentre_factor, recentre_factors, recentred
-from evo.lr_variants import genome_variant_keys, seed_values
-from evo.selection import population_fitness
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.search.ga import GAState, GeneticAlgorithm
+from evo.search.lr_recentre import recentre_factor, recentre_factors, recentred
+from evo.search.lr_variants import genome_variant_keys, seed_values
+from evo.search.selection import population_fitness
 from optimizers.baselines import ADAM
 from storage import Store
 from tests.test_driver import TASKS, tiny_config

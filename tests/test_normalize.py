@@ -1,4 +1,4 @@
-"""Normalised fitness (evo.normalize) against hand-computed values."""
+"""Normalised fitness (evo.search.normalize) against hand-computed values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evo.normalize import SPREAD_FLOOR, mid_rank, normalized_fitness, task_spread
+from evo.search.normalize import SPREAD_FLOOR, mid_rank, normalized_fitness, task_spread
 
 TASKS = ["a", "b"]
 SEEDS = [0, 1]

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from evo import operators as ops
+from evo.search import operators as ops
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import MAX_TERMS, SEED_TERMS, Genome, Term
 

@@ -12,9 +12,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from evo import operators as ops
-from evo.config import ConfigError, PopulationConfig, load_config
-from evo.ga import GeneticAlgorithm
+from evo.config.schema import ConfigError, PopulationConfig, load_config
+from evo.search import operators as ops
+from evo.search.ga import GeneticAlgorithm
 from optimizers.genome import EXTENDED_TERMS, SEED_TERMS, Term
 
 FULL = ops.MutationRates(p_numeric=1.0, p_structural=1.0, p_flag=1.0, sigma=0.3)

@@ -20,11 +20,11 @@ import pytest
 import torch
 import yaml
 
-from evo.cli import main
-from evo.formula import genome_mathml
-from evo.loss_curves import band, plot_loss_bands, read_curve
-from evo.ranking import best
-from evo.trajectories import GENERATOR_SEED, PLANES, contenders, curve_paths, plane_paths, trace
+from evo.cli.app import main
+from evo.evidence.ranking import best
+from evo.report.formula import genome_mathml
+from evo.report.loss_curves import band, plot_loss_bands, read_curve
+from evo.report.trajectories import GENERATOR_SEED, PLANES, contenders, curve_paths, plane_paths, trace
 from optimizers.baselines import EVO_SEED_BEST
 from optimizers.registry import REGISTRY
 from storage import Store

@@ -1,7 +1,7 @@
-"""``evo best``'s fast ranking (:mod:`evo.ranking_bands`) equals ranking every entry exactly.
+"""``evo best``'s fast ranking (:mod:`evo.evidence.ranking_bands`) equals ranking every entry exactly.
 
-The reference is :func:`evo.ranking.rank_entries` without ``run_id`` (every entry's exact
-score from its per-task totals, :func:`evo.fitness.rank`); the fast path reads one SQL
+The reference is :func:`evo.evidence.ranking.rank_entries` without ``run_id`` (every entry's exact
+score from its per-task totals, :func:`evo.search.aggregation.rank`); the fast path reads one SQL
 estimate per entry and exact totals for the shown blocks only. The stores hold what breaks
 a careless version: exact ties (broken by key), values equal up to summation order (the
 database's sums and ``math.fsum`` disagree in the last bits), NaN seeds, incomplete entries,
@@ -17,8 +17,8 @@ import random
 import pytest
 from store_backends import BACKEND_PARAMS
 
-from evo.ranking import best, rank_entries
-from evo.ranking_bands import blocks
+from evo.evidence.ranking import best, rank_entries
+from evo.evidence.ranking_bands import blocks
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store
 from storage.testing import open_test_store

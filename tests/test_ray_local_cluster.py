@@ -4,7 +4,7 @@ A real `evo run` subprocess (its own session) starts its local cluster; once it 
 evaluations, every TCP socket its processes listen on must be bound to a loopback address.
 Then the driver is SIGKILLed and every process of its session (GCS, raylet, workers and the
 raylet's agents, which Ray's parent-death signal does not cover) must be gone within
-:data:`EXIT_WITHIN_S` seconds: :mod:`evo.ray_reaper` kills what is left.
+:data:`EXIT_WITHIN_S` seconds: :mod:`evo.execution.ray_reaper` kills what is left.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The local cluster's reaper (evo.ray_reaper) kills a marked process that no longer descends
+"""The local cluster's reaper (evo.execution.ray_reaper) kills a marked process that no longer descends
 from the dead driver (an actor Ray restarted after the last snapshot, reparented to init)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import evo.ray_reaper as reaper_module
-from evo.ray_reaper import MARKER_ENV
+import evo.execution.ray_reaper as reaper_module
+from evo.execution.ray_reaper import MARKER_ENV
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

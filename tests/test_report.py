@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from evo import plots
-from evo.fitness import population_stats
-from evo.report import best_per_generation, loss_curves, population_diversity, write_report
+from evo.report import plots
+from evo.report.markdown import best_per_generation, loss_curves, population_diversity, write_report
+from evo.search.aggregation import population_stats
 from optimizers.baselines import ADAM
 from optimizers.errors import EvoError
 from optimizers.genome import Genome, Term

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.executor import make_executor
-from evo.executor_inline import InlineExecutor
-from evo.ranking import best
+from evo.config.schema import parse_config
+from evo.evidence.ranking import best
+from evo.execution import make_executor
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run, find_run
 from storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,10 +41,10 @@ CONFIG = {
 
 KILLED_DRIVER = r"""
 import json, os, signal, sys
-from evo.config import parse_config
-from evo.driver import Driver, create_run, find_run
-from evo.events import RunObserver
-from evo.executor import make_executor
+from evo.config.schema import parse_config
+from evo.run.driver import Driver, create_run, find_run
+from evo.run.events import RunObserver
+from evo.execution import make_executor
 from storage import Store
 
 url, config, name, point, n = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from evo.config import parse_config
-from evo.driver import Driver, create_run
-from evo.events import RunObserver
-from evo.executor_inline import InlineExecutor
+from evo.config.schema import parse_config
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.run.events import RunObserver
 from storage import Store
 from workers import evaluate as worker_evaluate
 

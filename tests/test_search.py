@@ -8,15 +8,15 @@ import math
 
 import pytest
 
-from evo.config import PopulationConfig, parse_config
-from evo.dedup import REUSED_WORKER
-from evo.driver import Driver, create_run
-from evo.executor_inline import InlineExecutor
-from evo.ga import GAState, GeneticAlgorithm, Individual
-from evo.lr_variants import aggregate, genome_variant_keys, seed_values
-from evo.normalize import normalized_fitness
-from evo.ranking import best
-from evo.tuned import entry_seed_values
+from evo.config.schema import PopulationConfig, parse_config
+from evo.evidence.ranking import best
+from evo.evidence.tuned import entry_seed_values
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.search.dedup import REUSED_WORKER
+from evo.search.ga import GAState, GeneticAlgorithm, Individual
+from evo.search.lr_variants import aggregate, genome_variant_keys, seed_values
+from evo.search.normalize import normalized_fitness
 from optimizers.baselines import ADAM, BASELINE_GENOMES
 from optimizers.entry import scaled_genome
 from optimizers.genome import Term
@@ -69,7 +69,7 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
             chosen = points[multipliers.index(entries[name].lr_tuned[t])]
             assert [paired[(t, s)] for s in SEEDS] == [values[chosen][(t, s)] for s in SEEDS]
     # evo best --vs / the report compare with the tuned entry
-    from evo.paired import versus
+    from evo.evidence.paired import versus
 
     top = next(e for e in best(store, run.id, top_k=None) if not e.is_fixed)
     [v] = versus(store, run.scope, (top.entry_key, "top"), [(ADAM.hash, "adam")], tuned=[entries["adam"]])
@@ -80,7 +80,7 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
 
 
 def test_compare_scores_every_grid_point_and_ranks_tuned(tmp_path) -> None:
-    from evo.compare import missing_fixed, score_fixed
+    from evo.run.compare import missing_fixed, score_fixed
 
     cfg = parse_config(tiny_config(fixed_entries=["adam", "lion"], fixed_lr_grid=[1.0, 3.0]))
     store = Store(f"sqlite:///{tmp_path / 'evo.db'}")
@@ -199,7 +199,7 @@ def test_resume_after_a_crash_is_exact_with_every_mechanism_on(tmp_path, overrid
 
 
 def test_rediscovery_generation_is_the_first_to_reach_adam() -> None:
-    from evo.rediscovery import rediscovery_generation
+    from evo.evidence.rediscovery import rediscovery_generation
 
     trace = [(0, 0.2), (1, math.nan), (2, 0.49), (3, 0.5), (4, 0.7)]
     assert rediscovery_generation(trace, 0.5) == 3
@@ -208,7 +208,7 @@ def test_rediscovery_generation_is_the_first_to_reach_adam() -> None:
 
 
 def test_random_init_run_reports_rediscovery(tmp_path) -> None:
-    from evo.report import write_report
+    from evo.report.markdown import write_report
 
     _, store, run, _ = _run(tmp_path, population__init="random", population__generations=2,
                             fixed_entries=["adam"], fixed_lr_grid=[0.1, 1.0])

@@ -1,4 +1,4 @@
-"""The GA's own ranking of a finished run (evo.search_ranking), computed by hand from the
+"""The GA's own ranking of a finished run (evo.evidence.search_order), computed by hand from the
 stored rows, and what ``evo export`` / ``evo best`` make of it."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import statistics
 import pytest
 from typer.testing import CliRunner
 
-from evo.cli import app
-from evo.config import parse_config
-from evo.driver import Driver, create_run
-from evo.executor_inline import InlineExecutor
-from evo.lr_variants import genome_variant_keys
-from evo.ranking import best
-from evo.search_ranking import ranked_genomes
+from evo.cli.app import app
+from evo.config.schema import parse_config
+from evo.evidence.ranking import best
+from evo.evidence.search_order import ranked_genomes
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import Driver, create_run
+from evo.search.lr_variants import genome_variant_keys
 from storage import Store
 from tests.test_driver import tiny_config
 

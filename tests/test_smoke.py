@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from evo.ranking import best
+from evo.evidence.ranking import best
 from storage import FIXED_GENERATION, Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,10 +1,10 @@
-"""evo.stats against hand-computed cases."""
+"""evo.evidence.stats against hand-computed cases."""
 
 from __future__ import annotations
 
 import pytest
 
-from evo.stats import bootstrap_ci, paired_comparison, sign_test_p, summarize
+from evo.evidence.stats import bootstrap_ci, paired_comparison, sign_test_p, summarize
 
 
 @pytest.mark.parametrize(

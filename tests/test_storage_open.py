@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from store_backends import BACKEND_PARAMS
 
-from evo.ranking import best
+from evo.evidence.ranking import best
 from storage import (
     SCHEMA_VERSION,
     DatabaseOpenError,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from store_backends import BACKEND_PARAMS
 
-from evo.ranking import best
+from evo.evidence.ranking import best
 from optimizers.baselines import BASELINE_GENOMES
 from optimizers.genome import Genome, Term
 from storage import (

@@ -1,11 +1,11 @@
 """The store's GROUP BY totals give the same fitness as the per-seed rows, on every backend.
 
-:func:`evo.fitness.score_entries` (seed rows from :meth:`Store.seed_results`, reduced in
-Python with ``math.fsum``) and :func:`evo.fitness.score_totals` over
+:func:`evo.search.aggregation.score_entries` (seed rows from :meth:`Store.seed_results`, reduced in
+Python with ``math.fsum``) and :func:`evo.search.aggregation.score_totals` over
 :meth:`Store.task_totals` (SQL ``SUM``/``COUNT``) read the same stored rows: missing seeds,
 NaN (failed) seeds, incomplete entries, entries without results and rows outside the scope
 (other tasks, seeds, budget keys) included. Also via a run (``run_id``) and through
-:func:`evo.ranking.best` against a ranking built from the seed rows.
+:func:`evo.evidence.ranking.best` against a ranking built from the seed rows.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import random
 import pytest
 from store_backends import BACKEND_PARAMS
 
-from evo.fitness import rank, score_entries, score_totals
-from evo.ranking import best
+from evo.evidence.ranking import best
+from evo.search.aggregation import rank, score_entries, score_totals
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store
 from storage.testing import open_test_store

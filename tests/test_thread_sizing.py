@@ -13,10 +13,10 @@ import pytest
 import torch
 from executor_helpers import scripted_evaluate
 
-from evo.config import ExecutorConfig
+from evo.config.schema import ExecutorConfig
 from evo.errors import ConfigError
-from evo.executor import make_executor
-from evo.executor_ray import RayExecutor
+from evo.execution import make_executor
+from evo.execution.ray_pool import RayExecutor
 from workers.process import available_cores, thread_count
 
 CORES = available_cores()
@@ -49,7 +49,7 @@ def test_inline_executor_sizes_the_driver_threads(torch_threads, cpus, requested
 
 
 def test_threads_per_actor_is_validated() -> None:
-    from evo.config import parse_config
+    from evo.config.schema import parse_config
 
     with pytest.raises(ConfigError, match="threads_per_actor"):
         parse_config({"tasks": ["qubic_1d_direct"], "executor": {"threads_per_actor": 0}})

@@ -1,7 +1,7 @@
 """Work items started longest first by the costs measured so far.
 
-The plan (:func:`evo.work.plan_requests`) stays a pure function of the missing set (ids and
-contents); only the submission order (:func:`evo.work_costs.longest_first`) uses timings.
+The plan (:func:`evo.run.work_plan.plan_requests`) stays a pure function of the missing set (ids and
+contents); only the submission order (:func:`evo.run.work_costs.longest_first`) uses timings.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from evo.config import EvaluationConfig, parse_config
-from evo.driver import evaluate
-from evo.events import RunObserver
-from evo.executor_inline import InlineExecutor
-from evo.work import plan_requests
-from evo.work_costs import UNKNOWN_S, TaskCosts, longest_first
+from evo.config.schema import EvaluationConfig, parse_config
+from evo.execution.inline import InlineExecutor
+from evo.run.driver import evaluate
+from evo.run.events import RunObserver
+from evo.run.work_costs import UNKNOWN_S, TaskCosts, longest_first
+from evo.run.work_plan import plan_requests
 from optimizers.genome import Genome, Term
 from storage import Store
 from workers.actors import Outcome

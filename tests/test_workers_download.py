@@ -12,8 +12,8 @@ import torch
 from torchvision import datasets as tv
 from workers_datafiles import write_mnist_like
 
-from evo.config import parse_config
-from evo.preflight import preflight
+from evo.config.schema import parse_config
+from evo.run.preflight import preflight
 from workers import MissingDataError, check_data
 from workers.datasets import clear_cache, load_classification
 

@@ -4,9 +4,9 @@ Worker state lives in the actor (Ray's global-variables pattern): the evaluate f
 the torch thread count and, through ``workers``' per-process data cache, the datasets,
 which are therefore loaded once per actor and reused by every request it serves.
 
-:class:`EvaluationActor` is a plain class. ``evo.executor_inline.InlineExecutor`` runs it
+:class:`EvaluationActor` is a plain class. ``evo.execution.inline.InlineExecutor`` runs it
 in the driver's process; :func:`remote_actor_class` wraps the same class with ``ray.remote``
-for ``evo.executor_ray.RayExecutor``. Either way one call returns one :class:`Outcome`: the
+for ``evo.execution.ray_pool.RayExecutor``. Either way one call returns one :class:`Outcome`: the
 evaluation's result, or the error it raised as text, so that failures travel back as data
 (no exception pickling) and the executor decides about retries; the executor's final
 Outcome of a request is the same type with its attempts counted. Ray is imported only

@@ -10,7 +10,7 @@ Per task and seed, after ``steps`` optimizer steps:
     \\end{cases}
 
 where :math:`\\bar\\ell_{50}` is the mean of the last (up to) 50 training losses. A genome's
-fitness is the mean over tasks of the mean over seeds (``evo.fitness``, on the driver).
+fitness is the mean over tasks of the mean over seeds (``evo.search.aggregation``, on the driver).
 
 Divergence is checked on every training loss before its backward pass:
 

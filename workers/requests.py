@@ -13,6 +13,10 @@ SelectionSplit = Literal["val", "test"]
 MemberStatus = Literal["ok", "diverged", "failed"]
 
 
+HOLDOUT_SPLIT: SelectionSplit = "test"
+"""The split held-out tasks are scored on (it names their evaluations' budget key)."""
+
+
 def budget_key(steps: int, selection_split: SelectionSplit = "val") -> str:
     """Everything besides (entry, task, seed) that changes a score, as one cache key."""
     return f"steps={steps};split={selection_split};v1"

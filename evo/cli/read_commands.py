@@ -1,0 +1,215 @@
+"""The commands that read the store: ``evo runs``, ``best``, ``show``, ``export`` and ``upgrade``.
+
+``runs``, ``best`` and ``show`` open the store read-only and start without torch, numpy, Ray
+or Alembic (tests/test_cli_imports.py): whatever else they need is imported when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from evo.cli.support import (
+    DEFAULT_DB,
+    TOP_DEFAULT,
+    DbOption,
+    RunArg,
+    console,
+    open_store,
+    print_best,
+    ranked_with_fixed,
+    say,
+)
+from evo.cli.tables import best_table, runs_table
+from evo.errors import UsageError
+from evo.evidence.search_order import RankBy
+
+if TYPE_CHECKING:
+    from optimizers.genome import Genome
+    from storage import Store
+    from storage.records import RunRecord
+
+
+def runs(db: DbOption = DEFAULT_DB) -> None:
+    """List the stored runs."""
+    with open_store(db, read_only=True) as store:
+        records = store.list_runs()
+        closed, best = {}, {}
+        for record in records:
+            generations = store.generations(record.id)
+            closed[record.id] = len(generations)
+            finite = [g.best_fitness for g in generations if g.best_fitness == g.best_fitness]
+            if finite:
+                best[record.id] = max(finite)
+        console().print(runs_table(records, closed, best))
+
+
+def best(
+    run_name: RunArg,
+    db: DbOption = DEFAULT_DB,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many evolved entries.")] = TOP_DEFAULT,
+    task: Annotated[str | None, typer.Option("--task", help="Rank on this task only.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Rank on the held-out tasks.")] = False,
+    vs: Annotated[
+        list[str] | None,
+        typer.Option("--vs", help="Best genome vs this fixed entry, paired ('all': every one)."),
+    ] = None,
+) -> None:
+    """The best evolved genomes of a run, with every fixed entry ranked alongside."""
+    with open_store(db, read_only=True) as store:
+        run_record = store.get_run(run_name)
+        comparisons = []
+        if vs:  # paired statistics (numpy): imported only when asked for
+            from evo.cli.paired import best_versus
+
+            comparisons = best_versus(store, run_record, vs)
+        if holdout:
+            if task is not None:
+                raise UsageError("give --holdout or --task, not both")
+            from evo.cli.paired import holdout_entries
+
+            entries, tasks = holdout_entries(store, run_record, top)
+            title = (
+                f"run {run_record.name!r}: ranked by held-out fitness ({run_record.scope.holdout_budget_key})"
+            )
+        else:
+            entries, tasks = ranked_with_fixed(store, run_record.id, top, task), None
+        if as_json:
+            listed = [e.model_dump(mode="json") for e in entries]
+            payload = {"entries": listed, "paired": [v.as_json() for v in comparisons]} if vs else listed
+            typer.echo(json.dumps(payload, indent=2))
+            return
+        if holdout:
+            console().print(best_table(entries, tasks, title=title))
+        else:
+            print_best(store, run_record, top, task, entries)
+            if task is None:
+                _say_search_pick(store, run_record)
+        for v in comparisons:
+            typer.echo(v.line())
+
+
+def _say_search_pick(store: Store, run: RunRecord) -> None:
+    """Under lr-robust or normalised fitness, name the GA's own rank-1 (what export writes)."""
+    from evo.config.fitness_mode import plain_mean_fitness
+    from evo.evidence.search_order import ranked_genomes
+
+    if plain_mean_fitness(run.config):
+        return
+    ranked = ranked_genomes(store, run, "search")
+    if ranked:
+        evaluation, fitness = run.config.get("evaluation") or {}, run.config.get("fitness") or {}
+        lr_fitness = f"lr x {evaluation.get('lr_multipliers')} by {evaluation.get('lr_aggregate')}"
+        typer.echo(
+            f"the GA's own fitness ({lr_fitness}, normalize {fitness.get('normalize')}) ranks "
+            f"{ranked[0].entry_key[:10]} first ({ranked[0].fitness:.4f}): evo export writes it; "
+            "--by mean writes this table's first"
+        )
+
+
+def show(
+    genome_hash: Annotated[
+        str, typer.Argument(metavar="GENOME|RUN", help="Genome hash or unique prefix, or a run name.")
+    ],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Print one stored genome (update rule, hash, JSON), or a run's per-generation timing."""
+    with open_store(db, read_only=True) as store:
+        run_record = next((r for r in store.list_runs() if r.name == genome_hash), None)
+        if run_record is not None:
+            from evo.run.timing import timing_rich_table
+
+            console().print(timing_rich_table(run_record.name, store.generations(run_record.id)))
+            return
+        genome = store.genome(genome_hash)
+    console().print(f"[bold]{genome.hash}[/bold]")
+    console().print(genome.describe(), highlight=False)
+    canonical = genome.canonical()
+    if canonical != genome:
+        console().print(f"canonical: {canonical.describe()}", highlight=False)
+    typer.echo(json.dumps(genome.to_seed_dict(), indent=2))
+
+
+def export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Python file to write.")],
+    run_name: Annotated[
+        str | None, typer.Argument(metavar="[RUN]", help="Run name or id (optional with a registry name).")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    rank: Annotated[int | None, typer.Option("--rank", min=1, help="K-th best evolved genome.")] = None,
+    genome_hash: Annotated[
+        str | None, typer.Option("--genome", help="Genome hash or prefix, or a registry name (adam, ...).")
+    ] = None,
+    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
+    total_steps: Annotated[
+        int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
+    ] = None,
+    by: Annotated[
+        RankBy,
+        typer.Option(
+            "--by", help="Rank by the GA's own fitness (search) or by evo best's mean at the genome's lr."
+        ),
+    ] = "search",
+) -> None:
+    """Write a genome as a standalone torch.optim.Optimizer file (needs only torch).
+
+    Without --genome: the run's rank-1 (or --rank K) evolved genome as the GA ranked it (lr
+    variants aggregated, normalised: evo.evidence.search_order); for a run with the default fitness
+    that is evo best's order, which --by mean always gives.
+    """
+    from evo.evidence.provenance import registry_provenance, run_provenance
+    from optimizers.export import write_optimizer_file
+    from optimizers.registry import REGISTRY
+
+    if rank is not None and genome_hash is not None:
+        raise UsageError("give --rank or --genome, not both")
+    entry = REGISTRY.get(genome_hash) if genome_hash is not None else None
+    if genome_hash is not None and entry is not None and entry.genome is None:
+        raise UsageError(f"--genome {genome_hash}: not a genome entry of the registry; it cannot be exported")
+    if run_name is None:
+        if entry is None:
+            raise UsageError("give a RUN, or --genome with a registry genome name (e.g. adam, evo_seed_best)")
+        genome, provenance, steps = entry.genome, registry_provenance(genome_hash), total_steps or 1000
+    else:
+        with open_store(db, read_only=True) as store:
+            run_record = store.get_run(run_name)
+            if entry is not None:
+                genome = entry.genome
+            elif genome_hash is not None:
+                genome = store.genome(genome_hash)
+            else:
+                genome = _ranked_genome(store, run_record, rank or 1, by)
+            provenance = run_provenance(store, run_record, genome)
+        steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+    try:
+        path = write_optimizer_file(
+            genome, output, class_name=class_name, total_steps=steps, provenance=provenance
+        )
+    except ValueError as exc:
+        raise UsageError(f"--class-name: {exc}") from None
+    say(f"wrote {path} ({class_name}: {genome.describe()})")
+
+
+def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -> Genome:
+    """The ``rank``-th best evolved (non-fixed) genome of the run, ranked ``by``."""
+    from evo.evidence.search_order import ranked_genomes
+
+    ranked = ranked_genomes(store, run_record, by)
+    if not ranked:
+        raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
+    if rank > len(ranked):
+        raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
+    return ranked[rank - 1].genome
+
+
+def upgrade(db: DbOption = DEFAULT_DB) -> None:
+    """Upgrade a database written by an older evo to this schema version (reads never do)."""
+    from storage.schema import SCHEMA_VERSION
+
+    with open_store(db):
+        pass
+    say(f"{db} is at schema version {SCHEMA_VERSION}")

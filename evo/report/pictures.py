@@ -1,0 +1,105 @@
+"""The report's picture sections: optimizer paths on the landscapes and loss-curve bands.
+
+Both read a stored run through the :class:`storage.Store` API and return a
+:class:`Section` (title, markdown text, images written into the report folder), shared by
+``report.md`` and ``index.html``. The run's contenders are its best evolved genome and
+its fixed entries that are in the registry (by label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evo.evidence.ranked_entry import entry_name
+from evo.report.landscape_plots import draw_landscapes
+from evo.report.loss_curves import CURVE_KEY, STEPS_KEY, Band, band, plot_loss_bands, read_curve
+from evo.report.trajectories import contenders
+from optimizers.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from evo.evidence.ranked_entry import RankedEntry
+    from storage import Store
+    from storage.records import RunRecord
+
+DEFAULT_STEPS = 500
+
+
+@dataclass
+class Section:
+    """A report section: ``images`` are ``(caption, path)`` pairs, ``text`` is markdown."""
+
+    title: str
+    text: str
+    images: list[tuple[str, Path]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        figures = "".join(f"![{caption}]({path.name})\n\n" for caption, path in self.images)
+        return f"## {self.title}\n\n{figures}{self.text}\n"
+
+
+def shown_entries(ranking: list[RankedEntry]) -> tuple[RankedEntry | None, list[RankedEntry]]:
+    """The best evolved genome (or None) and the fixed entries, in rank order."""
+    evolved = [r for r in ranking if not r.is_fixed and r.genome is not None]
+    return (evolved[0] if evolved else None), [r for r in ranking if r.is_fixed]
+
+
+def run_steps(run: RunRecord) -> int:
+    """The run's training steps per member (its config's ``evaluation.steps``)."""
+    steps = (run.config.get("evaluation") or {}).get("steps") if isinstance(run.config, dict) else None
+    return int(steps) if isinstance(steps, int) and steps > 0 else DEFAULT_STEPS
+
+
+def landscape_section(out: Path, ranking: list[RankedEntry], steps: int) -> Section:
+    """Paths of the best genome and the registry's fixed entries on every landscape."""
+    title = "Optimizer paths on the landscapes"
+    best, fixed = shown_entries(ranking)
+    names = [entry_name(r) for r in fixed if entry_name(r) in REGISTRY]
+    if best is None and not names:
+        return Section(title, "No evaluated genome and no fixed entry to trace yet.")
+    images = draw_landscapes(out, contenders(best.genome if best else None, names), steps)
+    text = (
+        f"Every optimizer runs {steps} steps from the same start points (white squares); "
+        "gold stars are global minima, dashed segments are escape jumps, crosses end a "
+        "diverged path. Redraw with `evo landscape RUN -o DIR`."
+    )
+    return Section(title, text, images)
+
+
+def loss_bands(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> dict[str, dict[str, Band]]:
+    """``{task: {label: Band}}`` of the best genome and the fixed entries (tasks with data only)."""
+    best, fixed = shown_entries(ranking)
+    labels = {r.entry_key: entry_name(r) for r in fixed}
+    if best is not None:
+        labels = {best.entry_key: f"evolved {best.entry_key[:8]}", **labels}
+    rows = store.evaluations(list(labels), run.scope.budget_key, tasks=list(run.scope.tasks))
+    curves: dict[str, dict[str, list]] = {}
+    for ev in rows:
+        curve = read_curve(ev.metrics) if ev.seed in run.scope.seeds else None
+        if curve is not None:
+            curves.setdefault(ev.task, {}).setdefault(labels[ev.entry_key], []).append(curve)
+    order = list(labels.values())
+    return {
+        task: {label: band(per[label]) for label in order if label in per}
+        for task in run.scope.tasks
+        if (per := curves.get(task))
+    }
+
+
+def loss_curve_section(out: Path, store: Store, run: RunRecord, ranking: list[RankedEntry]) -> Section:
+    """Loss-curve bands per task, or a line saying why there are none."""
+    title = "Loss curves"
+    bands = loss_bands(store, run, ranking)
+    if not bands:
+        return Section(
+            title,
+            f"The stored evaluations carry no loss curves (metrics keys `{CURVE_KEY}` and "
+            f"`{STEPS_KEY}`), so there is no figure.",
+        )
+    image = plot_loss_bands(out / "loss_curves.png", bands)
+    text = (
+        "Training loss of the best genome and the fixed entries: median over seeds, "
+        "band 25th-75th percentile."
+    )
+    return Section(title, text, [("Loss curves", image)])
