@@ -63,7 +63,7 @@ from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
 from optimizers.registry import REGISTRY, get_entry  # noqa: E402
 from workers.fitness import DIVERGED_FITNESS, mean_last_losses, seed_fitness  # noqa: E402
 from workers.sequential import OptimizerFactory, train_sequential  # noqa: E402
-from workers.tasks import TASKS  # noqa: E402
+from workers.tasks.registry import TASKS  # noqa: E402
 
 DEFAULT_TASKS = ("char_gru", "sort_transformer", "diabetes_mlp", "digits_autoencoder", "logreg_illcond")
 LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)

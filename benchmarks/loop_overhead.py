@@ -45,7 +45,7 @@ from optimizers.genome_optimizer import GenomeOptimizer  # noqa: E402
 from workers.evaluate import _optimizer_factory  # noqa: E402
 from workers.requests import EntrySpec  # noqa: E402
 from workers.sequential import train_sequential  # noqa: E402
-from workers.tasks import TASKS  # noqa: E402
+from workers.tasks.registry import TASKS  # noqa: E402
 
 PATHS = ("plain", "seq_adamw", "sequential", "sequential_fast", "population")
 ONE_BY_ONE = PATHS[:-1]

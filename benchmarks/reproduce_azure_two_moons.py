@@ -5,7 +5,7 @@ loss / final validation accuracy: Azure 0.0919 / 96.7 %, Adam 0.0927 / 96.8 %, A
 0.0917 / 97.1 %. Model, split, batch size and seeds are unspecified and its code is not
 public, so we fix them (seed-algorithms.md section 2, "Reproducing headline numbers"):
 
-* data: the ``two_moons`` task's data (:mod:`workers.datasets`): make_moons(5000, noise 0.2),
+* data: the ``two_moons`` task's data (:mod:`workers.tasks.datasets`): make_moons(5000, noise 0.2),
   fixed 80/20 train/validation split (4000 / 1000), features standardised;
 * model: the task's Tanh MLP 2-128-128-2 (Azure HEAD's benchmark model), initialised per
   seed from the member's ``init`` stream; batch 256, reshuffled every epoch from the
@@ -35,10 +35,10 @@ from repro_common import markdown_table, mean_std, pm, write_results
 from torch.nn import functional as F
 
 from optimizers.registry import REGISTRY, FixedEntry
-from workers.datasets import load_classification
-from workers.models import build_model
 from workers.seeding import MemberStreams
-from workers.tasks import TASKS
+from workers.tasks.datasets import load_classification
+from workers.tasks.models import build_model
+from workers.tasks.registry import TASKS
 
 TASK = "two_moons"
 BATCH = 256

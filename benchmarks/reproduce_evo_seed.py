@@ -38,7 +38,7 @@ from evo.run.compare import score_fixed
 from optimizers.errors import EvoError
 from storage import Store
 from workers import check_data
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 VISION = ["fashion_mnist", "cifar10", "mnist"]

@@ -16,7 +16,7 @@ several seeds (the seed ran each case once, unseeded), so the table says how oft
 overparameterised model escapes. The seed's qubic overparameterised run used MLP17; it runs
 here as in the seed (:class:`MLP17`, 19,432,577 parameters) and, like every other
 overparameterised case, with the MLP9. Functions and the MLP9 come from
-:mod:`workers.landscapes` and :mod:`workers.landscape_models`.
+:mod:`workers.tasks.landscapes` and :mod:`workers.tasks.landscape_models`.
 
 Usage: ``.venv/bin/python benchmarks/reproduce_nn_optimization.py [--seeds 5]``
 """
@@ -33,8 +33,8 @@ from repro_common import markdown_table, write_results
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from workers.landscape_models import MLP9, Point
-from workers.landscapes import LANDSCAPES, Landscape
+from workers.tasks.landscape_models import MLP9, Point
+from workers.tasks.landscapes import LANDSCAPES, Landscape
 
 LR = 5e-4
 INIT_TOLERANCE = 1e-6

@@ -53,8 +53,8 @@ from evo.run.driver import Driver, create_run  # noqa: E402
 from evo.search.operators import random_genome  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.records import EvaluationIn, IndividualIn, RunScope  # noqa: E402
-from workers.landscapes import LANDSCAPES  # noqa: E402
 from workers.process import configure_worker_process  # noqa: E402
+from workers.tasks.landscapes import LANDSCAPES  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TASKS = [f"{name}_{kind}" for kind in ("direct", "overparam") for name in LANDSCAPES]

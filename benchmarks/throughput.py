@@ -14,9 +14,9 @@ MLP, the MLP9 and the direct point of ``rastrigin_*``) and each population size 
 * sequentially: ``workers.sequential.train_sequential``, one model after the other with the
   worker's own optimizer factory (``GenomeOptimizer(foreach=False)``, the exact formulation
   the worker evaluates genomes with when it does not stack them);
-* as a population: ``workers.population.train_population``, stacked parameters and one
+* as a population: ``workers.population.loop.train_population``, stacked parameters and one
   population-wide ``population_update_`` per step (``default_chunk_size`` members per
-  forward/backward; plain MLPs on a CPU by ``workers.stacked_mlp``).
+  forward/backward; plain MLPs on a CPU by ``workers.population.stacked_mlp``).
 
 Each (model, path, P) cell runs in a fresh subprocess so that its peak resident memory
 (``ru_maxrss``; on a GPU also ``torch.cuda.max_memory_allocated``) is its own. A cell
@@ -56,15 +56,15 @@ if str(ROOT) not in sys.path:
 
 from optimizers.baselines import ADAM  # noqa: E402
 from workers import population as population_module  # noqa: E402
-from workers.datasets import ClassificationData, load_classification  # noqa: E402
 from workers.device import describe_device, resolve_device  # noqa: E402
 from workers.evaluate import _optimizer_factory  # noqa: E402
-from workers.population import DEFAULT_CHUNK, train_population  # noqa: E402
+from workers.population.loop import DEFAULT_CHUNK, train_population  # noqa: E402
 from workers.process import configure_worker_process  # noqa: E402
 from workers.requests import EntrySpec  # noqa: E402
-from workers.runtime_classification import ClassificationRuntime  # noqa: E402
 from workers.sequential import train_sequential  # noqa: E402
-from workers.tasks import TASKS, ClassificationTask  # noqa: E402
+from workers.tasks.classification_runtime import ClassificationRuntime  # noqa: E402
+from workers.tasks.datasets import ClassificationData, load_classification  # noqa: E402
+from workers.tasks.registry import TASKS, ClassificationTask  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -19,7 +19,7 @@ from evo.config.schema import (
 from evo.errors import ConfigError, EvoError
 from optimizers.registry import REGISTRY
 from workers.requests import budget_key
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MINIMAL = {"tasks": ["digits"]}

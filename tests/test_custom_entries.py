@@ -22,7 +22,7 @@ from optimizers.custom import CustomOptimizer
 from storage import Store
 from workers.evaluate import _member_result
 from workers.sequential import train_sequential
-from workers.tasks import get_task
+from workers.tasks.registry import get_task
 
 SGD_PLAIN = {"import": "torch.optim:SGD", "name": "sgd_plain", "kwargs": {"lr": 0.01}}
 TINY = {

@@ -15,7 +15,7 @@ from workers.families.common import explained_fraction
 from workers.families.convex import _problem
 from workers.families.tabular import friedman_data
 from workers.families.text import char_data, corpus
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 FAMILIES = [spec.name for spec in family_specs()]
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=2.0)

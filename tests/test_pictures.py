@@ -28,8 +28,8 @@ from evo.report.trajectories import GENERATOR_SEED, PLANES, contenders, curve_pa
 from optimizers.baselines import EVO_SEED_BEST
 from optimizers.registry import REGISTRY
 from storage import Store
-from workers.landscape_models import Point
-from workers.landscapes import LANDSCAPES
+from workers.tasks.landscape_models import Point
+from workers.tasks.landscapes import LANDSCAPES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LANDSCAPE_PNGS = {

@@ -17,10 +17,10 @@ import torch
 from optimizers.genome import Genome, Term
 from optimizers.rule import rule_coefficients
 from tests.genome_strategies import varied_genomes
-from workers.population import train_population
-from workers.population_flat import FlatPopulation
-from workers.population_scalars import PopulationScalars
-from workers.tasks import TASKS
+from workers.population.flat_state import FlatPopulation
+from workers.population.loop import train_population
+from workers.population.scalars import PopulationScalars
+from workers.tasks.registry import TASKS
 
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)
 """sign(g) steps of 10 per weight: the loss passes the divergence bound within a few steps."""

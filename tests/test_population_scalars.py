@@ -16,7 +16,7 @@ import torch
 from optimizers.genome import Genome, Term
 from optimizers.rule import bias_correction, population_update_, rule_coefficients, scheduled_lr, step_scalars
 from tests.genome_strategies import varied_genomes
-from workers.population_scalars import PopulationScalars
+from workers.population.scalars import PopulationScalars
 
 STEPS = 40
 SHAPES = ((5, 3), (4,), (2, 3, 2))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workers.runtime_classification import ClassificationRuntime
-from workers.stacked_forward import stack_members
-from workers.tasks import TASKS
+from workers.population.stacked_forward import stack_members
+from workers.tasks.classification_runtime import ClassificationRuntime
+from workers.tasks.registry import TASKS
 
 SEEDS = [0, 3, 1, 7]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from workers.sequential import train_sequential
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 
 class _ProbingSignDescent(torch.optim.Optimizer):

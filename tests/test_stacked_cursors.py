@@ -39,8 +39,8 @@ def test_population_batches_sliced_from_the_epoch_are_the_gathered_ones_and_trai
     """digits (1151 training examples, batches of 128): three epochs, remainders included, of
     the epoch-gathered batches (strided views) against per-step gathers; the MLP step on the
     strided view gives the contiguous batch's loss and gradients bit for bit."""
-    from workers.stacked_mlp import StackedMLP
-    from workers.tasks import TASKS
+    from workers.population.stacked_mlp import StackedMLP
+    from workers.tasks.registry import TASKS
 
     runtime = TASKS["digits"].runtime("unused", "val", CPU)
     streams = [runtime.streams(s) for s in (0, 1, 2)]

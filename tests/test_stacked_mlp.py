@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from workers.models import MemberDropout, build_model, mlp
-from workers.runtime_classification import ClassificationRuntime
-from workers.stacked_forward import stack_members
-from workers.stacked_mlp import StackedMLP, supports
-from workers.tasks import TASKS
+from workers.population.stacked_forward import stack_members
+from workers.population.stacked_mlp import StackedMLP, supports
+from workers.tasks.classification_runtime import ClassificationRuntime
+from workers.tasks.models import MemberDropout, build_model, mlp
+from workers.tasks.registry import TASKS
 
 
 def _case(sizes, activation, members=3):

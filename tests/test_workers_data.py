@@ -11,7 +11,7 @@ from workers_datafiles import write_cifar10_like, write_mnist_like
 
 from workers import MissingDataError
 from workers.batches import BatchCursor, flip_and_crop
-from workers.datasets import FILE_DATASETS, MD5_ENV, clear_cache, load_classification, split_indices
+from workers.tasks.datasets import FILE_DATASETS, MD5_ENV, clear_cache, load_classification, split_indices
 
 CPU = torch.device("cpu")
 

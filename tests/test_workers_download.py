@@ -15,7 +15,7 @@ from workers_datafiles import write_mnist_like
 from evo.config.schema import parse_config
 from evo.run.preflight import preflight
 from workers import MissingDataError, check_data
-from workers.datasets import clear_cache, load_classification
+from workers.tasks.datasets import clear_cache, load_classification
 
 
 @pytest.fixture

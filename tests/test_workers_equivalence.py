@@ -15,11 +15,11 @@ from workers_datafiles import write_cifar10_like, write_mnist_like
 from optimizers.baselines import ADAM, EVO_SEED_BEST, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from workers import EntrySpec, EvalRequest, evaluate
-from workers.datasets import MD5_ENV
-from workers.landscape_models import MLP9, Point
-from workers.models import bind_dropout_generator, build_model, cifar_cnn, mlp, small_cnn
-from workers.stacked_forward import PopulationContext, population_forward, stack_members
-from workers.tasks import TASKS
+from workers.population.stacked_forward import PopulationContext, population_forward, stack_members
+from workers.tasks.datasets import MD5_ENV
+from workers.tasks.landscape_models import MLP9, Point
+from workers.tasks.models import bind_dropout_generator, build_model, cifar_cnn, mlp, small_cnn
+from workers.tasks.registry import TASKS
 
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)
 """sign(g) steps of 10 per weight: classification losses pass 50 within a few steps."""

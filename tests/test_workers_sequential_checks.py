@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from workers.sequential import check_interval, train_sequential
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 
 def _sgd(lr: float):

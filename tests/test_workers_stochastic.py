@@ -8,7 +8,7 @@ import torch
 from optimizers.registry import REGISTRY
 from workers import EntrySpec, EvalRequest, evaluate
 from workers.sequential import train_sequential
-from workers.tasks import TASKS
+from workers.tasks.registry import TASKS
 
 STOCHASTIC = sorted(name for name, entry in REGISTRY.items() if entry.genome is None and entry.stochastic)
 

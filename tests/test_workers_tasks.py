@@ -11,10 +11,10 @@ from workers_datafiles import write_cifar10_like, write_mnist_like
 
 from workers import TASKS, MissingDataError, UnknownTaskError, WorkerError, check_data, resolve_device
 from workers.errors import DeviceUnavailableError
-from workers.landscape_models import MLP9, Point, place_at, pretrain_to_point
-from workers.landscapes import LANDSCAPES
-from workers.models import build_model, cifar_cnn, small_cnn
 from workers.process import configure_worker_process
+from workers.tasks.landscape_models import MLP9, Point, place_at, pretrain_to_point
+from workers.tasks.landscapes import LANDSCAPES
+from workers.tasks.models import build_model, cifar_cnn, small_cnn
 
 LANDSCAPE_NAMES = ("ackley", "rastrigin", "rosenbrock", "six_hump_camel", "qubic_1d")
 CLASSIFICATION_NAMES = ("mnist", "fashion_mnist", "cifar10", "two_moons", "digits")

@@ -18,10 +18,10 @@ from workers import (
     UnknownTaskError,
     evaluate,
 )
-from workers.datasets import MD5_ENV
 from workers.fitness import landscape_divergence_bound, landscape_score, mean_last_losses, seed_fitness
-from workers.population import train_population
-from workers.tasks import TASKS
+from workers.population.loop import train_population
+from workers.tasks.datasets import MD5_ENV
+from workers.tasks.registry import TASKS
 
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=1.0)
 

@@ -4,7 +4,6 @@
 never touches the database. Ray is imported only by ``workers.actors``.
 """
 
-from workers.datasets import download_data
 from workers.device import resolve_device
 from workers.errors import (
     DeviceUnavailableError,
@@ -16,7 +15,8 @@ from workers.errors import (
 from workers.evaluate import evaluate
 from workers.process import configure_worker_process
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult, budget_key
-from workers.tasks import TASKS, Task, check_data, get_task
+from workers.tasks.datasets import download_data
+from workers.tasks.registry import TASKS, Task, check_data, get_task
 
 __all__ = [
     "TASKS",

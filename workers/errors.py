@@ -15,7 +15,7 @@ class WorkerError(EvoError):
 
 
 class UnknownTaskError(WorkerError):
-    """A task name that is not in :data:`workers.tasks.TASKS`."""
+    """A task name that is not in :data:`workers.tasks.registry.TASKS`."""
 
 
 class UnknownEntryError(WorkerError):

@@ -39,10 +39,10 @@ from workers.device import describe_device, resolve_device
 from workers.errors import UnknownEntryError
 from workers.fitness import DIVERGED_FITNESS, mean_last_losses, seed_fitness
 from workers.outcome import MemberOutcome, loss_curve
-from workers.population import train_population
+from workers.population.loop import train_population
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
-from workers.tasks import Task, get_task
+from workers.tasks.registry import Task, get_task
 
 TrainingPath = Literal["sequential", "population"]
 logger = logging.getLogger(__name__)

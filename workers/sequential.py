@@ -37,9 +37,9 @@ from torch import nn
 
 from optimizers.alme import ALME
 from optimizers.errors import one_line
-from workers.models import bind_dropout_generator
 from workers.outcome import MemberOutcome
-from workers.runtime import Runtime
+from workers.tasks.models import bind_dropout_generator
+from workers.tasks.runtime import Runtime
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter], torch.Generator], torch.optim.Optimizer]
 """(parameters, the member's optimizer RNG stream) -> optimizer."""

@@ -230,7 +230,7 @@ class JobConfig(_Section):
 
     name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the GA's random generator (seed: 42).")
-    tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.TASKS.")
+    tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.registry.TASKS.")
     holdout_tasks: list[str] = Field(
         default_factory=list, description="Tasks scored for reports, never for selection."
     )
@@ -259,7 +259,7 @@ class JobConfig(_Section):
     @field_validator("tasks", "holdout_tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        from workers.tasks import TASKS
+        from workers.tasks.registry import TASKS
 
         _check_distinct(tasks)
         unknown = [t for t in tasks if t not in TASKS]

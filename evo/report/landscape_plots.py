@@ -30,7 +30,7 @@ from matplotlib.lines import Line2D
 
 from evo.report.trajectories import CURVES, PLANES, Contender, Path, Plane, curve_paths, plane_paths
 from optimizers.output_paths import writable_folder, writing
-from workers.landscapes import LANDSCAPES, Landscape
+from workers.tasks.landscapes import LANDSCAPES, Landscape
 
 DPI = 100
 GRID = 200

@@ -6,7 +6,7 @@ points, ``loss = opt.step(closure)`` with ``closure`` returning :math:`f(x)` of 
 point, and the point is recorded after every step: a path is ``x_0`` (the start) ... ``x_T``.
 
 * 2-D planes (:data:`PLANES`): Rastrigin, Ackley and Rosenbrock in 2-D (the registry's
-  tasks use them in 10-D / 1-D; the formulas of :mod:`workers.landscapes` hold for any D)
+  tasks use them in 10-D / 1-D; the formulas of :mod:`workers.tasks.landscapes` hold for any D)
   and six-hump camel; the point itself is the parameter.
 * 1-D curves (:data:`CURVES`): Ackley from 10.0 and the quartic ("qubic") from 0.96, each
   directly (:class:`Point`) and overparameterised (the point is the output of the
@@ -30,9 +30,9 @@ from torch import nn
 from optimizers.entry import FixedEntry, genome_entry
 from optimizers.genome import Genome
 from optimizers.registry import REGISTRY
-from workers.landscape_models import MLP9, Point, place_at
-from workers.landscapes import LANDSCAPES, ackley, rastrigin, rosenbrock, six_hump_camel
-from workers.tasks import OVERPARAM_HIDDEN, OVERPARAM_LATENT
+from workers.tasks.landscape_models import MLP9, Point, place_at
+from workers.tasks.landscapes import LANDSCAPES, ackley, rastrigin, rosenbrock, six_hump_camel
+from workers.tasks.registry import OVERPARAM_HIDDEN, OVERPARAM_LATENT
 
 Tensor = torch.Tensor
 Fn = Callable[[Tensor], Tensor]
@@ -111,7 +111,7 @@ PLANES: dict[str, Plane] = {
 """name -> :class:`Plane` (the contour pictures)."""
 
 CURVES: tuple[str, ...] = ("ackley", "qubic_1d")
-"""The 1-D landscapes of :data:`workers.landscapes.LANDSCAPES` drawn as curves."""
+"""The 1-D landscapes of :data:`workers.tasks.landscapes.LANDSCAPES` drawn as curves."""
 
 
 @dataclass

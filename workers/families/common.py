@@ -32,9 +32,9 @@ from torch.func import functional_call, vmap
 
 from workers.batches import BatchCursor
 from workers.fitness import DIVERGENCE_LOSS
-from workers.models import build_model
-from workers.runtime import Score
 from workers.seeding import MemberStreams, stream_seed
+from workers.tasks.models import build_model
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -82,7 +82,7 @@ def init_layers(model: nn.Module, generator: torch.Generator) -> nn.Module:
 
 
 class FamilyModel(nn.Module):
-    """Base of the families' models: :func:`~workers.models.build_model` calls
+    """Base of the families' models: :func:`~workers.tasks.models.build_model` calls
     ``reset_from_generator`` instead of its own initialiser."""
 
     def reset_from_generator(self, generator: torch.Generator) -> None:
@@ -190,7 +190,7 @@ Split = Literal["val", "test"]
 
 @dataclass(frozen=True, kw_only=True)
 class FamilySpec:
-    """One registered variant of a family (wrapped into a ``Task`` by :mod:`workers.tasks`).
+    """One registered variant of a family (wrapped into a ``Task`` by :mod:`workers.tasks.registry`).
 
     Attributes:
         data: ``split -> SupervisedData`` on the CPU, deterministic (fixed seeds).

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from workers.families.common import FamilyModel, FamilySpec, Split, SupervisedData
-from workers.runtime import Score
 from workers.seeding import stream_seed
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 TRAIN_EXAMPLES = 4096

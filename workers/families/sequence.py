@@ -30,8 +30,8 @@ from torch import nn
 
 from workers.families.common import FamilyModel, FamilySpec, Split, SupervisedData
 from workers.families.text import token_accuracy
-from workers.runtime import Score
 from workers.seeding import stream_seed
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 TRAIN_SEQUENCES, EVAL_SEQUENCES = 8192, 1024

@@ -38,7 +38,7 @@ from workers.families.common import (
     explained_fraction,
     split_pool,
 )
-from workers.runtime import Score
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 

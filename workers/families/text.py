@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workers.families.common import FamilyModel, FamilySpec, Split, SupervisedData
-from workers.runtime import Score
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 CORPUS = Path(__file__).with_name("corpus.txt")

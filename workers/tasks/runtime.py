@@ -2,10 +2,10 @@
 
 A runtime is one task made ready to train on one device (data loaded, model factory bound).
 The sequential loop (:mod:`workers.sequential`) uses the per-member methods, the population
-loop (:mod:`workers.population`) the ``population_*`` ones; both draw from the same member
+loop (:mod:`workers.population.loop`) the ``population_*`` ones; both draw from the same member
 streams (:class:`~workers.seeding.MemberStreams`) in the same shapes, which is why the two
-paths agree. Implementations: :class:`~workers.runtime_classification.ClassificationRuntime`
-(mini-batch cross-entropy, accuracy) and :class:`~workers.runtime_landscape.LandscapeRuntime`
+paths agree. Implementations: :class:`~workers.tasks.classification_runtime.ClassificationRuntime`
+(mini-batch cross-entropy, accuracy) and :class:`~workers.tasks.landscape_runtime.LandscapeRuntime`
 (full-batch gap to an analytic function's minimum; its batches and cursors are ``None``)
 and :class:`~workers.families.common.SupervisedRuntime` (the task families of
 :mod:`workers.families`: any loss and bounded score, population path by ``torch.func.vmap``).

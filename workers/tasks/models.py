@@ -10,7 +10,7 @@ Architectures (seed ``evolutionary_optimizer_colab.ipynb``; seed-algorithms.md s
 * :func:`mlp`: Linear layers with an activation between them (two_moons, digits).
 
 Every model is a flat ``nn.Sequential`` of standard layers, which is what the population
-path (:mod:`workers.stacked_forward`) knows how to run with stacked parameters. Dropout is
+path (:mod:`workers.population.stacked_forward`) knows how to run with stacked parameters. Dropout is
 :class:`MemberDropout`, whose masks come from the member's own generator.
 
 Models are created on the ``meta`` device and initialised by :func:`init_parameters` with

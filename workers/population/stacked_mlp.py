@@ -71,7 +71,7 @@ class StackedMLP:
     def bind(self, params: dict[str, Tensor], grads: dict[str, Tensor]) -> None:
         """From now on read the parameters from ``params`` and write the gradients into
         ``grads`` (tensors shaped like the current parameters, by name: e.g. the views of flat
-        buffers, :mod:`workers.population_flat`)."""
+        buffers, :mod:`workers.population.flat_state`)."""
         shapes = {n: p.shape for n, p in self.params.items()}
         for given in (params, grads):
             if {n: t.shape for n, t in given.items()} != shapes:

@@ -14,8 +14,8 @@ digits          scikit-learn 8x8 digits              ReLU MLP 64-128-64-10
 ==============  ===================================  =========================================
 
 Landscapes ``{fn}_direct`` (the point is the parameter) and ``{fn}_overparam`` (the point is
-the output of an :class:`~workers.landscape_models.MLP9` with a trainable latent) for fn in
-ackley, rastrigin, rosenbrock, six_hump_camel, qubic_1d (see :mod:`workers.landscapes`).
+the output of an :class:`~workers.tasks.landscape_models.MLP9` with a trainable latent) for fn in
+ackley, rastrigin, rosenbrock, six_hump_camel, qubic_1d (see :mod:`workers.tasks.landscapes`).
 The registry's MLP9 is CPU-sized: latent 32, hidden 128, no weight norm (~120k parameters
 instead of the seed's 1.84M), placed at the start point by a bias shift without the seed's
 Adam initialisation phase; the class and ``LandscapeRuntime(pretrain=True)`` take the seed's
@@ -49,16 +49,16 @@ from typing import Literal
 import torch
 from torch import nn
 
-from workers.datasets import FILE_DATASETS, Split, download_data, load_classification, require_files
 from workers.errors import UnknownTaskError
 from workers.families import FamilySpec, family_runtime, family_specs
 from workers.families.common import SupervisedRuntime
-from workers.landscape_models import MLP9, Point
-from workers.landscapes import LANDSCAPES, Landscape
-from workers.models import cifar_cnn, mlp, small_cnn
-from workers.runtime import Runtime
-from workers.runtime_classification import ClassificationRuntime
-from workers.runtime_landscape import LandscapeRuntime
+from workers.tasks.classification_runtime import ClassificationRuntime
+from workers.tasks.datasets import FILE_DATASETS, Split, download_data, load_classification, require_files
+from workers.tasks.landscape_models import MLP9, Point
+from workers.tasks.landscape_runtime import LandscapeRuntime
+from workers.tasks.landscapes import LANDSCAPES, Landscape
+from workers.tasks.models import cifar_cnn, mlp, small_cnn
+from workers.tasks.runtime import Runtime
 
 OVERPARAM_LATENT = 32
 OVERPARAM_HIDDEN = 128
@@ -91,7 +91,7 @@ class Task:
 
 @dataclass(frozen=True, kw_only=True)
 class ClassificationTask(Task):
-    """Mini-batch classification; ``dataset`` names the data in :mod:`workers.datasets`."""
+    """Mini-batch classification; ``dataset`` names the data in :mod:`workers.tasks.datasets`."""
 
     dataset: str
     batch_size: int = 128
@@ -217,7 +217,7 @@ def check_data(tasks: list[str], data_dir: str, download: bool = False) -> None:
     """Fail fast, before a run starts, when a task is unknown or its files are missing.
 
     With ``download`` (``data.download: true``) missing files are first fetched with
-    torchvision into ``data_dir`` (:func:`~workers.datasets.download_data`).
+    torchvision into ``data_dir`` (:func:`~workers.tasks.datasets.download_data`).
 
     Raises:
         UnknownTaskError: a name not in :data:`TASKS` (the message lists them).

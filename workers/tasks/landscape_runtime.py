@@ -5,7 +5,7 @@ The training loss is the gap ``f(model()) - f_min`` (same gradients as f); see
 stream seeded by the landscape's name and the seed, so ``{fn}_direct`` and
 ``{fn}_overparam`` start at the same point for the same seed. A member's placed initial
 weights are computed once per process and (task, seed); ``pretrain=True`` runs the seed's
-Adam initialisation phase before the exact placement (see :mod:`workers.landscape_models`).
+Adam initialisation phase before the exact placement (see :mod:`workers.tasks.landscape_models`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from workers.fitness import landscape_divergence_bound, landscape_score
-from workers.landscape_models import place_at
-from workers.landscapes import Landscape
-from workers.models import build_model
-from workers.runtime import Score
+from workers.population.stacked_forward import PopulationContext, chunk, population_forward
 from workers.seeding import MemberStreams, make_generator
-from workers.stacked_forward import PopulationContext, chunk, population_forward
+from workers.tasks.landscape_models import place_at
+from workers.tasks.landscapes import Landscape
+from workers.tasks.models import build_model
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 

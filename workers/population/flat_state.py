@@ -20,11 +20,11 @@ Matrix products only READ the views (a weight view ``[P, out, in]`` with batch s
 gives the contiguous weight's numbers, checked for the MLP shapes of the tasks and odd
 ones); they never write into them: ATen's batched product into a strided output, or into a
 transposed one, takes another MKL path whose sums round differently for some shapes (seen:
-64 -> 10 and 2 -> 128 layers), so :class:`~workers.stacked_mlp.StackedMLP` computes
+64 -> 10 and 2 -> 128 layers), so :class:`~workers.population.stacked_mlp.StackedMLP` computes
 ``dW^T`` into its own contiguous buffer and copies it into the gradient view (the bias
 gradients, sums over the batch, go straight into their views: same numbers).
 
-Used by :func:`workers.population.train_population` where the runtime offers a hand-written
+Used by :func:`workers.population.loop.train_population` where the runtime offers a hand-written
 backward (``population_trainer``: plain MLPs on a CPU, one chunk), which writes gradients
 straight into the flat gradient buffer; everywhere else (autograd, chunks, a GPU) the
 population keeps one tensor per parameter.

@@ -7,7 +7,7 @@ Every member keeps its own initialisation, data order, augmentation and dropout 
 [P] (:func:`optimizers.rule.rule_coefficients`) and the learning rate of
 :func:`optimizers.rule.scheduled_lr` with ``total_steps = steps``, as ``GenomeOptimizer``.
 The update's per-member scalars of every step are built once per request
-(:class:`~workers.population_scalars.PopulationScalars`, the same numbers).
+(:class:`~workers.population.scalars.PopulationScalars`, the same numbers).
 
 Per step: each member's loss [P] is checked before the backward pass; a member whose loss
 is NaN/inf or above its bound is frozen (its parameters and moments no longer change, its
@@ -23,12 +23,12 @@ A runtime may offer three optional shortcuts, each giving the same numbers bit f
 (the classification runtime has all three): ``population_start(seeds, streams)`` (stacked
 initial parameters without P separate models), ``population_cursors(streams)`` (the
 members' batch cursors advanced together) and ``population_trainer(model, params)`` (a
-hand-written forward/backward, :class:`~workers.stacked_mlp.StackedMLP`, used when the
+hand-written forward/backward, :class:`~workers.population.stacked_mlp.StackedMLP`, used when the
 whole population is one chunk).
 
 Where the hand-written backward runs (plain MLPs on a CPU, one chunk), parameters,
 gradients and moments live in flat ``[P, N]`` buffers
-(:class:`~workers.population_flat.FlatPopulation`; the backward writes the gradients into
+(:class:`~workers.population.flat_state.FlatPopulation`; the backward writes the gradients into
 them) and each step's update is one call over one tensor per state, the same numbers bit for
 bit; everywhere else (autograd: convolutions, landscapes, chunks, a GPU) one tensor per
 parameter, updated in groups as below.
@@ -43,10 +43,10 @@ import torch
 from optimizers.genome import Genome
 from optimizers.rule import rule_coefficients
 from workers.outcome import MemberOutcome
-from workers.population_flat import FlatPopulation
-from workers.population_scalars import PopulationScalars
-from workers.runtime import Runtime
-from workers.stacked_forward import chunk, stack_members
+from workers.population.flat_state import FlatPopulation
+from workers.population.scalars import PopulationScalars
+from workers.population.stacked_forward import chunk, stack_members
+from workers.tasks.runtime import Runtime
 
 Tensor = torch.Tensor
 

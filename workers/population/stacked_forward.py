@@ -15,7 +15,7 @@ same ``nn.Module`` (used by the sequential path) describes the population's arch
 * activations, max pooling and ``Flatten`` act element- or channel-wise; ``Flatten`` turns
   ``[B, P*C, H, W]`` back into ``[P, B, C*H*W]``.
 
-:class:`~workers.landscape_models.MLP9` and :class:`~workers.landscape_models.Point` have
+:class:`~workers.tasks.landscape_models.MLP9` and :class:`~workers.tasks.landscape_models.Point` have
 their own small population forwards. Members never mix: member i's outputs and gradients
 depend only on member i's parameters and inputs.
 """
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from workers.landscape_models import MLP9, Point
-from workers.models import MemberDropout, init_parameters
+from workers.tasks.landscape_models import MLP9, Point
+from workers.tasks.models import MemberDropout, init_parameters
 
 Tensor = torch.Tensor
 
@@ -68,7 +68,7 @@ def init_stacked(
     model: nn.Module, generators: list[torch.Generator], device: torch.device | str = "cpu"
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """The stacked parameters and float buffers of P members, member i initialised from
-    ``generators[i]`` (CPU) as :func:`workers.models.build_model` initialises a fresh model:
+    ``generators[i]`` (CPU) as :func:`workers.tasks.models.build_model` initialises a fresh model:
     ``model`` (on the CPU, every parameter and buffer set by its initialisation, as
     ``build_model``'s models) is re-initialised once per member and copied into the stack,
     instead of P models built. The numbers are those of :func:`stack_members` on P models of

@@ -1,6 +1,6 @@
 """A classification task ready to train on one device: data, model, loss, accuracy.
 
-It implements :class:`workers.runtime.Runtime`: per-member methods for the sequential path
+It implements :class:`workers.tasks.runtime.Runtime`: per-member methods for the sequential path
 and stacked ones (``population_*``) for the population path.
 """
 
@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from workers.batches import BatchCursor, StackedCursors, flip_and_crop
-from workers.datasets import ClassificationData
 from workers.fitness import DIVERGENCE_LOSS
-from workers.models import build_model
-from workers.runtime import Score
+from workers.population.stacked_forward import PopulationContext, chunk, init_stacked, population_forward
+from workers.population.stacked_mlp import StackedMLP, supports
 from workers.seeding import MemberStreams
-from workers.stacked_forward import PopulationContext, chunk, init_stacked, population_forward
-from workers.stacked_mlp import StackedMLP, supports
+from workers.tasks.datasets import ClassificationData
+from workers.tasks.models import build_model
+from workers.tasks.runtime import Score
 
 Tensor = torch.Tensor
 Batch = tuple[Tensor, Tensor]
@@ -97,7 +97,7 @@ class ClassificationRuntime:
         return skeleton.to(self.device).train(), params, buffers, bounds
 
     def population_trainer(self, model: nn.Module, params: dict[str, Tensor]) -> StackedMLP | None:
-        """The hand-written forward/backward of :mod:`workers.stacked_mlp` for plain MLPs on a
+        """The hand-written forward/backward of :mod:`workers.population.stacked_mlp` for plain MLPs on a
         CPU (the same numbers as :meth:`population_loss` and autograd, in reused buffers);
         None elsewhere (autograd; a GPU's caching allocator has no page faults to save)."""
         if self.device.type != "cpu" or not supports(model):
