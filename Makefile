@@ -26,8 +26,10 @@ mutation: $(STAMP)
 	OMP_NUM_THREADS=1 PYTHONPATH=$(CURDIR) $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results
 
+# ruff, and the import layers of [tool.importlinter] in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
