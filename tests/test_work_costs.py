@@ -12,7 +12,7 @@ import pytest
 
 from evo.config.schema import EvaluationConfig, parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import evaluate
+from evo.run.evaluation_passes import evaluate
 from evo.run.events import RunObserver
 from evo.run.work_costs import UNKNOWN_S, TaskCosts, longest_first
 from evo.run.work_plan import plan_requests
