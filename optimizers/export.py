@@ -12,7 +12,8 @@ imports only ``torch`` and ``math``.
 
 Example::
 
-    write_optimizer_file(EVO_SEED_BEST, "evolved.py", class_name="EvolvedOptimizer")
+    source = render_optimizer_source(EVO_SEED_BEST, class_name="EvolvedOptimizer")
+    Path("evolved.py").write_text(source)  # evo export: evo.report.optimizer_file
     # elsewhere, with only torch installed:
     from evolved import EvolvedOptimizer
     opt = EvolvedOptimizer(model.parameters(), total_steps=1000)
@@ -25,13 +26,11 @@ import keyword
 import math
 import re
 from importlib import metadata
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule, rule_fast, rule_optimizer
 from optimizers.genome import Genome
-from optimizers.output_paths import writing
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
 OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
@@ -225,28 +224,3 @@ def render_optimizer_source(
         defaults=defaults,
         **values,
     )
-
-
-def write_optimizer_file(
-    genome: Genome,
-    path: str | Path,
-    class_name: str = "EvolvedOptimizer",
-    total_steps: int = 1000,
-    provenance: Provenance | None = None,
-) -> Path:
-    """Write :func:`render_optimizer_source` to ``path`` (parent folders created).
-
-    Raises:
-        OutputError: ``path`` cannot be written (a folder, under a file, no permission).
-    """
-    path = Path(path)
-    source = render_optimizer_source(
-        genome, class_name, total_steps, module_name=path.stem, provenance=provenance
-    )
-    compile(source, str(path), "exec")  # never write a file that does not parse
-    with writing(path):
-        if path.is_dir():
-            raise IsADirectoryError(21, "is a folder")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source)
-    return path

@@ -14,8 +14,9 @@ from genome_strategies import genomes
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from evo.report.optimizer_file import write_optimizer_file
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
-from optimizers.export import render_optimizer_source, write_optimizer_file
+from optimizers.export import render_optimizer_source
 
 STEPS = 200
 RANDOM_STEPS = 60

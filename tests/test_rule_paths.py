@@ -18,8 +18,8 @@ import torch
 from genome_strategies import genomes
 from hypothesis import HealthCheck, given, settings
 
+from evo.report.optimizer_file import write_optimizer_file
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
-from optimizers.export import write_optimizer_file
 from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
 
 STEPS = 25

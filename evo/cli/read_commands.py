@@ -162,7 +162,7 @@ def export(
     that is evo best's order, which --by mean always gives.
     """
     from evo.evidence.provenance import registry_provenance, run_provenance
-    from optimizers.export import write_optimizer_file
+    from evo.report.optimizer_file import write_optimizer_file
     from optimizers.registry import REGISTRY
 
     if rank is not None and genome_hash is not None:

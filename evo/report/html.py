@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evo.evidence.ranked_entry import entry_name
+from evo.output_paths import writing
 from evo.report.formula import genome_mathml
 from evo.report.pictures import Section, shown_entries
-from optimizers.output_paths import writing
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry

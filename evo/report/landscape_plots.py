@@ -28,8 +28,8 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from evo.output_paths import writable_folder, writing
 from evo.report.trajectories import CURVES, PLANES, Contender, Path, Plane, curve_paths, plane_paths
-from optimizers.output_paths import writable_folder, writing
 from workers.tasks.landscapes import LANDSCAPES, Landscape
 
 DPI = 100

@@ -33,6 +33,7 @@ from evo.evidence.paired import versus
 from evo.evidence.ranked_entry import entry_name
 from evo.evidence.ranking import best
 from evo.evidence.rediscovery import rediscovery_line
+from evo.output_paths import writable_folder, writing
 from evo.report import plots
 from evo.report.holdout_section import holdout_section
 from evo.report.html import write_html
@@ -40,7 +41,6 @@ from evo.report.pictures import DEFAULT_STEPS, landscape_section, loss_curve_sec
 from evo.run.timing import timing_markdown
 from evo.search.aggregation import genome_fitness
 from optimizers.genome import Genome
-from optimizers.output_paths import writable_folder, writing
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
@@ -71,7 +71,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps
         The path of ``report.md``.
     Raises:
         storage.errors.UnknownRunError: no such run.
-        optimizers.output_paths.OutputError: ``out_dir`` cannot be created or written.
+        evo.output_paths.OutputError: ``out_dir`` cannot be created or written.
     """
     run = store.get_run(run_id)
     out = writable_folder(out_dir)

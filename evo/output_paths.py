@@ -2,8 +2,9 @@
 
 Writing them fails in ordinary ways (the path is a folder, a part of it is a file, no
 permission, a read-only file system, a full disk): each becomes an :class:`OutputError`
-with one line naming the path, which the CLI prints and exits 2 on. It lives in
-``optimizers`` (which imports nothing of ours) so that ``optimizers.export`` can use it.
+with one line naming the path, which the CLI prints and exits 2 on. A base module of
+``evo`` (beside :mod:`evo.errors`, importing nothing else of ``evo``), so that every layer
+that writes a file uses it; the optimizer library only renders text.
 """
 
 from __future__ import annotations
@@ -55,3 +56,18 @@ def writable_folder(path: str | Path) -> Path:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(13, "not writable")
     return folder
+
+
+def write_text_file(path: str | Path, text: str, what: str = "file") -> Path:
+    """Write ``text`` to the file ``path`` (parent folders created); returns the path.
+
+    Raises:
+        OutputError: ``path`` is a folder, lies under a file, or cannot be written.
+    """
+    path = Path(path)
+    with writing(path, what):
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
