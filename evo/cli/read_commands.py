@@ -96,16 +96,17 @@ def best(
 def _say_search_pick(store: Store, run: RunRecord) -> None:
     """Under lr-robust or normalised fitness, name the GA's own rank-1 (what export writes)."""
     from evo.config.fitness_mode import plain_mean_fitness
+    from evo.config.stored_view import stored_view
     from evo.evidence.search_order import ranked_genomes
 
     if plain_mean_fitness(run.config):
         return
     ranked = ranked_genomes(store, run, "search")
     if ranked:
-        evaluation, fitness = run.config.get("evaluation") or {}, run.config.get("fitness") or {}
-        lr_fitness = f"lr x {evaluation.get('lr_multipliers')} by {evaluation.get('lr_aggregate')}"
+        view = stored_view(run.config, run.name)
+        lr_fitness = f"lr x {list(view.evaluation.lr_multipliers)} by {view.evaluation.lr_aggregate}"
         typer.echo(
-            f"the GA's own fitness ({lr_fitness}, normalize {fitness.get('normalize')}) ranks "
+            f"the GA's own fitness ({lr_fitness}, normalize {view.fitness.normalize}) ranks "
             f"{ranked[0].entry_key[:10]} first ({ranked[0].fitness:.4f}): evo export writes it; "
             "--by mean writes this table's first"
         )
@@ -161,6 +162,7 @@ def export(
     variants aggregated, normalised: evo.evidence.search_order); for a run with the default fitness
     that is evo best's order, which --by mean always gives.
     """
+    from evo.config.stored_view import stored_view
     from evo.evidence.provenance import registry_provenance, run_provenance
     from evo.report.optimizer_file import write_optimizer_file
     from optimizers.registry import REGISTRY
@@ -184,7 +186,7 @@ def export(
             else:
                 genome = _ranked_genome(store, run_record, rank or 1, by)
             provenance = run_provenance(store, run_record, genome)
-        steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+        steps = total_steps or stored_view(run_record.config, run_record.name).evaluation.steps
     try:
         path = write_optimizer_file(
             genome, output, class_name=class_name, total_steps=steps, provenance=provenance

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 
+from evo.config.stored_view import stored_view
 from evo.evidence.ranked_entry import RankedEntry, entry_name
 from evo.run.lease import shown_status
 from storage.records import RunRecord
@@ -58,7 +59,7 @@ def runs_table(runs: Sequence[RunRecord], closed: Mapping[str, int], best: Mappi
     for column in ("name", "id", "status", "generations", "best", "tasks", "created", "updated"):
         table.add_column(column, justify="right" if column in {"generations", "best"} else "left")
     for run in runs:
-        planned = run.config.get("population", {}).get("generations", "?")
+        planned = stored_view(run.config, run.name).population.generations
         table.add_row(
             run.name,
             str(run.id)[:8],

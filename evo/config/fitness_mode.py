@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from evo.config.stored_view import stored_view
+
 
 def plain_mean_fitness(config: Mapping) -> bool:
     """Whether a job's GA fitness is the seed's plain mean: one lr (``lr_multipliers: [1]``)
     and ``normalize: none``. Read from the config's dict form (a stored run's, or a
     ``JobConfig`` dumped), so read commands decide it without importing the training stack."""
-    multipliers = (config.get("evaluation") or {}).get("lr_multipliers", [1.0])
-    normalize = (config.get("fitness") or {}).get("normalize", "none")
-    return [float(m) for m in multipliers] == [1.0] and normalize == "none"
+    view = stored_view(config)
+    return list(view.evaluation.lr_multipliers) == [1.0] and view.fitness.normalize == "none"

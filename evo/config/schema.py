@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evo.config import defaults
 from evo.config.fixed_entries import FixedEntryItem, check_fixed_entries
 from evo.config.funnel_rungs import FunnelRung, check_funnel, expand_step_list
 from evo.config.source import apply_overrides, read_yaml
@@ -66,22 +67,28 @@ class DataConfig(_Section):
 class EvaluationConfig(_Section):
     """How one genome is scored on one task."""
 
-    steps: int = Field(500, ge=1, le=MAX_STEPS, description="Optimizer steps per training run (seed: 500).")
+    steps: int = Field(
+        defaults.DEFAULT_STEPS, ge=1, le=MAX_STEPS,
+        description="Optimizer steps per training run (the paper's: 500).",
+    )  # fmt: skip
     seeds: list[int] = Field(
         [0, 1], min_length=1, max_length=MAX_SEEDS, description="Training seeds per (genome, task)."
     )
     selection_split: Literal["val", "test"] = Field(
-        "val", description="Split selection scores on: 'val' (held out of train) or 'test' (the seed's)."
+        "val", description="Split selection scores on: 'val' (held out of train) or 'test' (the paper's)."
     )
     genomes_per_request: int = Field(
         8, ge=1, le=MAX_POPULATION, description="Genomes per work item (trained together)."
     )
     device: str = Field("auto", description="Worker device: auto, cpu, cuda or cuda:N.")
     lr_multipliers: list[float] = Field(
-        [1.0], min_length=1, description="Train each genome at these multiples of its lr."
+        list(defaults.DEFAULT_LR_MULTIPLIERS),
+        min_length=1,
+        description="Train each genome at these multiples of its lr.",
     )
     lr_aggregate: Literal["best", "mean"] = Field(
-        "best", description="Task score over lr_multipliers: the best multiplier's, or the mean."
+        defaults.DEFAULT_LR_AGGREGATE,
+        description="Task score over lr_multipliers: the best multiplier's, or the mean.",
     )
     fingerprint: bool = Field(
         False, description="Evaluate one genome per functional fingerprint; the others reuse its rows."
@@ -127,23 +134,25 @@ class EvaluationConfig(_Section):
 
 
 class PopulationConfig(_Section):
-    """The genetic algorithm's hyperparameters (seed: 50, 3, 4, 50); ``evo.search.ga`` runs on it."""
+    """The genetic algorithm's hyperparameters (the paper's: 50, 3, 4, 50); ``evo.search.ga`` runs on it."""
 
     size: int = Field(50, ge=2, le=MAX_POPULATION, description="Individuals per generation.")
     elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged (not re-evaluated).")
     tournament_k: int = Field(4, ge=1, description="Distinct contestants per tournament selection.")
     generations: int = Field(
-        50, ge=1, le=MAX_GENERATIONS, description="Generations to evaluate; also sets mutation annealing."
+        defaults.DEFAULT_GENERATIONS, ge=1, le=MAX_GENERATIONS,
+        description="Generations to evaluate; also sets mutation annealing.",
     )
     fix_crossover_bias: bool = Field(
-        False, description="Let crossover children have one term (the seed's always have >= 2)."
+        False, description="Let crossover children have one term (the paper's code's always have >= 2)."
     )
     init: Literal["seeded", "random"] = Field(
-        "seeded", description="Generation 0: the seed's four baselines plus random genomes, or random only."
+        defaults.DEFAULT_INIT,
+        description="Generation 0: the paper's four baselines plus random genomes, or random only.",
     )
     terms: Literal["seed", "extended"] = Field(
         "seed",
-        description="Term types random init and mutation draw: the seed's seven, or also LION and NADAM.",
+        description="Term types random init and mutation draw: the paper's seven, or also LION and NADAM.",
     )
 
     @model_validator(mode="after")
@@ -159,7 +168,8 @@ class FitnessConfig(_Section):
     """How task scores combine into the GA's fitness (formulas: :mod:`evo.search.normalize`)."""
 
     normalize: Literal["none", "reference", "rank"] = Field(
-        "none", description="'none': mean of task scores (the seed's); 'reference' or 'rank': per task."
+        defaults.DEFAULT_NORMALIZE,
+        description="'none': mean of task scores (the paper's); 'reference' or 'rank': per task.",
     )
     reference: str = Field("adamw", description="Fixed entry that 'reference' measures against.")
 
@@ -229,7 +239,7 @@ class JobConfig(_Section):
     """One evolution job."""
 
     name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
-    seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the GA's random generator (seed: 42).")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="The GA's random seed (the paper's: 42).")
     tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.registry.TASKS.")
     holdout_tasks: list[str] = Field(
         default_factory=list, description="Tasks scored for reports, never for selection."

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evo.config.stored_view import stored_view
 from evo.evidence.paired import markdown as paired_markdown
 from evo.evidence.paired import versus
 from evo.evidence.ranked_entry import entry_name
@@ -87,7 +88,7 @@ def _write_report(store: Store, run: RunRecord, out: Path, landscape_steps: int 
     indices = [g.index for g in generations]
     trace = best_per_generation(store, run, indices)
     summary = _summary(run, generations, evolved)
-    if (run.config.get("population") or {}).get("init") == "random":
+    if stored_view(run.config, run.name).population.init == "random":
         summary += (rediscovery_line([(g, f) for g, f, _ in trace], fixed) or "") + "\n"
     sections = [
         summary,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evo.config.stored_view import stored_view
 from evo.evidence.ranked_entry import entry_name
 from evo.report.landscape_plots import draw_landscapes
 from evo.report.loss_curves import CURVE_KEY, STEPS_KEY, Band, band, plot_loss_bands, read_curve
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from storage.records import RunRecord
 
 DEFAULT_STEPS = 500
+"""Steps of a landscape path when no run gives them (registry entries alone), and the most a
+report draws (a run's own steps come from :func:`evo.config.stored_view.stored_view`)."""
 
 
 @dataclass
@@ -47,8 +50,7 @@ def shown_entries(ranking: list[RankedEntry]) -> tuple[RankedEntry | None, list[
 
 def run_steps(run: RunRecord) -> int:
     """The run's training steps per member (its config's ``evaluation.steps``)."""
-    steps = (run.config.get("evaluation") or {}).get("steps") if isinstance(run.config, dict) else None
-    return int(steps) if isinstance(steps, int) and steps > 0 else DEFAULT_STEPS
+    return stored_view(run.config, run.name).evaluation.steps
 
 
 def landscape_section(out: Path, ranking: list[RankedEntry], steps: int) -> Section:
