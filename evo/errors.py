@@ -3,7 +3,7 @@
 Each derives from :class:`optimizers.errors.EvoError` (re-exported here), so the CLI catches
 one type at its edge, prints the one-line message (:func:`optimizers.errors.one_line`) and
 exits 2. Errors of the store (``storage.errors``) and of the workers (``workers.errors``)
-share that root.
+share that root: one ``errors`` module per package, the same concept at each layer.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 It lives in the lowest package so that ``storage`` and ``workers`` (which may import only
 ``optimizers``) can raise subclasses and format foreign errors the same way; ``evo``'s CLI
 catches :class:`EvoError` at the edge, prints its one-line message and exits 2.
+
+Each package keeps its own ``errors`` module, the same concept at four layers: this root,
+``storage.errors``, ``workers.errors`` and ``evo.errors`` (all subclasses of :class:`EvoError`).
 """
 
 from __future__ import annotations

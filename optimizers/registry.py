@@ -2,6 +2,9 @@
 
 Genome entries are vectorizable (workers may train them as a population); opaque entries
 (ALME, Azure Sky, Lion, torch.optim classes) go through the sequential loop only.
+
+One of two registries, the same concept at two layers: the names a job config's
+``fixed_entries`` resolve in (here) and its ``tasks`` (:mod:`workers.tasks.registry`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from storage.errors import (
     UnknownGenomeError,
     UnknownRunError,
 )
+from storage.orm import SCHEMA_VERSION
 from storage.records import (
     FIXED_GENERATION,
     EntryEstimate,
@@ -27,7 +28,6 @@ from storage.records import (
     SeedResult,
     TaskTotal,
 )
-from storage.schema import SCHEMA_VERSION
 from storage.store import DEFAULT_URL, Store
 
 __all__ = [

@@ -34,7 +34,7 @@ from sqlalchemy.pool import StaticPool
 
 from optimizers.errors import one_line
 from storage.errors import DatabaseOpenError, SchemaVersionError, StorageError
-from storage.schema import SCHEMA_VERSION, Base
+from storage.orm import SCHEMA_VERSION, Base
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for another process's write lock before failing."""

@@ -1,7 +1,8 @@
 """Errors of the store: each message is one line saying what is wrong and what to do.
 
 All derive from :class:`StorageError`, itself an :class:`optimizers.errors.EvoError`, so the
-CLI prints them as one line and exits 2.
+CLI prints them as one line and exits 2. (One ``errors`` module per package, the same concept
+at each layer: see :mod:`optimizers.errors`.)
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from storage.errors import RunLeasedError
+from storage.orm import utcnow
 from storage.records import RunRecord
-from storage.schema import utcnow
 
 
 class RunLeases:

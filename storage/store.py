@@ -24,9 +24,21 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizers.genome import Genome
+from storage.aggregate_reads import AggregateReads
 from storage.engine import WRITE_OPTION, describe, open_database, translate
 from storage.errors import DamagedRowError, RunExistsError, StorageError
-from storage.ranking_reads import RankingReads
+from storage.orm import (
+    SCHEMA_VERSION,
+    EvaluationRow,
+    GenerationRow,
+    GenomeRow,
+    IndividualRow,
+    Run,
+    chunks,
+    null_if_nan,
+    parse_genome,
+    utcnow,
+)
 from storage.records import (
     RUN_STATUSES,
     EvaluationIn,
@@ -39,24 +51,12 @@ from storage.records import (
     RunStatus,
 )
 from storage.run_leases import RunLeases
-from storage.schema import (
-    SCHEMA_VERSION,
-    EvaluationRow,
-    GenerationRow,
-    GenomeRow,
-    IndividualRow,
-    Run,
-    chunks,
-    null_if_nan,
-    parse_genome,
-    utcnow,
-)
 from storage.write_checks import as_json, check_population, same_close, same_population, valid_run_name
 
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
 
-class Store(RankingReads, RunLeases):
+class Store(AggregateReads, RunLeases):
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
     ``read_only=True`` opens it for reading only: nothing is created, upgraded or written

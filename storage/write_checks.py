@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from storage.errors import StorageError
+from storage.orm import GenerationRow, IndividualRow
 from storage.records import FIXED_GENERATION, NAME_LENGTH, IndividualIn
-from storage.schema import GenerationRow, IndividualRow
 
 
 def as_json(value: Any, what: str) -> Any:

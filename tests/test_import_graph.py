@@ -142,3 +142,19 @@ def test_no_file_over_four_hundred_lines() -> None:
         if lines > MAX_LINES:
             long[str(path.relative_to(ROOT))] = lines
     assert not long
+
+
+def test_a_file_name_is_shared_only_by_one_concept_at_several_layers() -> None:
+    """Two modules may share a file name only when they are the same concept at two layers
+    (each package's ``errors``, the two name registries), and each docstring says so."""
+    by_name: dict[str, list[Path]] = {}
+    for path in project_modules().values():
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(path)
+
+    def docstring(path: Path) -> str:
+        return " ".join((ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").split())
+
+    shared = [path for paths in by_name.values() if len(paths) > 1 for path in paths]
+    unexplained = [str(path.relative_to(ROOT)) for path in shared if "same concept" not in docstring(path)]
+    assert not unexplained

@@ -168,7 +168,7 @@ def test_migrations_build_exactly_the_models(tmp_path: Path, backend: str) -> No
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from storage.schema import Base
+    from storage.orm import Base
 
     with fresh_database_url(backend, tmp_path) as url:
         Store(url).close()

@@ -2,7 +2,8 @@
 
 A member whose training fails is a value (``MemberResult`` with status ``"failed"``); these
 exceptions are for requests that cannot be run at all. All derive from
-:class:`optimizers.errors.EvoError`, so ``evo``'s CLI prints their one-line message.
+:class:`optimizers.errors.EvoError`, so ``evo``'s CLI prints their one-line message. (One
+``errors`` module per package, the same concept at each layer: see :mod:`optimizers.errors`.)
 """
 
 from __future__ import annotations

@@ -64,13 +64,13 @@ def best(
         run_record = store.get_run(run_name)
         comparisons = []
         if vs:  # paired statistics (numpy): imported only when asked for
-            from evo.cli.paired import best_versus
+            from evo.cli.versus import best_versus
 
             comparisons = best_versus(store, run_record, vs)
         if holdout:
             if task is not None:
                 raise UsageError("give --holdout or --task, not both")
-            from evo.cli.paired import holdout_entries
+            from evo.cli.versus import holdout_entries
 
             entries, tasks = holdout_entries(store, run_record, top)
             title = (
@@ -210,7 +210,7 @@ def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -
 
 def upgrade(db: DbOption = DEFAULT_DB) -> None:
     """Upgrade a database written by an older evo to this schema version (reads never do)."""
-    from storage.schema import SCHEMA_VERSION
+    from storage.orm import SCHEMA_VERSION
 
     with open_store(db):
         pass

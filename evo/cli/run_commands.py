@@ -169,7 +169,7 @@ def compare(
     ):
         entries = score_fixed(store, cfg, executor, progress)
         if against is not None:
-            from evo.cli.paired import best_versus
+            from evo.cli.versus import best_versus
 
             comparisons = best_versus(store, store.get_run(against), ["all"])
     tuned = f", lr-tuned per task over {cfg.fixed_lr_grid}" if len(cfg.fixed_lr_grid) > 1 else ""

@@ -1,4 +1,5 @@
-"""The task registry: name -> :class:`Task`, a plain dict the tests iterate.
+"""The task registry: name -> :class:`Task`, a plain dict the tests iterate (the same concept as
+:mod:`optimizers.registry` one layer up: the names a job config's ``tasks`` resolve in).
 
 Classification (seed-algorithms.md section 3; batch 128 unless noted):
 

@@ -1,4 +1,6 @@
-"""The database schema (SQLAlchemy 2.x typed ORM) and the row <-> record conversions.
+"""The database tables as SQLAlchemy 2.x typed ORM classes, and the row <-> record conversions.
+
+(Named ``orm``, not ``schema``: :mod:`evo.config.schema` is the job config's schema.)
 
 Tables: ``runs``, ``genomes`` (unique canonical hash), ``individuals`` (unique run,
 generation, slot), ``evaluations`` (unique entry, task, seed, budget key: the evaluation

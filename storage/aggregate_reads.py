@@ -1,5 +1,6 @@
-"""The reads behind ranking, part of :class:`storage.Store`: a run's entries, seed results and
-per-(entry, task) totals and per-entry estimates aggregated in the database.
+"""Aggregate score reads, part of :class:`storage.Store`: a run's entries, seed results and
+per-(entry, task) totals and per-entry estimates aggregated in the database (what
+:mod:`evo.evidence.ranking` ranks).
 
 A mixin of :class:`~storage.store.Store` (it uses the store's ``_transaction`` and
 ``_run_row``), kept apart so that the store's writing and run bookkeeping and these
@@ -13,11 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from storage.orm import EvaluationRow, IndividualRow, chunks, nan_if_null
 from storage.records import FIXED_GENERATION, EntryEstimate, RunEntry, SeedResult, TaskTotal
-from storage.schema import EvaluationRow, IndividualRow, chunks, nan_if_null
 
 
-class RankingReads:
+class AggregateReads:
     """Read-only queries for :mod:`evo.evidence.ranking` and :mod:`evo.evidence.ranking_bands` (one
     transaction each, Core rows: no ORM objects, no metrics JSON)."""
 

@@ -1,5 +1,5 @@
-"""``evo best --vs`` / ``--holdout`` and ``evo compare --run``: resolve names, then
-:mod:`evo.evidence.paired`."""
+"""``evo best --vs`` / ``--holdout`` and ``evo compare --run``: resolve the names given on
+the command line, then compare through :mod:`evo.evidence.paired` (the paired statistics)."""
 
 from __future__ import annotations
 
