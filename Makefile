@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: run test lint install clean mutation
+.PHONY: run test lint install clean mutation docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ mutation: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# The configuration reference, generated from the pydantic schema (a test compares the two).
+docs: $(STAMP)
+	$(BIN)/python -m evo.config.reference > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
