@@ -46,14 +46,14 @@ class SearchRanked:
 
 def ranked_genomes(store: Store, run: RunRecord, by: RankBy = "search") -> list[SearchRanked]:
     """The run's evolved genomes, best first, by ``search`` or ``mean`` (module docstring)."""
-    from evo.config.schema import JobConfig
+    from evo.config.stored_view import stored_config
     from evo.evidence.ranking import best
     from evo.search.selection import entry_fitness
 
     evolved = [e for e in best(store, run.id, top_k=None) if not e.is_fixed and e.genome is not None]
     if by == "mean" or plain_mean_fitness(run.config):
         return [SearchRanked(e.entry_key, e.genome, e.fitness) for e in evolved]
-    cfg = JobConfig.model_validate(run.config)
+    cfg = stored_config(run)
     genomes = {e.entry_key: e.genome for e in evolved}
     fitness = entry_fitness(store, cfg, genomes)
     finite = {k: v for k, v in fitness.items() if math.isfinite(v)}

@@ -33,13 +33,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from evo.config.schema import JobConfig
+from evo.config.stored_view import stored_config
 from evo.evidence.ranking import best
 from evo.run.entry_rows import fixed_entries, genome_spec, population_individuals
 from evo.run.evaluation_passes import EvaluationPasses, Missing
 from evo.run.events import RunObserver
 from evo.run.holdout_work import holdout_config, holdout_keys, missing_holdout
 from evo.run.lease import RunLease
-from evo.run.run_records import create_run, find_run, stored_config
+from evo.run.run_records import create_run, find_run
 from evo.run.timing import GenerationClock, executor_width
 from evo.run.work_costs import TaskCosts
 from evo.search.aggregation import PopulationStats, population_stats

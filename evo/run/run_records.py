@@ -1,4 +1,4 @@
-"""Creating a run, finding it again, and the job config it was stored with.
+"""Creating a run, and finding it again (its stored config: :func:`evo.config.stored_view.stored_config`).
 
 A run may only be continued with a config that computes the same results: the parts that
 change results (:data:`SEMANTIC_SECTIONS`) must be equal, after filling the sections a config
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evo.config.schema import JobConfig, parse_config
+from evo.config.schema import JobConfig
 from evo.errors import RunConflictError
 from storage.errors import UnknownRunError
 from storage.records import RunRecord, RunScope
@@ -66,15 +66,6 @@ def _with_defaults(config: dict) -> dict:
         return JobConfig.model_validate(config).model_dump(mode="json")
     except ValueError:
         return config
-
-
-def stored_config(run: RunRecord, values: dict[str, object] | None = None) -> JobConfig:
-    """The job config a run was created with, ``values`` (dotted key -> value) set on it.
-
-    Raises:
-        ConfigError: it no longer validates.
-    """
-    return parse_config(run.config, source=f"the stored config of run {run.name!r}", values=values)
 
 
 def create_run(store: Store, cfg: JobConfig, name: str) -> RunRecord:
