@@ -9,7 +9,10 @@ end: the winner's rule (tag and ``winner/rule.txt``), its hyperparameters
 (``winner.*`` parameters and ``winner/genome.json``) and the exported optimizer file.
 
 MLflow 3 refuses its folder store (``file:``) unless ``MLFLOW_ALLOW_FILE_STORE`` is set; a
-config that names a ``file:`` URI asks for it, so evo sets that variable (when unset).
+config that names a ``file:`` URI asks for it, so evo sets that variable (when unset). For
+an ``http(s)`` server evo lowers MLflow's retries and timeout (when unset: 2 retries, 10 s per
+request), so that a server that dies mid-run stalls the run for seconds, not minutes,
+before the backend is dropped.
 """
 
 from __future__ import annotations
@@ -40,8 +43,12 @@ class MlflowBackend(TrackingBackend):
         self._new = False
 
     def open(self, identity: RunIdentity) -> dict[str, int]:
-        if self.section.tracking_uri.lower().startswith("file:"):
+        scheme = self.section.tracking_uri.split(":", 1)[0].lower()
+        if scheme == "file":
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        if scheme in ("http", "https"):
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(tracking_uri=self.section.tracking_uri)
