@@ -90,7 +90,8 @@ def all_models(model: type[BaseModel]) -> list[type[BaseModel]]:
 
 def test_every_field_has_a_one_line_description() -> None:
     models = all_models(JobConfig)
-    assert len(models) == 8  # job + data, evaluation, population, holdout, fitness, executor, storage
+    assert len(models) == 9  # job + data, evaluation, population, holdout, fitness, executor, storage,
+    # tracking
     for model in models:
         for name, field in model.model_fields.items():
             assert field.description and "\n" not in field.description, f"{model.__name__}.{name}"

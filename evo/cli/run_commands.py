@@ -61,13 +61,19 @@ def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_
     """Run ``run`` (configured by ``cfg``) to its end on ``executor``, then print the final table."""
     from evo.cli.progress import RichProgress
     from evo.run.driver import Driver
+    from evo.run.events import ObserverGroup
+    from evo.tracking import observers_for
 
+    trackers = observers_for(cfg, store, run)
     try:
         with sigterm_as_interrupt(), RichProgress(console(stderr=True)) as progress:
-            Driver(store, run, executor, progress, cfg=cfg).run()
+            Driver(store, run, executor, ObserverGroup([progress, *trackers]), cfg=cfg).run()
     except KeyboardInterrupt:
         say(f"interrupted: run {run.name!r} is paused; continue it with: evo resume {run.name} --db {db_url}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        for tracker in trackers:
+            tracker.close()
     print_best(store, store.get_run(run.id))
     say(f"export the winner with: evo export {run.name} --db {db_url} -o evolved_optimizer.py")
 

@@ -33,6 +33,7 @@ from evo.config import defaults
 from evo.config.fixed_entries import FixedEntryItem, check_fixed_entries
 from evo.config.funnel_rungs import FunnelRung, check_funnel, expand_step_list
 from evo.config.source import apply_overrides, read_yaml
+from evo.config.tracking import TrackingConfig
 from evo.errors import ConfigError
 from optimizers.errors import one_line
 
@@ -258,6 +259,7 @@ class JobConfig(_Section):
     fitness: FitnessConfig = Field(default_factory=FitnessConfig, description="Fitness aggregation.")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Evaluation executor.")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Result database.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Experiment trackers.")
 
     @field_validator("name")
     @classmethod

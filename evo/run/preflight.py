@@ -18,9 +18,13 @@ def preflight(cfg: JobConfig) -> None:
       torchvision first downloads what is missing, here);
     * the evaluation device exists here, when evaluations run on this machine (inline, or a
       local Ray cluster started by the driver); a remote cluster checks its own GPUs when
-      the executor starts.
+      the executor starts;
+    * the configured tracking backends can write (:mod:`evo.run.tracking_check`).
     """
+    from evo.run.tracking_check import check_tracking
     from workers import check_data, resolve_device
+
+    check_tracking(cfg.tracking)
 
     check_data(list(cfg.tasks), cfg.data.dir, download=cfg.data.download)
     if cfg.executor.kind == "inline" or cfg.executor.address is None:
