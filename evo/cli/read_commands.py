@@ -90,7 +90,8 @@ def best(
             if task is None:
                 _say_search_pick(store, run_record)
         for v in comparisons:
-            typer.echo(v.line())
+            for line in v.lines():
+                typer.echo(line)
 
 
 def _say_search_pick(store: Store, run: RunRecord) -> None:

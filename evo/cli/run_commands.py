@@ -175,4 +175,5 @@ def compare(
     tuned = f", lr-tuned per task over {cfg.fixed_lr_grid}" if len(cfg.fixed_lr_grid) > 1 else ""
     console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key}{tuned})"))
     for v in comparisons if against is not None else []:
-        typer.echo(v.line())
+        for line in v.lines():
+            typer.echo(line)
