@@ -63,7 +63,8 @@ def test_five_seed_interval_and_test_match_the_t_formula(diffs: list[float]) -> 
 def test_five_positive_differences_are_significant_and_worded_once() -> None:
     diffs = [0.01, 0.02, 0.03, 0.04, 0.06]
     low, high, p = by_hand(diffs)
-    (stats,) = paired_comparison({("t", s): d for s, d in enumerate(diffs)}, {("t", s): 0.0 for s in range(5)}).values()
+    a, b = {("t", s): d for s, d in enumerate(diffs)}, {("t", s): 0.0 for s in range(5)}
+    (stats,) = paired_comparison(a, b).values()
     assert stats.significant and low > 0
     assert stats.sign_p == pytest.approx(2 / 2**5)  # 2 P(X <= 0), X ~ Bin(5, 1/2)
     assert stats.sentence() == (

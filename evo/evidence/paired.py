@@ -6,9 +6,10 @@ pairs up (same initial weights, same batches); :func:`evo.evidence.stats.paired_
 task the mean difference (best minus baseline), its 95% paired t-interval and tests (from
 :data:`evo.evidence.stats.MIN_SEEDS` seeds on), W/T/L, and :func:`evo.evidence.stats.summarize`
 the line "better on k of n tasks (significantly on j)"; each task's effect is worded by
-:meth:`evo.evidence.stats.PairedStats.sentence`. This is done once on the training tasks (the run's budget key) and once on the
-held-out tasks (their test-split key, :mod:`evo.run.holdout_work`) where the run has them. Failed or
-NaN seed values are left out of the pairs.
+:meth:`evo.evidence.stats.PairedStats.sentence`. This is done once on the training tasks (the
+run's budget key) and once on the held-out tasks (their test-split key,
+:mod:`evo.run.holdout_work`) where the run has them. Failed or NaN seed values are left out of
+the pairs.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class Versus:
 def _as_json(stats: PairedStats) -> dict:
     """The stats' fields (NaN as None: JSON has no NaN), its sentence and whether it was tested."""
     fields = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in vars(stats).items()}
-    return {**fields, "tested": stats.testable, "significant": stats.significant, "sentence": stats.sentence()}
+    verdict = {"tested": stats.testable, "significant": stats.significant, "sentence": stats.sentence()}
+    return {**fields, **verdict}
 
 
 def seed_values(
@@ -122,5 +124,6 @@ def markdown(comparisons: Sequence[Versus]) -> str:
         return "No evolved genome and fixed entry to compare yet.\n"
     lines = [f"- {v.line()}" for v in comparisons]
     head = "| vs | split | task | mean difference [95% CI], tests |\n|---|---|---|---|"
-    rows = [f"| {v.baseline} | {split} | {s.task} | {s.sentence()} |" for v in comparisons for split, s in v.rows()]
+    cells = [(v.baseline, split, s) for v in comparisons for split, s in v.rows()]
+    rows = [f"| {name} | {split} | {s.task} | {s.sentence()} |" for name, split, s in cells]
     return "\n".join([METHOD, "", *lines, "", head, *rows]) + "\n"
