@@ -18,12 +18,17 @@ from evo.cli.support import (
     DbOption,
     RunArg,
     console,
+    has_evolved,
+    next_steps,
+    no_evolved_genome,
     open_store,
     print_best,
     ranked_with_fixed,
     say,
+    say_lines,
+    show_best,
 )
-from evo.cli.tables import best_table, runs_table
+from evo.cli.tables import runs_table
 from evo.errors import UsageError
 from evo.evidence.search_order import RankBy
 
@@ -84,11 +89,14 @@ def best(
             typer.echo(json.dumps(payload, indent=2))
             return
         if holdout:
-            console().print(best_table(entries, tasks, title=title))
+            scope = run_record.scope
+            show_best(store, entries, tasks, scope.holdout_budget_key or "", scope.seeds, title)
         else:
             print_best(store, run_record, top, task, entries)
             if task is None:
                 _say_search_pick(store, run_record)
+        if not has_evolved(entries):
+            say_lines(next_steps(run_record, db, entries))
         for v in comparisons:
             for line in v.lines():
                 typer.echo(line)
@@ -201,7 +209,7 @@ def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -
 
     ranked = ranked_genomes(store, run_record, by)
     if not ranked:
-        raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
+        raise UsageError(no_evolved_genome(run_record))
     if rank > len(ranked):
         raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
     return ranked[rank - 1].genome
