@@ -153,7 +153,10 @@ def export(
     genome_hash: Annotated[
         str | None, typer.Option("--genome", help="Genome hash or prefix, or a registry name (adam, ...).")
     ] = None,
-    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
+    class_name: Annotated[
+        str | None,
+        typer.Option("--class-name", help="Class name (default: after what it exports, e.g. AdamOptimizer)."),
+    ] = None,
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
     ] = None,
@@ -182,7 +185,8 @@ def export(
     if run_name is None:
         if entry is None:
             raise UsageError("give a RUN, or --genome with a registry genome name (e.g. adam, evo_seed_best)")
-        genome, provenance, steps = entry.genome, registry_provenance(genome_hash), total_steps or 1000
+        genome, steps = entry.genome, total_steps or 1000
+        provenance = registry_provenance(genome_hash, genome)
     else:
         with open_store(db, read_only=True) as store:
             run_record = store.get_run(run_name)
@@ -194,6 +198,9 @@ def export(
                 genome = _ranked_genome(store, run_record, rank or 1, by)
             provenance = run_provenance(store, run_record, genome)
         steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+    from evo.evidence.known_rule import class_name_for
+
+    class_name = class_name or class_name_for(genome, genome_hash if entry is not None else None)
     try:
         path = write_optimizer_file(
             genome, output, class_name=class_name, total_steps=steps, provenance=provenance

@@ -131,3 +131,23 @@ def known_name(genome: Genome) -> str | None:
     if differ is None:
         return ", ".join([f"{name}-like", *lr])
     return ", ".join([name, *lr, *differ])
+
+
+def class_name_for(genome: Genome, registry_name: str | None = None) -> str:
+    """An exported class's name after what it exports: a registry genome's display name
+    (``adam`` -> ``AdamOptimizer``, ``sgd_momentum`` -> ``SGDMomentumOptimizer``), else
+    ``Evolved`` + the known optimizer it is like (``EvolvedAdamLikeOptimizer``), else
+    ``EvolvedOptimizer``."""
+    if registry_name is not None:
+        display = next(
+            (n for n, g in KNOWN.items() if n.lower().replace("-", "_") == registry_name), registry_name
+        )
+        return _camel(display) + "Optimizer"
+    name = known_name(genome)
+    return "Evolved" + (_camel(name.split(",")[0]) if name else "") + "Optimizer"
+
+
+def _camel(words: str) -> str:
+    """``"SGD-momentum"`` -> ``"SGDMomentum"``, ``"evo seed best"`` -> ``"EvoSeedBest"``."""
+    parts = words.replace("-", " ").replace("_", " ").split()
+    return "".join(p[0].upper() + p[1:] for p in parts if p[0].isalnum())
