@@ -74,7 +74,7 @@ class PairedStats:
 
     def sentence(self) -> str:
         """The one wording of an effect, used by every command and the report, e.g.
-        ``+0.0320 [+0.0105, +0.0535], t-test p 0.0159, sign test p 0.0625 (W/T/L 5/0/0, n = 5)``
+        ``+0.0320 [+0.0081, +0.0559], t-test p 0.0205, sign test p 0.0625 (W/T/L 5/0/0, n = 5)``
         or ``+0.0320 (W/T/L 2/0/0; n = 2: too few seeds to test)``."""
         record = f"W/T/L {self.wins}/{self.ties}/{self.losses}"
         if not self.testable:
