@@ -2,11 +2,11 @@
 
 The file contains the code of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
 :mod:`optimizers.rule_optimizer` (their imports of one another dropped), cut down to what
-the genome's class runs (:func:`optimizers.export_prune.prune`: no docstrings, no branches
+the genome's class runs (:func:`optimizers.export_text.prune`: no docstrings, no branches
 of terms it does not use, no unreachable helpers), so it runs the very code
 ``GenomeOptimizer`` runs and reproduces its trajectory exactly (``foreach=False``: bit for
 bit the workers' trajectory). Its docstring is for the file's user: the rule written out with
-the genome's numbers (:mod:`optimizers.export_doc`), how to use the class, and where the
+the genome's numbers (:func:`optimizers.export_text.rule_lines`), how to use the class, and where the
 genome came from (:class:`Provenance`: run, generation, canonical hash, parents, fitness per
 task next to the fixed entries', evo version). The class, a small
 :class:`~optimizers.rule_optimizer.RuleOptimizer` subclass with the genome baked in, takes
@@ -34,8 +34,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule, rule_fast, rule_optimizer
-from optimizers.export_doc import rule_lines
-from optimizers.export_prune import prune
+from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome
 from optimizers.output_paths import writing
 

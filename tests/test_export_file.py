@@ -13,8 +13,7 @@ from cli_helpers import evo
 
 from optimizers.baselines import ADAM, EVO_SEED_BEST, RMSPROP
 from optimizers.export import render_optimizer_source, rule_source
-from optimizers.export_doc import rule_lines
-from optimizers.export_prune import prune
+from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome, Term
 
 
