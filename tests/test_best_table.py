@@ -118,6 +118,16 @@ def test_best_fits_100_columns_with_canonical_rules(capsys, monkeypatch, tmp_pat
     assert "scores -1 (the divergence penalty)" in " ".join(out.split())
 
 
+def test_two_seeds_claim_no_significance_on_the_command_line(capsys, tmp_path) -> None:
+    url = make_run(tmp_path / "evo.db", n_evolved=3)
+    code, out, err = evo(capsys, "best", "r", "--db", url, "--vs", "adam")
+    assert code == 0, err
+    paired = [line for line in out.splitlines() if "vs adam" in line or line.startswith("  training ")]
+    assert paired[0].endswith("of 4 tasks (n = 2: too few seeds to test)")
+    assert len(paired) == 5 and all("n = 2: too few seeds to test" in line for line in paired)
+    assert "significant" not in out
+
+
 def test_compare_shows_genome_entries_rules(capsys, monkeypatch, tmp_path) -> None:
     """Every fixed entry's evaluations are cached, so compare evaluates nothing; no run stored
     the genome entries' genomes."""

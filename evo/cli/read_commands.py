@@ -17,6 +17,7 @@ from evo.cli.support import (
     TOP_DEFAULT,
     DbOption,
     RunArg,
+    best_title,
     console,
     has_evolved,
     next_steps,
@@ -78,9 +79,8 @@ def best(
             from evo.cli.paired import holdout_entries
 
             entries, tasks = holdout_entries(store, run_record, top)
-            title = (
-                f"run {run_record.name!r}: ranked by held-out fitness ({run_record.scope.holdout_budget_key})"
-            )
+            what = f"held-out fitness, {run_record.scope.holdout_budget_key}"
+            title = best_title(run_record.name, entries, top, what)
         else:
             entries, tasks = ranked_with_fixed(store, run_record.id, top, task), None
         if as_json:
