@@ -22,7 +22,7 @@ is reported at its own lr (``NAME``) and tuned (``NAME_tuned``); comparisons: ``
 over the first 10% of the steps then cosine decay to 0 (the genome flags ``use_warmup``,
 ``warmup_steps = steps // 10``, ``use_cosine_decay``), its lr tuned on the same grid, so a
 candidate whose gain is only "a schedule" shows it. Paired
-statistics (mean difference, 95% bootstrap interval, sign test): :mod:`evo.evidence.stats`.
+statistics (mean difference, 95% paired t-interval, t-test and sign test): :mod:`evo.evidence.stats`.
 
 Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
 (``--export evolved.py:EvolvedOptimizer``, see ``evo export``; own lr only) and/or the rank-1
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         for task, s in stats.items():
             mean_a = statistics.fmean(fitness[cand][(task, k)] for k in range(args.seeds))
             mean_b = statistics.fmean(fitness[base][(task, k)] for k in range(args.seeds))
-            interval = f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]"
+            interval = f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}]" if s.testable else "n < 5: not tested"
             rows.append([cand, base, task, mean_a, mean_b, s.mean_diff, interval,
                          f"{s.wins}/{s.ties}/{s.losses}", s.sign_p])  # fmt: skip
     total = time.perf_counter() - started

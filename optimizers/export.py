@@ -1,14 +1,17 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the source of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
-:mod:`optimizers.rule_optimizer` verbatim (their imports of one another dropped), the rule's
-maths docstring included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
-exactly; ``foreach=False``: bit for bit the workers' trajectory), a header recording where
-the genome came from (:class:`Provenance`: run,
-generation, canonical hash, parents, fitness per task next to the fixed entries', evo
-version) and a small :class:`~optimizers.rule_optimizer.RuleOptimizer` subclass with the genome baked
-in, taking torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It
-imports only ``torch`` and ``math``.
+The file contains the code of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
+:mod:`optimizers.rule_optimizer` (their imports of one another dropped), cut down to what
+the genome's class runs (:func:`optimizers.export_text.prune`: no docstrings, no branches
+of terms it does not use, no unreachable helpers), so it runs the very code
+``GenomeOptimizer`` runs and reproduces its trajectory exactly (``foreach=False``: bit for
+bit the workers' trajectory). Its docstring is for the file's user: the rule written out with
+the genome's numbers (:func:`optimizers.export_text.rule_lines`), how to use the class, and where the
+genome came from (:class:`Provenance`: run, generation, canonical hash, parents, fitness per
+task next to the fixed entries', evo version). The class, a small
+:class:`~optimizers.rule_optimizer.RuleOptimizer` subclass with the genome baked in, takes
+torch.optim's ``lr, betas, eps, weight_decay`` (the genome's by default). It imports only
+``torch`` and ``math``.
 
 Example::
 
@@ -25,11 +28,13 @@ import inspect
 import keyword
 import math
 import re
+import textwrap
 from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule, rule_fast, rule_optimizer
+from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
@@ -73,6 +78,7 @@ class Provenance(BaseModel):
     fitness: list[FitnessRow] = Field(
         default_factory=list, description="The genome first, then fixed entries."
     )
+    known_as: str | None = Field(None, description="The known optimizer the rule is, e.g. 'Adam, lr x1.64'.")
 
 
 def evo_version() -> str:
@@ -82,33 +88,47 @@ def evo_version() -> str:
         return "unknown"
 
 
-_TEMPLATE = '''"""{class_name}: an optimizer discovered by evo's evolutionary search.
+_TEMPLATE = '''"""{class_name}: a PyTorch optimizer exported by evo.
 
-Standalone: needs only torch. Genome {genome_hash} (canonical hash):
-    {description}
+Needs only torch. A torch.optim.Optimizer: lr schedulers, per-group options, state_dict()
+and GradScaler work as with any torch optimizer.
 
-Provenance (evo {version}):
-{provenance}
+What it computes
+    For each parameter p with gradient g, one step does:
 
-Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler work):
+{rule_lines}
+
+{lr_text}
+
+How to use it
     from {module_name} import {class_name}
-    opt = {class_name}(model.parameters(), total_steps=1000)  # total_steps: cosine horizon
-    loss.backward(); opt.step(); opt.zero_grad()
-    # lr/betas/eps/weight_decay default to the genome's; schedule="none" turns off the
-    # genome's warmup/cosine (they multiply the group's lr, so torch schedulers compose).
-    # foreach=None/True: the fast multi-tensor formulation; foreach=False: the exact one,
-    # bit for bit what evo evaluated (the two differ by rounding only).
 
-The update rule below is copied verbatim from evo's optimizers/rule.py, rule_fast.py and
-rule_optimizer.py:
-{rule_doc}"""
+    optimizer = {class_name}(model.parameters(){steps_argument})
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss_fn(model(inputs), targets).backward()
+        optimizer.step()
+
+{arguments_text}
+
+Where it came from (evo {version})
+    Genome {genome_hash} (canonical hash).
+{provenance}
+"""
+# evo's implementation of its update rules (optimizers/rule.py, rule_fast.py, rule_optimizer.py),
+# copied unchanged but for the docstrings and the parts this rule does not use.
+
 {rule_source}
 
 GENOME = {genome_literal}
 
 
 class {class_name}(RuleOptimizer):
-    """Genome {genome_hash} as a torch.optim.Optimizer (see the module docstring)."""
+    """The rule of the module docstring as a torch.optim.Optimizer (defaults: the rule's own).
+
+    genome: another genome's dict to run instead (its own hyperparameters); with foreach=False
+    it may use only this rule's terms ({terms}): the exact code of the others is not in this file.
+    """
 
     def __init__(self, params, lr={lr}, betas=({beta1}, {beta2}), eps={eps}, weight_decay={weight_decay},
                  total_steps={total_steps}, *, foreach=None, maximize=False, schedule="genome", genome=None):
@@ -117,6 +137,32 @@ class {class_name}(RuleOptimizer):
         super().__init__(params, dict(GENOME if genome is None else genome), lr, betas, eps, weight_decay,
                          total_steps, foreach=foreach, maximize=maximize, schedule=schedule)
 '''
+
+
+def _paragraph(text: str) -> str:
+    """``text`` wrapped to 92 columns, indented by 4 (a docstring section's body)."""
+    return textwrap.fill(text, width=92, initial_indent="    ", subsequent_indent="    ")
+
+
+def _known_as_text(known: str | None) -> str:
+    """The sentence naming the known optimizer the rule is (empty without one)."""
+    if not known:
+        return ""
+    like = " ('-like': the same terms with other settings)" if "-like" in known else ""
+    return f" Known optimizer: {_text(known)}{like}."
+
+
+def _schedule_text(genome: Genome, total_steps: int) -> tuple[str, str]:
+    """(the usage's ``total_steps`` argument, the sentence on the rule's own lr schedule)."""
+    if not (genome.use_warmup or genome.use_cosine_decay):
+        return "", "The rule has no lr schedule of its own (total_steps is unused)."
+    parts = [f"a linear warmup over {genome.warmup_steps} steps"] if genome.use_warmup else []
+    parts += [f"a cosine decay over total_steps (default {total_steps})"] if genome.use_cosine_decay else []
+    argument = f", total_steps={total_steps}" if genome.use_cosine_decay else ""
+    return argument, (
+        f"The rule's own schedule, {' and '.join(parts)}, multiplies the group's lr every step; "
+        'schedule="none" turns it off (a torch scheduler then sets the rate alone).'
+    )
 
 
 def _check_class_name(class_name: str) -> None:
@@ -198,7 +244,10 @@ def render_optimizer_source(
         raise ValueError(f"Invalid total_steps: {total_steps!r}")
     seed = genome.to_seed_dict()
     items = ", ".join(f"{key!r}: {_literal(value)}" for key, value in seed.items())
-    rule_doc, rule_body = rule_source()
+    _, rule_body = rule_source()
+    rule_body = prune(rule_body, {int(t) for t in genome.term_types})
+    steps_argument, schedule_text = _schedule_text(genome, total_steps)
+    known = provenance.known_as if provenance is not None else None
     own = rule_optimizer._genome_hyperparameters(seed)
     values = {
         "lr": _literal(own["lr"]),
@@ -214,10 +263,19 @@ def render_optimizer_source(
         class_name=class_name,
         module_name=module_name if module_name.isidentifier() else class_name.lower(),
         genome_hash=genome.hash,
-        description=genome.describe(),
+        rule_lines="\n".join("        " + line for line in rule_lines(genome)),
+        lr_text=_paragraph(
+            f"lr is the group's learning rate, {own['lr']:.6g} by default.{_known_as_text(known)}"
+        ),
+        steps_argument=steps_argument,
+        arguments_text=_paragraph(
+            "lr, betas, eps and weight_decay are torch.optim's arguments and default to the rule's values. "
+            f"{schedule_text} foreach=False runs the exact per-tensor arithmetic evo scored; the default "
+            "multi-tensor form differs from it by rounding only."
+        ),
+        terms=", ".join(t.name for t in dict.fromkeys(genome.term_types)),
         version=_text(evo_version()),
         provenance=render_provenance(provenance),
-        rule_doc=rule_doc.strip("\n") + "\n",
         rule_source=rule_body.lstrip("\n"),
         genome_literal="{" + items + "}",
         total_steps=total_steps,

@@ -17,13 +17,19 @@ from evo.cli.support import (
     TOP_DEFAULT,
     DbOption,
     RunArg,
+    best_title,
     console,
+    has_evolved,
+    next_steps,
+    no_evolved_genome,
     open_store,
     print_best,
     ranked_with_fixed,
     say,
+    say_lines,
+    show_best,
 )
-from evo.cli.tables import best_table, runs_table
+from evo.cli.tables import runs_table
 from evo.errors import UsageError
 from evo.evidence.search_order import RankBy
 
@@ -73,9 +79,8 @@ def best(
             from evo.cli.versus import holdout_entries
 
             entries, tasks = holdout_entries(store, run_record, top)
-            title = (
-                f"run {run_record.name!r}: ranked by held-out fitness ({run_record.scope.holdout_budget_key})"
-            )
+            what = f"held-out fitness, {run_record.scope.holdout_budget_key}"
+            title = best_title(run_record.name, entries, top, what)
         else:
             entries, tasks = ranked_with_fixed(store, run_record.id, top, task), None
         if as_json:
@@ -84,13 +89,17 @@ def best(
             typer.echo(json.dumps(payload, indent=2))
             return
         if holdout:
-            console().print(best_table(entries, tasks, title=title))
+            scope = run_record.scope
+            show_best(store, entries, tasks, scope.holdout_budget_key or "", scope.seeds, title)
         else:
             print_best(store, run_record, top, task, entries)
             if task is None:
                 _say_search_pick(store, run_record)
+        if not has_evolved(entries):
+            say_lines(next_steps(run_record, db, entries))
         for v in comparisons:
-            typer.echo(v.line())
+            for line in v.lines():
+                typer.echo(line)
 
 
 def _say_search_pick(store: Store, run: RunRecord) -> None:
@@ -145,7 +154,10 @@ def export(
     genome_hash: Annotated[
         str | None, typer.Option("--genome", help="Genome hash or prefix, or a registry name (adam, ...).")
     ] = None,
-    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
+    class_name: Annotated[
+        str | None,
+        typer.Option("--class-name", help="Class name (default: after what it exports, e.g. AdamOptimizer)."),
+    ] = None,
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
     ] = None,
@@ -175,7 +187,8 @@ def export(
     if run_name is None:
         if entry is None:
             raise UsageError("give a RUN, or --genome with a registry genome name (e.g. adam, evo_seed_best)")
-        genome, provenance, steps = entry.genome, registry_provenance(genome_hash), total_steps or 1000
+        genome, steps = entry.genome, total_steps or 1000
+        provenance = registry_provenance(genome_hash, genome)
     else:
         with open_store(db, read_only=True) as store:
             run_record = store.get_run(run_name)
@@ -187,6 +200,9 @@ def export(
                 genome = _ranked_genome(store, run_record, rank or 1, by)
             provenance = run_provenance(store, run_record, genome)
         steps = total_steps or stored_view(run_record.config, run_record.name).evaluation.steps
+    from evo.evidence.known_rule import class_name_for
+
+    class_name = class_name or class_name_for(genome, genome_hash if entry is not None else None)
     try:
         path = write_optimizer_file(
             genome, output, class_name=class_name, total_steps=steps, provenance=provenance
@@ -202,7 +218,7 @@ def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -
 
     ranked = ranked_genomes(store, run_record, by)
     if not ranked:
-        raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
+        raise UsageError(no_evolved_genome(run_record))
     if rank > len(ranked):
         raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
     return ranked[rank - 1].genome

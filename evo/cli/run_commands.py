@@ -16,6 +16,7 @@ import typer
 from evo.cli.support import (
     DEFAULT_DB,
     EXIT_INTERRUPTED,
+    TOP_DEFAULT,
     AddressOption,
     ConfigArg,
     ConfigDbOption,
@@ -24,12 +25,15 @@ from evo.cli.support import (
     RunArg,
     console,
     database_exists,
+    next_steps,
     open_store,
     option_values,
     print_best,
+    ranked_with_fixed,
     say,
+    say_lines,
+    show_best,
 )
-from evo.cli.tables import best_table
 from evo.run.lease import refuse_if_live, shown_status
 
 if TYPE_CHECKING:
@@ -74,8 +78,10 @@ def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_
     finally:
         for tracker in trackers:
             tracker.close()
-    print_best(store, store.get_run(run.id))
-    say(f"export the winner with: evo export {run.name} --db {db_url} -o evolved_optimizer.py")
+    finished = store.get_run(run.id)
+    entries = ranked_with_fixed(store, finished.id, TOP_DEFAULT)
+    print_best(store, finished, entries=entries)
+    say_lines(next_steps(finished, db_url, entries))
 
 
 def run(
@@ -178,7 +184,9 @@ def compare(
             from evo.cli.versus import best_versus
 
             comparisons = best_versus(store, store.get_run(against), ["all"])
-    tuned = f", lr-tuned per task over {cfg.fixed_lr_grid}" if len(cfg.fixed_lr_grid) > 1 else ""
-    console().print(best_table(entries, cfg.tasks, title=f"fixed entries ({cfg.budget_key}{tuned})"))
+        tuned = f", lr-tuned per task over {cfg.fixed_lr_grid}" if len(cfg.fixed_lr_grid) > 1 else ""
+        title = f"the {len(entries)} fixed entries ({cfg.budget_key}{tuned}; fitness, higher is better)"
+        show_best(store, entries, cfg.tasks, cfg.budget_key, cfg.evaluation.seeds, title)
     for v in comparisons if against is not None else []:
-        typer.echo(v.line())
+        for line in v.lines():
+            typer.echo(line)

@@ -6,7 +6,7 @@ Light at import (typer, rich, stdlib): the heavy modules a helper needs are impo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -119,6 +119,42 @@ def ranked_with_fixed(store: Store, run_id: int, top: int, task: str | None = No
     return best(store, run_id, top_k=top, task=task, fixed_too=True)
 
 
+def best_title(run_name: str, entries: Sequence[RankedEntry], top: int, what: str = "fitness") -> str:
+    """A title that counts what the table holds: ``run 'quick': the 10 best evolved entries and
+    the 8 fixed entries (fitness, higher is better)``; "all 3" when fewer than ``top`` exist, and
+    "no evolved genome yet" when only fixed entries were scored."""
+    n_evolved = sum(not e.is_fixed for e in entries)
+    n_fixed = len(entries) - n_evolved
+    fixed = f"the {n_fixed} fixed {'entry' if n_fixed == 1 else 'entries'}"
+    if n_evolved == 0:
+        held = f"no evolved genome scored yet, only {fixed}"
+    else:
+        count = f"the {n_evolved} best" if n_evolved >= top else f"all {n_evolved}"
+        held = f"{count} evolved {'entry' if n_evolved == 1 else 'entries'} and {fixed}"
+    return f"run {run_name!r}: {held} ({what}, higher is better)"
+
+
+def show_best(
+    store: Store,
+    entries: Sequence[RankedEntry],
+    tasks: Sequence[str],
+    budget_key: str,
+    seeds: Sequence[int],
+    title: str,
+    notes: Sequence[str] = (),
+) -> None:
+    """Print :func:`evo.cli.tables.best_table` at the console's width, diverged seeds marked."""
+    from evo.evidence.divergence import diverged_counts
+
+    diverged = diverged_counts(store, budget_key, tasks, seeds, entries)
+    shown = console()
+    shown.print(
+        best_table(entries, tasks, title, diverged, len(seeds), width=shown.width, notes=notes),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def print_best(
     store: Store,
     run: RunRecord,
@@ -130,7 +166,52 @@ def print_best(
     if entries is None:
         entries = ranked_with_fixed(store, run.id, top, task)
     tasks = [task] if task else list(run.scope.tasks)
-    title = f"run {run.name!r}: best {top} evolved entries and the fixed entries (fitness, higher is better)"
+    notes = []
     if any(e.lr_tuned for e in entries):
-        title += "; fixed entries lr-tuned per task over the run's fixed_lr_grid"
-    console().print(best_table(entries, tasks, title=title))
+        notes.append("fixed entries (tuned): lr-tuned per task over the run's fixed_lr_grid")
+    scope = run.scope
+    show_best(store, entries, tasks, scope.budget_key, scope.seeds, best_title(run.name, entries, top), notes)
+
+
+def no_evolved_genome(run: RunRecord) -> str:
+    """Why a run has no evolved genome to show, and what to do about it."""
+    if run.status != "finished":
+        return (
+            f"run {run.name!r} has no evaluated evolved genome yet; continue it with: evo resume {run.name}"
+        )
+    population = run.config.get("population", {})
+    size, generations = population.get("size", "?"), population.get("generations", "?")
+    return (
+        f"run {run.name!r} has no evolved genome scored: with population {size} and {generations} "
+        "generation(s) only genomes equal to the fixed entries were evaluated. Evolve with more "
+        "generations and a larger population (e.g. population.size=12 population.generations=6 on "
+        "your config)"
+    )
+
+
+def has_evolved(entries: Sequence[RankedEntry]) -> bool:
+    """Whether any entry is an evolved genome (not one of the fixed entries)."""
+    return any(not e.is_fixed for e in entries)
+
+
+def next_steps(run: RunRecord, db_url: str, entries: Sequence[RankedEntry]) -> list[str]:
+    """What to run after a run, as lines for stderr (each command on a line of its own, so that
+    it copies whole): export the winner, or, with no evolved genome scored, say so and suggest
+    a command that works (export the best fixed genome entry)."""
+    if has_evolved(entries):
+        return ["export the winner with:", f"  evo export {run.name} --db {db_url} -o evolved_optimizer.py"]
+    lines = [no_evolved_genome(run)]
+    genome_entries = [e for e in entries if e.is_fixed and e.genome is not None and e.label]
+    if genome_entries:
+        name = genome_entries[0].label
+        lines += [
+            "or export its best fixed genome entry:",
+            f"  evo export {run.name} --db {db_url} --genome {name} -o {name}_optimizer.py",
+        ]
+    return lines
+
+
+def say_lines(lines: Sequence[str]) -> None:
+    """Plain lines on stderr, not re-wrapped (a command stays on one line)."""
+    for line in lines:
+        typer.echo(line, err=True)

@@ -3,11 +3,13 @@ compare --run``, the report.
 
 For two entries of a run, the stored seed fitness of each (task, seed) of the run's scope
 pairs up (same initial weights, same batches); :func:`evo.evidence.stats.paired_comparison` gives per
-task the mean difference (best minus baseline), its 95% bootstrap interval, W/T/L and the
-sign-test p, and :func:`evo.evidence.stats.summarize` the line "better on k of n tasks (significant
-on j)". This is done once on the training tasks (the run's budget key) and once on the
-held-out tasks (their test-split key, :mod:`evo.run.holdout_work`) where the run has them. Failed or
-NaN seed values are left out of the pairs.
+task the mean difference (best minus baseline), its 95% paired t-interval and tests (from
+:data:`evo.evidence.stats.MIN_SEEDS` seeds on), W/T/L, and :func:`evo.evidence.stats.summarize`
+the line "better on k of n tasks (significantly on j)"; each task's effect is worded by
+:meth:`evo.evidence.stats.PairedStats.sentence`. This is done once on the training tasks (the
+run's budget key) and once on the held-out tasks (their test-split key,
+:mod:`evo.run.holdout_work`) where the run has them. Failed or NaN seed values are left out of
+the pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from evo.evidence.stats import PairedStats, paired_comparison, summarize
+from evo.evidence.stats import METHOD, PairedStats, paired_comparison, summarize
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
@@ -38,11 +40,15 @@ class Versus:
     """None when the run has no held-out tasks."""
 
     def line(self) -> str:
-        """``A vs B: training: better on k of n tasks (significant on j); held-out: ...``."""
+        """``A vs B: training: better on k of n tasks (significantly on j); held-out: ...``."""
         text = f"{self.entry} vs {self.baseline}: training: {summarize(self.training).text()}"
         if self.holdout is not None:
             text += f"; held-out: {summarize(self.holdout).text()}"
         return text
+
+    def lines(self) -> list[str]:
+        """:meth:`line`, then one indented line per task: ``  training digits: <sentence>``."""
+        return [self.line(), *(f"  {split} {s.task}: {s.sentence()}" for split, s in self.rows())]
 
     def rows(self) -> list[tuple[str, PairedStats]]:
         """``(split, stats)`` per task, training tasks first (split: "training" or "held-out")."""
@@ -52,9 +58,16 @@ class Versus:
     def as_json(self) -> dict:
         return {
             "entry": self.entry, "baseline": self.baseline, "summary": self.line(),
-            "training": {t: vars(s) for t, s in self.training.items()},
-            "holdout": None if self.holdout is None else {t: vars(s) for t, s in self.holdout.items()},
+            "training": {t: _as_json(s) for t, s in self.training.items()},
+            "holdout": None if self.holdout is None else {t: _as_json(s) for t, s in self.holdout.items()},
         }  # fmt: skip
+
+
+def _as_json(stats: PairedStats) -> dict:
+    """The stats' fields (NaN as None: JSON has no NaN), its sentence and whether it was tested."""
+    fields = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in vars(stats).items()}
+    verdict = {"tested": stats.testable, "significant": stats.significant, "sentence": stats.sentence()}
+    return {**fields, **verdict}
 
 
 def seed_values(
@@ -105,15 +118,12 @@ def versus(
 
 
 def markdown(comparisons: Sequence[Versus]) -> str:
-    """The summary lines, then one table row per (baseline, split, task)."""
+    """The method line, the summary lines, then one table row per (baseline, split, task) whose
+    effect cell is :meth:`PairedStats.sentence` (the wording of every command)."""
     if not comparisons:
         return "No evolved genome and fixed entry to compare yet.\n"
     lines = [f"- {v.line()}" for v in comparisons]
-    head = "| vs | split | task | mean diff | 95% CI | W/T/L | sign p |\n|---|---|---|---:|---|---|---:|"
-    rows = [
-        f"| {v.baseline} | {split} | {s.task} | {s.mean_diff:+.4f} | [{s.ci_low:+.4f}, {s.ci_high:+.4f}] | "
-        f"{s.wins}/{s.ties}/{s.losses} | {s.sign_p:.4f} |"
-        for v in comparisons
-        for split, s in v.rows()
-    ]
-    return "\n".join([*lines, "", head, *rows]) + "\n"
+    head = "| vs | split | task | mean difference [95% CI], tests |\n|---|---|---|---|"
+    cells = [(v.baseline, split, s) for v in comparisons for split, s in v.rows()]
+    rows = [f"| {name} | {split} | {s.task} | {s.sentence()} |" for name, split, s in cells]
+    return "\n".join([METHOD, "", *lines, "", head, *rows]) + "\n"

@@ -7,6 +7,7 @@ run's fixed entries, all scored on that same scope. From a registry name: the en
 
 from __future__ import annotations
 
+from evo.evidence.known_rule import known_name
 from evo.evidence.ranking import best
 from optimizers.export import FitnessRow, Provenance
 from optimizers.genome import Genome
@@ -40,8 +41,13 @@ def run_provenance(store: Store, run: RunRecord, genome: Genome) -> Provenance:
     return Provenance(
         source=f"run {run.name}", run=run.name, generation=generation, parents=parents,
         tasks=list(run.scope.tasks), seeds=list(run.scope.seeds), budget=run.scope.budget_key, fitness=rows,
+        known_as=known_name(genome),
     )  # fmt: skip
 
 
-def registry_provenance(name: str) -> Provenance:
-    return Provenance(source=f"fixed entry {name!r} of evo's optimizer registry (no run)")
+def registry_provenance(name: str, genome: Genome | None = None) -> Provenance:
+    """A registry entry's provenance: its name, and the known optimizer its genome is."""
+    return Provenance(
+        source=f"fixed entry {name!r} of evo's optimizer registry (no run)",
+        known_as=None if genome is None else known_name(genome),
+    )

@@ -62,4 +62,13 @@ def score_fixed(
         RunEntry(entry_key=r.entry_key, label=r.label, is_fixed=True, has_genome=r.genome is not None)
         for r in rows
     ]
-    return rank_entries(store, entries, cfg.budget_key, cfg.tasks, cfg.evaluation.seeds)
+    ranked = rank_entries(store, entries, cfg.budget_key, cfg.tasks, cfg.evaluation.seeds)
+    # No run stores these genomes (only their evaluations), so the store has no genome row to
+    # read back: the rule comes from the config's entries, as a run's table shows it.
+    genomes = {r.entry_key: r.genome for r in rows if r.genome is not None}
+    return [
+        r.model_copy(update={"genome": genomes[r.entry_key]})
+        if r.genome is None and r.entry_key in genomes
+        else r
+        for r in ranked
+    ]
