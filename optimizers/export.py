@@ -76,9 +76,13 @@ class Provenance(BaseModel):
     )
 
 
+DISTRIBUTION = "evo-optimizer-search"
+"""evo's distribution name (pyproject.toml; the same as ``evo.api.version.DISTRIBUTION``)."""
+
+
 def evo_version() -> str:
     try:
-        return metadata.version("evo")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from evo.api.export import DEFAULT_CLASS_NAME
 from evo.cli.support import (
     DEFAULT_DB,
     TOP_DEFAULT,
@@ -28,7 +29,6 @@ from evo.errors import UsageError
 from evo.evidence.search_order import RankBy
 
 if TYPE_CHECKING:
-    from optimizers.genome import Genome
     from storage import Store
     from storage.records import RunRecord
 
@@ -144,7 +144,7 @@ def export(
     genome_hash: Annotated[
         str | None, typer.Option("--genome", help="Genome hash or prefix, or a registry name (adam, ...).")
     ] = None,
-    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = "EvolvedOptimizer",
+    class_name: Annotated[str, typer.Option("--class-name", help="Class name.")] = DEFAULT_CLASS_NAME,
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Cosine horizon (default: the run's steps).")
     ] = None,
@@ -161,6 +161,7 @@ def export(
     variants aggregated, normalised: evo.evidence.search_order); for a run with the default fitness
     that is evo best's order, which --by mean always gives.
     """
+    from evo.api.export import ranked_genome, run_steps
     from evo.evidence.provenance import registry_provenance, run_provenance
     from optimizers.export import write_optimizer_file
     from optimizers.registry import REGISTRY
@@ -182,9 +183,9 @@ def export(
             elif genome_hash is not None:
                 genome = store.genome(genome_hash)
             else:
-                genome = _ranked_genome(store, run_record, rank or 1, by)
+                genome = ranked_genome(store, run_record, rank or 1, by, rank_flag="--rank")
             provenance = run_provenance(store, run_record, genome)
-        steps = total_steps or int(run_record.config.get("evaluation", {}).get("steps", 1000))
+        steps = total_steps or run_steps(run_record)
     try:
         path = write_optimizer_file(
             genome, output, class_name=class_name, total_steps=steps, provenance=provenance
@@ -192,18 +193,6 @@ def export(
     except ValueError as exc:
         raise UsageError(f"--class-name: {exc}") from None
     say(f"wrote {path} ({class_name}: {genome.describe()})")
-
-
-def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -> Genome:
-    """The ``rank``-th best evolved (non-fixed) genome of the run, ranked ``by``."""
-    from evo.evidence.search_order import ranked_genomes
-
-    ranked = ranked_genomes(store, run_record, by)
-    if not ranked:
-        raise UsageError(f"run {run_record.name!r} has no evaluated genome yet; run or resume it first")
-    if rank > len(ranked):
-        raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
-    return ranked[rank - 1].genome
 
 
 def upgrade(db: DbOption = DEFAULT_DB) -> None:

@@ -6,16 +6,16 @@ Light at import (typer, rich, stdlib): the heavy modules a helper needs are impo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from evo.api.stores import database_exists as database_exists  # re-exported: the commands' store open
+from evo.api.stores import open_store as open_store
+from evo.api.stores import sqlite_file as sqlite_file
 from evo.cli.tables import best_table
-from evo.errors import UsageError
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
@@ -56,46 +56,6 @@ ConfigDbOption = Annotated[
 AddressOption = Annotated[
     str | None, typer.Option("--address", help="Join this Ray cluster (e.g. 'auto' or 'head:6379').")
 ]
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file behind an SQLite URL; None for other databases and in-memory SQLite."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None  # the store reports a bad URL itself
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def database_exists(url: str) -> bool:
-    """False only for an SQLite URL whose file is not there (other databases: assume yes)."""
-    path = sqlite_file(url)
-    return path is None or path.exists()
-
-
-@contextmanager
-def open_store(url: str, create: bool = False, read_only: bool = False) -> Iterator[Store]:
-    """The store at ``url``, closed (its engine disposed) on the way out.
-
-    Args:
-        create: make a missing SQLite file; otherwise a missing file is a user error
-            (a mistyped ``--db`` must not leave an empty database behind).
-        read_only: the read commands' open: nothing is created, upgraded or written.
-    """
-    from storage import Store
-
-    if not create and not database_exists(url):
-        raise UsageError(f"no database at {sqlite_file(url)}; check --db (or EVO_DB), or start a run first")
-    store = Store(url, read_only=read_only)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def option_values(
