@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evo.api.config import load_config
-from evo.api.observers import ObserverGroup
+from evo.api.observers import observer_group
 from evo.api.stores import database_exists, database_url, open_store
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def run(
     from evo.execution import make_executor
     from evo.run.preflight import preflight
 
-    observer = ObserverGroup(observers) if observers else None
+    observer = observer_group(observers)
     given = {"storage.url": database_url(db) if db is not None else None, "name": name}
     cfg = load_config(config, overrides, {k: v for k, v in given.items() if v is not None})
     run_name = default_run_name(config, cfg)

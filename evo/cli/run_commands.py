@@ -58,12 +58,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_url: str) -> None:
     """Run ``run`` (configured by ``cfg``) to its end on ``executor``, then print the final table."""
-    from evo.api.runs import drive
     from evo.cli.progress import RichProgress
+    from evo.run.driver import Driver
 
     try:
         with sigterm_as_interrupt(), RichProgress(console(stderr=True)) as progress:
-            drive(store, run, cfg, run.name, executor, progress)
+            Driver(store, run, executor, progress, cfg=cfg).run()
     except KeyboardInterrupt:
         say(f"interrupted: run {run.name!r} is paused; continue it with: evo resume {run.name} --db {db_url}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
