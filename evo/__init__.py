@@ -42,24 +42,15 @@ from evo.api.shadowing import check_not_shadowed
 if TYPE_CHECKING:
     from evo.api.config import load_config as load_config
     from evo.api.database import Database as Database
-    from evo.api.database import open_database as open
+    from evo.api.database import open_database as open  # noqa: F401 (public, not in __all__)
     from evo.api.run_handle import Run as Run
     from evo.config.schema import JobConfig as JobConfig
     from evo.run.events import RunObserver as RunObserver
     from optimizers.errors import EvoError as EvoError
 
-__all__ = [
-    "Database",
-    "EvoError",
-    "JobConfig",
-    "Run",
-    "RunObserver",
-    "Task",
-    "__version__",
-    "load_config",
-    "open",
-    "run",
-]
+# `from evo import *` leaves out "open" (the builtin open stays) and "Task" (its module,
+# workers.tasks.protocol, comes with custom tasks); both are public as evo.open and evo.Task.
+__all__ = ["Database", "EvoError", "JobConfig", "Run", "RunObserver", "__version__", "load_config", "run"]
 
 _LAZY = {
     "load_config": ("evo.api.config", "load_config"),
@@ -89,13 +80,19 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     module_name, attribute = _LAZY[name]
-    value = getattr(importlib.import_module(module_name), attribute)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise AttributeError(f"evo.{name} needs {module_name}, which this installation lacks") from None
+    value = getattr(module, attribute)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *_LAZY, "__version__"})
 
 
 class _CallableRunPackage(types.ModuleType):
