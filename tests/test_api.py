@@ -24,6 +24,7 @@ import evo
 from evo.run.events import RunObserver
 from optimizers.errors import EvoError
 from storage import Store
+from workers.requests import budget_key
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -237,3 +238,27 @@ def test_task_protocol_is_public_when_the_module_exists() -> None:
     from workers.tasks.protocol import Task
 
     assert evo.Task is Task
+
+
+def test_evaluations_of_a_funnel_with_lr_variants_are_every_row_it_stored(tmp_path) -> None:
+    """A fresh database holding one run: every stored row is that run's, each in its split."""
+    cfg = {
+        **TINY,
+        "holdout_tasks": [],
+        "evaluation": {**TINY["evaluation"], "steps": [3, 6], "lr_multipliers": [0.5, 1.0]},
+        "population": {**TINY["population"], "generations": 1},
+    }
+    db = tmp_path / "funnel.db"
+    frame = evo.run(cfg, db=db).evaluations()
+    con = sqlite3.connect(db)
+    try:
+        stored = set(con.execute("SELECT entry_key, task, seed, budget_key FROM evaluations"))
+    finally:
+        con.close()
+    got = list(zip(frame["entry_key"], frame["task"], frame["seed"], frame["budget_key"], strict=True))
+    assert len(got) == len(set(got)) and set(got) == stored
+    splits = dict(zip(frame["budget_key"], frame["split"], strict=True))
+    assert splits == {budget_key(3): "rung0", budget_key(6): "selection"}
+    assert set(frame["lr_multiplier"]) == {0.5, 1.0}
+    halves = frame[frame["lr_multiplier"] == 0.5]
+    assert halves["fixed"].any() and (~halves["fixed"]).any()

@@ -87,7 +87,7 @@ def _keys(run: RunRecord, members: dict[str, Member]) -> dict[str, tuple[str, fl
         from evo.search.lr_variants import genome_variant_keys
 
         for key, member in members.items():
-            if member.genome is not None and member.origin != "fixed":
+            if member.genome is not None:  # evolved, and genome-kind fixed entries (adam, ...)
                 for variant, m in zip(
                     genome_variant_keys(member.genome, key, multipliers), multipliers, strict=True
                 ):
