@@ -9,8 +9,9 @@ of the run's entries on the run's tasks and seeds under each of its budgets:
 * ``rung<i>``: the lower rungs of an ``evaluation.funnel`` (cheaper budgets);
 
 and the entries are every generation's members, the fixed entries (with their
-``fixed_lr_grid`` points) and, under ``evaluation.lr_multipliers``, each genome at each
-multiplier (``lr_multiplier`` says which; ``entry_key`` is then the scaled genome's).
+``fixed_lr_grid`` points) and, under ``evaluation.lr_multipliers``, each genome (evolved or
+a genome-kind fixed entry such as ``adam``) at each multiplier (``lr_multiplier`` says which;
+``entry_key`` is then the scaled genome's).
 """
 
 from __future__ import annotations
