@@ -1,6 +1,6 @@
 """``python -m evo``: the same as the ``evo`` console script."""
 
-from evo.cli.app import main
+from evo.cli import main
 
 if __name__ == "__main__":
     main()

@@ -81,9 +81,13 @@ class Provenance(BaseModel):
     known_as: str | None = Field(None, description="The known optimizer the rule is, e.g. 'Adam, lr x1.64'.")
 
 
+DISTRIBUTION = "evo-optimizer-search"
+"""evo's distribution name (pyproject.toml; the same as ``evo.api.version.DISTRIBUTION``)."""
+
+
 def evo_version() -> str:
     try:
-        return metadata.version("evo")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown"
 

@@ -59,3 +59,27 @@ def test_read_commands_do_not_import_the_training_stack(tmp_path: Path, command:
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.strip().splitlines()[-1].split()
     assert loaded == ["LOADED"], loaded
+
+
+API_PROBE = """
+import sys
+import evo
+names = (evo.open, evo.Run, evo.load_config, evo.RunObserver, evo.run, evo.__version__)
+database = evo.open(sys.argv[1])
+print([r.name for r in database.runs()])
+print("LOADED", *sorted(m for m in {heavy!r} if m in sys.modules))
+"""
+
+
+def test_import_evo_and_its_public_names_do_not_import_the_training_stack(tmp_path: Path) -> None:
+    db = tmp_path / "evo.db"
+    make_store(db)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", API_PROBE.format(heavy=(*HEAVY, "pandas")), str(db)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    runs, loaded = done.stdout.strip().splitlines()[-2:]
+    assert runs == "['r']"
+    assert loaded.split() == ["LOADED"], loaded

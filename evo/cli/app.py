@@ -31,6 +31,7 @@ from typer._click import exceptions as click_errors  # typer >= 0.25 vendors cli
 from evo.cli import picture_commands as cli_pictures
 from evo.cli import read_commands as cli_read
 from evo.cli import run_commands as cli_run
+from evo.cli import version as cli_version
 from evo.cli.support import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from optimizers.errors import EvoError, one_line
 
@@ -40,7 +41,9 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # for every command too
 )
+app.callback()(cli_version.version_option)
 # The order here is the order of `evo --help`.
 app.command()(cli_run.run)
 app.command()(cli_run.resume)

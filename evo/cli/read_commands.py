@@ -21,7 +21,6 @@ from evo.cli.support import (
     console,
     has_evolved,
     next_steps,
-    no_evolved_genome,
     open_store,
     print_best,
     ranked_with_fixed,
@@ -34,7 +33,6 @@ from evo.errors import UsageError
 from evo.evidence.search_order import RankBy
 
 if TYPE_CHECKING:
-    from optimizers.genome import Genome
     from storage import Store
     from storage.records import RunRecord
 
@@ -174,7 +172,7 @@ def export(
     variants aggregated, normalised: evo.evidence.search_order); for a run with the default fitness
     that is evo best's order, which --by mean always gives.
     """
-    from evo.config.stored_view import stored_view
+    from evo.api.export import ranked_genome, run_steps
     from evo.evidence.provenance import registry_provenance, run_provenance
     from evo.report.optimizer_file import write_optimizer_file
     from optimizers.registry import REGISTRY
@@ -197,9 +195,9 @@ def export(
             elif genome_hash is not None:
                 genome = store.genome(genome_hash)
             else:
-                genome = _ranked_genome(store, run_record, rank or 1, by)
+                genome = ranked_genome(store, run_record, rank or 1, by, rank_flag="--rank")
             provenance = run_provenance(store, run_record, genome)
-        steps = total_steps or stored_view(run_record.config, run_record.name).evaluation.steps
+        steps = total_steps or run_steps(run_record)
     from evo.evidence.known_rule import class_name_for
 
     class_name = class_name or class_name_for(genome, genome_hash if entry is not None else None)
@@ -210,18 +208,6 @@ def export(
     except ValueError as exc:
         raise UsageError(f"--class-name: {exc}") from None
     say(f"wrote {path} ({class_name}: {genome.describe()})")
-
-
-def _ranked_genome(store: Store, run_record: RunRecord, rank: int, by: RankBy) -> Genome:
-    """The ``rank``-th best evolved (non-fixed) genome of the run, ranked ``by``."""
-    from evo.evidence.search_order import ranked_genomes
-
-    ranked = ranked_genomes(store, run_record, by)
-    if not ranked:
-        raise UsageError(no_evolved_genome(run_record))
-    if rank > len(ranked):
-        raise UsageError(f"--rank {rank}: run {run_record.name!r} has only {len(ranked)} ranked genomes")
-    return ranked[rank - 1].genome
 
 
 def upgrade(db: DbOption = DEFAULT_DB) -> None:

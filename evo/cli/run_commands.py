@@ -24,7 +24,6 @@ from evo.cli.support import (
     OverridesArg,
     RunArg,
     console,
-    database_exists,
     next_steps,
     open_store,
     option_values,
@@ -98,10 +97,11 @@ def run(
     ] = 1,
 ) -> None:
     """Start a run, or resume the run of that name if it exists."""
-    from evo.config.schema import load_config
+    from evo.api.config import load_config
+    from evo.api.runs import existing_run
     from evo.evidence.repeats import repeat_configs
     from evo.execution import make_executor
-    from evo.run.driver import create_run, find_run
+    from evo.run.driver import create_run
     from evo.run.preflight import preflight
 
     base = load_config(config, overrides or [], option_values(db, address, name))
@@ -109,16 +109,12 @@ def run(
     url = base.storage.url
     todo = []
     for run_name, cfg in repeat_configs(base, base.name or config.stem, repeats):
-        existing = None
-        if database_exists(url):
+        existing = existing_run(url, run_name, cfg)
+        if existing is not None and existing.status == "finished":
+            say(f"run {run_name!r} already finished; its results:")
             with open_store(url) as store:
-                existing = find_run(store, run_name, cfg)
-                if existing is not None and existing.status == "finished":
-                    say(f"run {run_name!r} already finished; its results:")
-                    print_best(store, existing)
-                    continue
-                if existing is not None:
-                    refuse_if_live(existing)
+                print_best(store, existing)
+            continue
         todo.append((run_name, cfg, existing))
     if not todo:
         return

@@ -6,16 +6,18 @@ Light at import (typer, rich, stdlib): the heavy modules a helper needs are impo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from evo.api.export import no_evolved_genome
+from evo.api.stores import database_exists as database_exists  # re-exported: the commands' store open
+from evo.api.stores import open_store as open_store
+from evo.api.stores import sqlite_file as sqlite_file
 from evo.cli.tables import best_table
-from evo.errors import UsageError
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
@@ -56,46 +58,6 @@ ConfigDbOption = Annotated[
 AddressOption = Annotated[
     str | None, typer.Option("--address", help="Join this Ray cluster (e.g. 'auto' or 'head:6379').")
 ]
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file behind an SQLite URL; None for other databases and in-memory SQLite."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None  # the store reports a bad URL itself
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def database_exists(url: str) -> bool:
-    """False only for an SQLite URL whose file is not there (other databases: assume yes)."""
-    path = sqlite_file(url)
-    return path is None or path.exists()
-
-
-@contextmanager
-def open_store(url: str, create: bool = False, read_only: bool = False) -> Iterator[Store]:
-    """The store at ``url``, closed (its engine disposed) on the way out.
-
-    Args:
-        create: make a missing SQLite file; otherwise a missing file is a user error
-            (a mistyped ``--db`` must not leave an empty database behind).
-        read_only: the read commands' open: nothing is created, upgraded or written.
-    """
-    from storage import Store
-
-    if not create and not database_exists(url):
-        raise UsageError(f"no database at {sqlite_file(url)}; check --db (or EVO_DB), or start a run first")
-    store = Store(url, read_only=read_only)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def option_values(
@@ -171,22 +133,6 @@ def print_best(
         notes.append("fixed entries (tuned): lr-tuned per task over the run's fixed_lr_grid")
     scope = run.scope
     show_best(store, entries, tasks, scope.budget_key, scope.seeds, best_title(run.name, entries, top), notes)
-
-
-def no_evolved_genome(run: RunRecord) -> str:
-    """Why a run has no evolved genome to show, and what to do about it."""
-    if run.status != "finished":
-        return (
-            f"run {run.name!r} has no evaluated evolved genome yet; continue it with: evo resume {run.name}"
-        )
-    population = run.config.get("population", {})
-    size, generations = population.get("size", "?"), population.get("generations", "?")
-    return (
-        f"run {run.name!r} has no evolved genome scored: with population {size} and {generations} "
-        "generation(s) only genomes equal to the fixed entries were evaluated. Evolve with more "
-        "generations and a larger population (e.g. population.size=12 population.generations=6 on "
-        "your config)"
-    )
 
 
 def has_evolved(entries: Sequence[RankedEntry]) -> bool:
