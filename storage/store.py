@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from optimizers.genome import Genome
 from storage.engine import WRITE_OPTION, describe, open_database, translate
 from storage.errors import DamagedRowError, RunExistsError, StorageError
+from storage.progress_reads import ProgressReads
 from storage.ranking_reads import RankingReads
 from storage.records import (
     RUN_STATUSES,
@@ -56,7 +57,7 @@ from storage.write_checks import as_json, check_population, same_close, same_pop
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
 
-class Store(RankingReads, RunLeases):
+class Store(RankingReads, ProgressReads, RunLeases):
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
     ``read_only=True`` opens it for reading only: nothing is created, upgraded or written
