@@ -17,6 +17,7 @@ from evo.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+DEFAULT_REFRESH_S = 2.0
 WEB_MODULES = ("fastapi", "starlette", "uvicorn")
 
 
@@ -55,6 +56,9 @@ def dashboard(
         str, typer.Option("--host", help="Interface to listen on (another than 127.0.0.1 exposes the runs).")
     ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = DEFAULT_PORT,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=0.2, max=3600, help="Seconds between the pages' re-reads.")
+    ] = DEFAULT_REFRESH_S,
 ) -> None:
     """Serve a live, read-only web view of the store: runs, fitness charts, rankings, genomes."""
     try:
@@ -70,7 +74,7 @@ def dashboard(
     if not database_exists(db):
         raise UsageError(f"no database at {sqlite_file(db)}; check --db (or EVO_DB), or start a run first")
     check_port(host, port)
-    app = create_app(db)  # opens the store read-only: a bad database is one line here
+    app = create_app(db, poll_ms=round(refresh * 1000))  # opens the store read-only: a bad database is one line here
     if not is_loopback(host):
         say(
             f"warning: serving on {host}: anyone who can reach port {port} of this machine reads every "

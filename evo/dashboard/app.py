@@ -38,6 +38,7 @@ from storage.errors import StorageError, TaskNotInRunError, UnknownGenomeError, 
 
 STATIC = Path(__file__).with_name("static")
 POLL_MS = 2000
+"""How often the pages re-read the API by default (``evo dashboard --refresh``)."""
 NOT_FOUND = (UnknownRunError, UnknownGenomeError, TaskNotInRunError)
 
 
@@ -50,8 +51,9 @@ def status_of(exc: EvoError) -> int:
     return 503 if isinstance(exc, StorageError) else 500
 
 
-def create_app(url: str) -> FastAPI:
-    """The app over the store at ``url``, opened read-only now (errors raise here, before serving).
+def create_app(url: str, poll_ms: int = POLL_MS) -> FastAPI:
+    """The app over the store at ``url``, opened read-only now (errors raise here, before serving);
+    its pages re-read the API every ``poll_ms`` milliseconds.
 
     Raises:
         DatabaseOpenError, SchemaVersionError: as :class:`storage.Store` with ``read_only``.
@@ -75,7 +77,7 @@ def create_app(url: str) -> FastAPI:
         return HTMLResponse(pages.error_page(code, one_line(exc)), status_code=code)
 
     _api_routes(app, store)
-    _page_routes(app, store)
+    _page_routes(app, store, poll_ms)
     return app
 
 
@@ -114,15 +116,15 @@ def _two_or_more(runs: list[str]) -> list[str]:
     return names
 
 
-def _page_routes(app: FastAPI, store: Store) -> None:
+def _page_routes(app: FastAPI, store: Store, poll_ms: int) -> None:
     @app.get("/", response_class=HTMLResponse)
     def runs_page() -> str:
-        return pages.page("runs", "evo runs", {"poll_ms": POLL_MS})
+        return pages.page("runs", "evo runs", {"poll_ms": poll_ms})
 
     @app.get("/runs/{name}", response_class=HTMLResponse)
     def run_page(name: str) -> str:
         run = store.get_run(name)  # an unknown run: the 404 page, not an empty shell
-        return pages.page("run", f"run {run.name}", {"run": run.name, "poll_ms": POLL_MS})
+        return pages.page("run", f"run {run.name}", {"run": run.name, "poll_ms": poll_ms})
 
     @app.get("/genomes/{genome}", response_class=HTMLResponse)
     def genome_page(genome: str, run: str | None = None) -> str:
@@ -134,4 +136,4 @@ def _page_routes(app: FastAPI, store: Store) -> None:
     @app.get("/compare", response_class=HTMLResponse)
     def compare_page(runs: Annotated[list[str], Query()] = ()) -> str:  # type: ignore[assignment]
         names = [store.get_run(n).name for n in _two_or_more(runs)]
-        return pages.page("compare", "compare " + ", ".join(names), {"runs": names, "poll_ms": POLL_MS})
+        return pages.page("compare", "compare " + ", ".join(names), {"runs": names, "poll_ms": poll_ms})

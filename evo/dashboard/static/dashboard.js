@@ -39,10 +39,12 @@ function table(headers, rows, attrs) {
   return el("table", attrs || {}, el("thead", {}, head), el("tbody", {}, ...body));
 }
 
-function replace(id, node) {
+// Put `node` in the place of the element `id` (or at the end of `parent` when there is none).
+function replace(id, node, parent) {
   const old = document.getElementById(id);
   node.id = id;
   if (old) old.replaceWith(node);
+  else parent.append(node);
   return node;
 }
 
@@ -167,8 +169,9 @@ function runsPage() {
         fmt(r.best_fitness), r.tasks.join(", ") + (r.holdout_tasks.length ? " (held out: " + r.holdout_tasks.join(", ") + ")" : ""),
         r.updated_at.replace("T", " ").slice(0, 19)];
     });
-    replace("runs-table", rows.length ? table(["", "run", "status", "generations", "best fitness", "tasks", "updated (UTC)"], rows)
-      : el("p", { text: "No runs in this database yet: start one with evo run CONFIG --db ..." }));
+    const shown = rows.length ? table(["", "run", "status", "generations", "best fitness", "tasks", "updated (UTC)"], rows)
+      : el("p", { text: "No runs in this database yet: start one with evo run CONFIG --db ..." });
+    replace("runs-table", shown, box);
   }, DATA.poll_ms);
 }
 
