@@ -13,7 +13,6 @@ import math
 import shlex
 import shutil
 import statistics
-from pathlib import Path
 
 import pytest
 import yaml
@@ -130,7 +129,7 @@ def test_paired_compares_the_best_genome_with_every_fixed_entry_seed_by_seed(wor
     assert set(adam["holdout"]) == set(TINY["holdout_tasks"])
 
 
-def test_genome_page_data_lineage_scores_and_a_working_export_command(workspace, tmp_path, monkeypatch) -> None:
+def test_genome_data_lineage_scores_and_a_working_export_command(workspace, tmp_path, monkeypatch) -> None:
     store = workspace["store"]
     run = store.get_run("tiny-r0")
     last = len(store.generations(run.id)) - 1

@@ -57,7 +57,7 @@ def dashboard(
     ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = DEFAULT_PORT,
     refresh: Annotated[
-        float, typer.Option("--refresh", min=0.2, max=3600, help="Seconds between the pages' re-reads.")
+        float, typer.Option("--refresh", min=0.2, max=3600, help="Seconds between page re-reads.")
     ] = DEFAULT_REFRESH_S,
 ) -> None:
     """Serve a live, read-only web view of the store: runs, fitness charts, rankings, genomes."""
@@ -74,7 +74,7 @@ def dashboard(
     if not database_exists(db):
         raise UsageError(f"no database at {sqlite_file(db)}; check --db (or EVO_DB), or start a run first")
     check_port(host, port)
-    app = create_app(db, poll_ms=round(refresh * 1000))  # opens the store read-only: a bad database is one line here
+    app = create_app(db, poll_ms=round(refresh * 1000))  # opens the store read-only; bad database: fails here
     if not is_loopback(host):
         say(
             f"warning: serving on {host}: anyone who can reach port {port} of this machine reads every "
