@@ -15,12 +15,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from evo.run.lease import shown_status
+from storage.progress_reads import RunProgress
 from storage.records import finite_json
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
     from storage import Store
-    from storage.progress_reads import RunProgress
     from storage.records import RunRecord
 
 TOP_DEFAULT = 10
@@ -62,9 +62,14 @@ def run_detail(store: Store, name: str, after: int = -1) -> dict[str, Any]:
     time and wall-time parts: the points of the fitness chart. Raises UnknownRunError.
     """
     run = store.get_run(name)
+    progress = store.run_progress().get(run.id)
     generations = store.generation_summaries(run.id, after)
-    done = store.run_progress().get(run.id)
-    detail = run_summary(run, done)
+    if generations and (progress is None or progress.generations_done < generations[-1].index + 1):
+        # a generation closed between the two reads: count the ones shown (closed in order 0, 1, ...);
+        # the best fitness catches up at the next read
+        best = progress.best_fitness if progress else math.nan
+        progress = RunProgress(run.id, generations[-1].index + 1, best)
+    detail = run_summary(run, progress)
     detail.update(finite_json({
         "seeds": list(run.scope.seeds),
         "budget_key": run.scope.budget_key,

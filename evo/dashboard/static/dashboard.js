@@ -196,12 +196,13 @@ function runPage() {
     document.getElementById("generations-planned").textContent = run.generations_planned ? " of " + run.generations_planned : "";
     document.getElementById("best-fitness").textContent = fmt(run.best_fitness);
     document.getElementById("tasks").textContent = run.tasks.join(", ");
+    drawRunChart(generations, reference);
     if (run.generations_done !== shownDone) {
       shownDone = run.generations_done;
       reference = await drawRanking(name, api);
+      drawRunChart(generations, reference);
       await drawPaired(api);
     }
-    drawRunChart(generations, reference);
   }, DATA.poll_ms);
 }
 
