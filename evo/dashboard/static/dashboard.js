@@ -64,10 +64,18 @@ function say(text) {
   message.textContent = text || "";
 }
 
+// An answer the page expects now and then (server stopped, unknown run): shown, not thrown.
+class ApiError extends Error {}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: "application/json" } });
+  } catch (error) {
+    throw new ApiError("the dashboard server does not answer (" + error.message + ")");
+  }
   const body = await response.json().catch(() => ({ detail: response.statusText }));
-  if (!response.ok) throw new Error(body.detail || response.statusText);
+  if (!response.ok) throw new ApiError(body.detail || response.statusText);
   return body;
 }
 
@@ -81,6 +89,7 @@ function poll(step, ms) {
       say("");
     } catch (error) {
       say("cannot read the dashboard's API: " + error.message);
+      if (!(error instanceof ApiError)) throw error; // a bug of this page: reported as one
     } finally {
       busy = false;
     }
@@ -255,6 +264,7 @@ async function genomePage() {
   try {
     g = await getJson("/api/genomes/" + encodeURIComponent(DATA.genome) + query);
   } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
     return say(error.message);
   }
   section("rule", "Update rule").append(el("p", {}, el("code", { text: g.rule })),
