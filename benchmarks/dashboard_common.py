@@ -93,9 +93,12 @@ class PagePoller:
         self.last, self.requests = -1, 0
 
     def tick(self) -> None:
-        get_json(f"{self.base}/api/runs")
+        runs = get_json(f"{self.base}/api/runs")
+        self.requests += 1
+        if not any(r["name"] == self.run for r in runs):
+            return  # not started yet
         run = get_json(f"{self.base}/api/runs/{self.run}?after={self.last}")
-        self.requests += 2
+        self.requests += 1
         if run["generations"]:
             self.last = run["generations"][-1]["index"]
             get_json(f"{self.base}/api/runs/{self.run}/ranking")

@@ -2,9 +2,10 @@
 
 Each round runs the same small job (inline executor, so the driver's own process does the
 training and the store writes) twice into fresh SQLite files, in alternating order: once
-alone, once with ``evo dashboard`` serving that file and ``--clients`` page pollers reading
-it every ``--refresh`` seconds as open run pages do (run list, new generations, and ranking
-plus paired statistics at every closed generation). The driver's generation wall time is
+alone, once with ``evo dashboard`` serving that file (started before the driver, as a
+dashboard left open) and ``--clients`` page pollers reading it every ``--refresh`` seconds
+as open run pages do (run list, new generations, and ranking plus paired statistics at
+every closed generation). The driver's generation wall time is
 its own stored per-generation clock (``evo show RUN``; generation 0 left out: it also scores
 the fixed entries). The overhead is the ratio of the medians, with vs without, per round; the
 noise is the spread of the same ratio between two runs *without* the dashboard (round r's
@@ -33,7 +34,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dashboard_common import ROOT, PagePoller, evo, start_dashboard, stop, wait_for_run
+from dashboard_common import ROOT, PagePoller, evo, start_dashboard, stop
 
 from storage import Store
 
@@ -60,18 +61,19 @@ def poll_until(stop_event: threading.Event, poller: PagePoller) -> None:
 
 
 def one_run(folder: Path, config: Path, watched: bool, clients: int, refresh_s: float) -> dict:
-    """One driver run; with ``watched``, the dashboard and its pollers on the same file."""
+    """One driver run into a new database; with ``watched``, the dashboard (started first, on the
+    empty store, as one left open) and its pollers on the same file."""
     url = f"sqlite:///{folder / ('watched.db' if watched else 'alone.db')}"
-    driver = evo("run", str(config), "--db", url, "--name", "bench")
-    server, threads, stop_event, pollers = None, [], threading.Event(), []
+    Store(url).close()  # the schema, so that the dashboard can open the file before the run starts
+    driver, server, threads, stop_event, pollers = None, None, [], threading.Event(), []
     try:
         if watched:
-            wait_for_run(url, driver)
             server, base = start_dashboard(url, refresh_s)
             pollers = [PagePoller(base, "bench", refresh_s) for _ in range(clients)]
             threads = [threading.Thread(target=poll_until, args=(stop_event, p)) for p in pollers]
             for thread in threads:
                 thread.start()
+        driver = evo("run", str(config), "--db", url, "--name", "bench")
         _, err = driver.communicate()
         if driver.returncode != 0:
             raise RuntimeError(f"evo run failed ({driver.returncode}): {err[-2000:]}")
