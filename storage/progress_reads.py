@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from storage.schema import GenerationRow, IndividualRow, Run, nan_if_null, utc
+from storage.schema import EvaluationRow, GenerationRow, IndividualRow, Run, nan_if_null, utc
 
 
 class RunProgress(NamedTuple):
@@ -57,6 +57,15 @@ class ProgressReads:
                 .group_by(GenerationRow.run_id)
             ).all()
         return {r[0]: RunProgress(r[0], int(r[1]), nan_if_null(r[2])) for r in rows}
+
+    def write_marks(self) -> tuple[int, int]:
+        """The newest evaluation and population row ids (0 when none): they change with every
+        stored result or saved generation, of any run (two primary-key lookups)."""
+        with self._transaction("read the newest row ids") as s:
+            connection = s.connection()
+            evaluation = connection.execute(select(func.max(EvaluationRow.id))).scalar()
+            individual = connection.execute(select(func.max(IndividualRow.id))).scalar()
+        return evaluation or 0, individual or 0
 
     def generation_summaries(self, run_id: int | str, after: int = -1) -> list[GenerationSummary]:
         """The run's closed generations with index > ``after``, in order (stats and timing only)."""

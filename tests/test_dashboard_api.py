@@ -26,7 +26,8 @@ from evo.evidence.holdout_results import holdout_fitness
 from evo.evidence.ranking import best
 from evo.evidence.repeats import run_outcome
 from evo.run.lease import new_owner
-from storage import Store
+from optimizers.genome import Genome, Term
+from storage import EvaluationIn, IndividualIn, Store
 from storage.errors import StorageError
 from storage.testing import fresh_database_url
 
@@ -226,3 +227,30 @@ def test_status_follows_the_run_lease(workspace, tmp_path) -> None:
         writer.release_lease(run.id, "elsewhere:999999:dead")
         writer.set_status(run.id, "paused")
         assert status() == "paused"
+
+
+def test_a_new_result_shows_at_the_next_read_without_a_closed_generation(workspace, tmp_path) -> None:
+    """Ranking and paired answers are cached per run state: a stored result is a new state."""
+    if workspace["db"] is None:
+        pytest.skip("runs on a copy of the SQLite file")
+    copy = tmp_path / "copy.db"
+    shutil.copy(workspace["db"], copy)
+    url = f"sqlite:///{copy}"
+    with Store(url) as writer, TestClient(create_app(url)) as client:
+        run = writer.get_run("tiny-r0")
+        before = client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"]
+        assert client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"] == before  # cached
+        newcomer = Genome(term_types=(Term.SIGN_GRAD,), alphas=(0.5,), lr_log10=-2.7)
+        following = len(writer.generations(run.id))
+        slot = IndividualIn(slot=0, entry_key=newcomer.hash, genome=newcomer, origin="init")
+        writer.save_generation(run.id, following, [slot])
+        top = client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"]
+        assert top == before  # saved, no result yet
+        budget = run.scope.budget_key
+        writer.record_evaluations([
+            EvaluationIn(entry_key=newcomer.hash, task=t, seed=s, budget_key=budget, fitness=9.0, status="ok")
+            for t in run.scope.tasks for s in run.scope.seeds
+        ])  # fmt: skip
+        assert client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"] == newcomer.hash
+        assert client.get("/api/runs/tiny-r0/paired").json()["entry"] == newcomer.hash
+        assert client.get("/api/runs/tiny-r0").json()["generations_done"] == following  # none closed

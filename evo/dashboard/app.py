@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from evo.dashboard import genome_reads, pages, run_reads
+from evo.dashboard.snapshot_cache import SnapshotCache
 from evo.errors import UsageError
 from optimizers.errors import EvoError, one_line
 from storage import Store
@@ -90,15 +91,17 @@ def _api_routes(app: FastAPI, store: Store) -> None:
     def api_run(name: str, after: Annotated[int, Query(ge=-1)] = -1) -> dict[str, Any]:
         return run_reads.run_detail(store, name, after)
 
+    cache = SnapshotCache(store)
+
     @app.get("/api/runs/{name}/ranking")
     def api_ranking(
         name: str, top: Annotated[int, Query(ge=1, le=1000)] = run_reads.TOP_DEFAULT
     ) -> dict[str, Any]:
-        return run_reads.ranking(store, name, top)
+        return cache.get(("ranking", name, top), lambda: run_reads.ranking(store, name, top))
 
     @app.get("/api/runs/{name}/paired")
     def api_paired(name: str) -> dict[str, Any]:
-        return run_reads.paired(store, name)
+        return cache.get(("paired", name), lambda: run_reads.paired(store, name))
 
     @app.get("/api/genomes/{genome}")
     def api_genome(genome: str, run: str | None = None) -> dict[str, Any]:
