@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -84,20 +85,27 @@ def stop(process: subprocess.Popen | None) -> None:
         process.communicate()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PagePoller:
-    """Reads the API as an open run page does, every ``refresh_s``: the run list, the run's
-    new generations, and its ranking and paired comparisons whenever a generation closed."""
+    """Reads the API as an open run page does, every ``refresh_s``: the run's new generations,
+    and its ranking and paired comparisons whenever a generation closed."""
 
     def __init__(self, base: str, run: str, refresh_s: float) -> None:
         self.base, self.run, self.refresh_s = base, run, refresh_s
         self.last, self.requests = -1, 0
 
     def tick(self) -> None:
-        runs = get_json(f"{self.base}/api/runs")
-        self.requests += 1
-        if not any(r["name"] == self.run for r in runs):
-            return  # not started yet
-        run = get_json(f"{self.base}/api/runs/{self.run}?after={self.last}")
+        try:
+            run = get_json(f"{self.base}/api/runs/{self.run}?after={self.last}")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return  # not created yet
+            raise
         self.requests += 1
         if run["generations"]:
             self.last = run["generations"][-1]["index"]
