@@ -10,7 +10,7 @@ export RAY_AUTH_MODE ?= disabled
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,tensorboard,mlflow]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,tensorboard,mlflow,dashboard]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -39,6 +39,7 @@ from storage.orm import (
     parse_genome,
     utcnow,
 )
+from storage.progress_reads import ProgressReads
 from storage.records import (
     RUN_STATUSES,
     EvaluationIn,
@@ -56,7 +57,7 @@ from storage.write_checks import as_json, check_population, same_close, same_pop
 DEFAULT_URL = "sqlite:///runs/evo.db"
 
 
-class Store(AggregateReads, RunLeases):
+class Store(AggregateReads, ProgressReads, RunLeases):
     """A run database at ``url`` (any SQLAlchemy URL; the folder of a SQLite file is created).
 
     ``read_only=True`` opens it for reading only: nothing is created, upgraded or written

@@ -20,6 +20,7 @@ from storage import EvaluationIn, IndividualIn, RunScope, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "numpy", "ray", "torchvision", "matplotlib", "scipy", "sklearn", "alembic")
+HEAVY += ("fastapi", "uvicorn")  # the dashboard's web stack: imported when `evo dashboard` runs
 PROBE = """
 import sys
 from evo.cli.app import main
@@ -47,7 +48,9 @@ def make_store(path: Path) -> None:
         store.record_evaluations(rows)
 
 
-@pytest.mark.parametrize("command", [["best", "r"], ["best", "r", "--json"], ["runs"], ["show", "r"]])
+@pytest.mark.parametrize(
+    "command", [["best", "r"], ["best", "r", "--json"], ["runs"], ["show", "r"], ["dashboard", "--help"]]
+)
 def test_read_commands_do_not_import_the_training_stack(tmp_path: Path, command: list[str]) -> None:
     db = tmp_path / "evo.db"
     make_store(db)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import typer
 from typer._click import exceptions as click_errors  # typer >= 0.25 vendors click here
 
+from evo.cli import dashboard_command as cli_dashboard
 from evo.cli import picture_commands as cli_pictures
 from evo.cli import read_commands as cli_read
 from evo.cli import run_commands as cli_run
@@ -55,6 +56,7 @@ app.command()(cli_run.compare)
 app.command()(cli_pictures.report)
 app.command()(cli_pictures.landscape)
 app.command()(cli_read.upgrade)
+app.command()(cli_dashboard.dashboard)
 
 
 def usage_line(exc: click_errors.ClickException) -> str:

@@ -107,11 +107,12 @@ def find_winner(store: Store, run: RunRecord) -> Winner | None:
 
 def export_winner(store: Store, run: RunRecord, cfg: JobConfig, winner: Winner, folder: Path) -> Path:
     """Write the winner as a standalone optimizer file in ``folder`` (``evo export``'s content)."""
+    from evo.evidence.known_rule import class_name_for
     from evo.evidence.provenance import run_provenance
-    from optimizers.export import write_optimizer_file
+    from evo.report.optimizer_file import write_optimizer_file
 
     provenance = run_provenance(store, run, winner.genome)
     return write_optimizer_file(
-        winner.genome, folder / EXPORT_FILE, class_name="EvolvedOptimizer",
+        winner.genome, folder / EXPORT_FILE, class_name=class_name_for(winner.genome),
         total_steps=cfg.evaluation.steps, provenance=provenance,
     )  # fmt: skip
