@@ -37,7 +37,9 @@ class ImportSpec(BaseModel):
     EXAMPLE: ClassVar[str] = "torch.optim:SGD"
     """The shape of an import path and an example, shown in the error for a malformed one."""
 
-    import_path: str = Field(alias="import", description="'module.path:attribute', importable on the workers.")
+    import_path: str = Field(
+        alias="import", description="'module.path:attribute', importable on the workers."
+    )
     name: str = Field(pattern=NAME_PATTERN, description="Name shown in tables (not a registry name).")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (plain JSON values).")
 

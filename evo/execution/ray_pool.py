@@ -132,7 +132,12 @@ class RayExecutor(ClosingExecutor):
         return ray.get([a.info.remote() for a in self.actors])
 
     def _start_actor(self) -> Any:
-        options = {"num_cpus": self.resources.num_cpus, "num_gpus": self.resources.num_gpus}
+        from workers.tasks.custom import user_module_paths
+
+        options: dict[str, Any] = {"num_cpus": self.resources.num_cpus, "num_gpus": self.resources.num_gpus}
+        modules = user_module_paths()
+        if modules:  # users' task modules reach actors on every node (uploaded once, cached by Ray)
+            options["runtime_env"] = {"py_modules": modules}
         return remote_actor_class().options(**options).remote(self._evaluate, self.threads_per_actor)
 
     def _wait_until_started(self, timeout_s: float) -> None:

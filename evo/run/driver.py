@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from evo.config.schema import JobConfig, parse_config
+from evo.config.task_items import custom_tasks
 from evo.errors import RunConflictError
 from evo.evidence.ranking import best
 from evo.run.evaluation_rows import outcome_rows
@@ -146,7 +147,9 @@ def evaluate(
     """
     clock = clock or GenerationClock()
     costs = costs if costs is not None else TaskCosts()
-    requests = longest_first(plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix), costs)
+    user_tasks = custom_tasks(cfg)
+    planned = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix, custom_tasks=user_tasks)
+    requests = longest_first(planned, costs)
     by_id = {r.request_id: r for r in requests}
     stored = 0
     for outcome in clock.timed_results(executor.map_unordered(requests)):
