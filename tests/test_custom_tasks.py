@@ -221,7 +221,8 @@ def test_second_run_and_resume_evaluate_nothing_stored(user_module, tmp_path):
         Driver(store, create_run(store, cfg, "first"), executor).run()
         full = members()
         assert {t for t, _ in MEMBERS if "@" in t} == {cfg.tasks[1], cfg.holdout_tasks[0]}
-        Driver(store, create_run(store, cfg, "second"), executor).run()
+        again = parse_config(job(user_module))  # as a second `evo run` would
+        Driver(store, create_run(store, again, "second"), executor).run()
         assert members() == full and store.get_run("second").status == "finished"
 
     fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
