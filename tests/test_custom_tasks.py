@@ -28,7 +28,7 @@ from workers.tasks.custom import CustomTask, checked, load_task
 from workers.tasks.registry import TASKS
 from workers.tasks.runtime import Score
 
-MODULE = '''
+MODULE = """
 import torch
 from torch import nn
 
@@ -36,8 +36,8 @@ from torch import nn
 class Net(nn.Module):
     def __init__(self, hidden, norm):
         super().__init__()
-        layers = [nn.Linear(4, hidden)] + ([nn.BatchNorm1d(hidden)] if norm else []) + [nn.Tanh(), nn.Linear(hidden, 1)]
-        self.net = nn.Sequential(*layers)
+        norms = [nn.BatchNorm1d(hidden)] if norm else []
+        self.net = nn.Sequential(nn.Linear(4, hidden), *norms, nn.Tanh(), nn.Linear(hidden, 1))
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
@@ -76,7 +76,7 @@ CALLS = []
 def make(hidden=8, norm=False, source=False, direction="minimize"):
     CALLS.append(hidden)
     return Task(hidden, norm, source, direction)
-'''
+"""
 
 
 @pytest.fixture
@@ -93,7 +93,9 @@ def spec(module: str, name: str = "reg", **kwargs) -> CustomTask:
     return CustomTask.model_validate({"import": f"{module}:make", "name": name, "kwargs": kwargs})
 
 
-def request(task: CustomTask, path: str = "auto", genomes=(ADAM, EVO_SEED_BEST), steps: int = 8) -> EvalRequest:
+def request(
+    task: CustomTask, path: str = "auto", genomes=(ADAM, EVO_SEED_BEST), steps: int = 8
+) -> EvalRequest:
     return EvalRequest(
         request_id="r", entries=[EntrySpec.of_genome(g) for g in genomes], task=task.key, custom_task=task,
         seeds=[0, 1], steps=steps, path=path, device="cpu",
@@ -115,14 +117,22 @@ def test_tabular_protocol_task_trains_bit_identical_to_its_family_form():
     )  # fmt: skip
     cpu = torch.device("cpu")
     for split in ("val", "test"):
-        protocol, reference = TASKS["diabetes_mlp"].runtime("", split, cpu), family_runtime(family, split, cpu)
+        protocol, reference = (
+            TASKS["diabetes_mlp"].runtime("", split, cpu),
+            family_runtime(family, split, cpu),
+        )
         for genome, seed in ((ADAM, 0), (EVO_SEED_BEST, 1)):
             factory = partial(_genome_optimizer, genome)
-            a, b = train_sequential(protocol, factory, seed, 12), train_sequential(reference, factory, seed, 12)
+            a, b = (
+                train_sequential(protocol, factory, seed, 12),
+                train_sequential(reference, factory, seed, 12),
+            )
             assert (a.losses, a.accuracy, a.extra) == (b.losses, b.accuracy, b.extra)
         a_pop = train_population(protocol, [ADAM, EVO_SEED_BEST], [1, 0], 12)
         b_pop = train_population(reference, [ADAM, EVO_SEED_BEST], [1, 0], 12)
-        assert [(m.losses, m.accuracy, m.extra) for m in a_pop] == [(m.losses, m.accuracy, m.extra) for m in b_pop]
+        assert [(m.losses, m.accuracy, m.extra) for m in a_pop] == [
+            (m.losses, m.accuracy, m.extra) for m in b_pop
+        ]
 
 
 def _genome_optimizer(genome, params, _generator):

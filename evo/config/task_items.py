@@ -58,7 +58,8 @@ def parse_task_item(value: Any) -> str:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = str(error["msg"]).removeprefix("Value error, ")
-            raise ValueError(one_line(f"{where}: {message}" if where else message)) from None
+            label = value.get("name") or value.get("import") or "without a name"
+            raise ValueError(one_line(f"task {label}: {where}: {message}" if where else message)) from None
     else:
         raise ValueError(
             f"expected a task name or {{import: 'module:factory', name: ..., kwargs: {{...}}}}, got {value!r}"

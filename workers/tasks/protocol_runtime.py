@@ -37,6 +37,10 @@ _CACHE: dict[tuple[str, str, str], ProtocolRuntime] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+class NotAModuleError(TypeError):
+    """A task's ``model()`` returned something that is not an ``nn.Module``."""
+
+
 def build_task_model(
     factory: Callable[[], nn.Module], generator: torch.Generator, device: torch.device
 ) -> nn.Module:
@@ -45,6 +49,8 @@ def build_task_model(
     with _RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(generator.initial_seed())
         model = factory()
+    if not isinstance(model, nn.Module):
+        raise NotAModuleError(f"model() must return a torch.nn.Module, got {type(model).__name__}")
     reset = getattr(model, "reset_from_generator", None)
     if reset is not None:
         reset(generator)

@@ -28,7 +28,7 @@ from torch.func import stack_module_state, vmap
 from optimizers.errors import one_line
 from workers.families.common import vmap_forward
 from workers.tasks.protocol import DIRECTIONS, REQUIRED_ATTRIBUTES, Task
-from workers.tasks.protocol_runtime import bounded_score, build_task_model, split_score
+from workers.tasks.protocol_runtime import NotAModuleError, bounded_score, build_task_model, split_score
 
 TRIAL_EXAMPLES = 4
 TRIAL_EVAL_EXAMPLES = 16
@@ -97,10 +97,10 @@ def _trial_model(task: Task) -> nn.Module:
     generator = torch.Generator().manual_seed(0)
     try:
         model = build_task_model(task.model, generator, torch.device("cpu"))
+    except NotAModuleError as exc:
+        raise ValueError(str(exc)) from None
     except Exception as exc:  # the user's model code, whatever it raises
         raise ValueError(f"model() failed: {one_line(exc, 200, typed=True)}") from None
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model() must return a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model() returned a module without trainable parameters")
     return model
@@ -132,6 +132,8 @@ def _trial_step(task: Task, model: nn.Module, x: torch.Tensor, y: torch.Tensor) 
     if not isinstance(losses, torch.Tensor) or tuple(losses.shape) != (x.shape[0],):
         shape = tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses).__name__
         raise ValueError(f"loss must return one loss per example, shape ({x.shape[0]},), got {shape}")
+    if not losses.requires_grad:
+        raise ValueError("the loss does not depend on the model's parameters (no gradient reaches them)")
     if not torch.isfinite(losses).all():
         raise ValueError("loss of the freshly initialised model is not finite on the first training examples")
     try:
@@ -139,7 +141,7 @@ def _trial_step(task: Task, model: nn.Module, x: torch.Tensor, y: torch.Tensor) 
     except Exception as exc:
         raise ValueError(f"backward failed: {one_line(exc, 200, typed=True)}") from None
     if all(p.grad is None for p in model.parameters()):
-        raise ValueError("the loss does not depend on the model's parameters (no gradient reached them)")
+        raise ValueError("the loss does not depend on the model's parameters (no gradient reaches them)")
     model.zero_grad(set_to_none=True)
 
 
