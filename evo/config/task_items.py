@@ -95,8 +95,16 @@ def check_task_items(items: list[str]) -> list[str]:
 
 
 def custom_tasks(cfg: JobConfig) -> dict[str, CustomTask]:
-    """Task key -> spec of every user's task of ``cfg`` (training and held-out)."""
-    return {t: t.spec for t in [*cfg.tasks, *cfg.holdout_tasks] if isinstance(t, TaskKey)}
+    """Task key -> spec of every user's task of ``cfg`` (training and held-out; a key given
+    as a plain string, e.g. a funnel rung's ``tasks``, is found among the loaded ones)."""
+    from workers.tasks.custom import loaded_spec
+
+    found: dict[str, CustomTask] = {}
+    for task in [*cfg.tasks, *cfg.holdout_tasks]:
+        spec = task.spec if isinstance(task, TaskKey) else loaded_spec(task)
+        if spec is not None:
+            found[str(task)] = spec
+    return found
 
 
 def training_path_notes(cfg: JobConfig) -> list[str]:

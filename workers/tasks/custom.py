@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 _LOADED: dict[str, tuple[Task, TaskCheck]] = {}
 _MODULES: dict[str, str] = {}
 """Task key -> the top-level module its factory was imported from."""
+_SPECS: dict[str, CustomTask] = {}
+"""Task key -> spec, of every task loaded in this process."""
 _LOCK = threading.RLock()
 OUR_PACKAGES = frozenset({"evo", "workers", "optimizers", "storage"})
 
@@ -83,7 +85,14 @@ def checked(spec: CustomTask | dict[str, Any]) -> tuple[Task, TaskCheck]:
         if spec.key not in _LOADED:
             _LOADED[spec.key] = spec.load()
             _MODULES[spec.key] = spec.module_name.partition(".")[0]
+            _SPECS[spec.key] = spec
         return _LOADED[spec.key]
+
+
+def loaded_spec(key: str) -> CustomTask | None:
+    """The spec of a task key loaded in this process (a config holding it was validated)."""
+    with _LOCK:
+        return _SPECS.get(key)
 
 
 def load_task(spec: CustomTask | dict[str, Any]) -> Task:
