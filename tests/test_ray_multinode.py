@@ -8,14 +8,22 @@ workers on both nodes (a worker's name carries its Ray node id; its pid belongs 
 node's session); then node B's whole session is SIGKILLed mid-run and the run must still
 finish equal to an undisturbed inline run: same generations, GA states, final population,
 ranking and evaluations, none lost, none duplicated.
+
+One of the job's tasks is a user's task (``examples/custom_task``'s module copied to a folder
+outside the checkout): only the driver has that folder on its ``PYTHONPATH``, the nodes do
+not, so its module reaches the actors on both nodes through the job's ``runtime_env``
+(``py_modules``), and its evaluations must come from both nodes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,8 +48,10 @@ from cluster_helpers import (
 pytestmark = pytest.mark.slow
 
 RAY = str(Path(sys.executable).with_name("ray"))
+CUSTOM = {"import": "my_tasks:make_task", "name": "my_regression", "kwargs": {"hidden": 8, "examples": 400}}
 JOB = {
     **TINY_JOB,
+    "tasks": [*TINY_JOB["tasks"], CUSTOM],
     "evaluation": {**TINY_JOB["evaluation"], "steps": 100},
     "population": {**TINY_JOB["population"], "generations": 4},
 }
@@ -65,7 +75,22 @@ def worker_pid(worker: str) -> int:
     return int(worker.split("@")[0].rsplit(":", 1)[1])
 
 
-def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path) -> None:
+def on_path(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """``env`` with ``folder`` appended to its ``PYTHONPATH``."""
+    return {**env, "PYTHONPATH": os.pathsep.join([env["PYTHONPATH"], str(folder)])}
+
+
+def custom_task_workers(db: Path) -> list[str]:
+    """Workers of the stored evaluations of the user's task."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        return [w for (w,) in con.execute("SELECT worker FROM evaluations WHERE task LIKE 'my_regression@%'")]
+
+
+def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path, monkeypatch) -> None:
+    project = tmp_path / "user_project"  # outside the checkout, on the driver's path only
+    project.mkdir()
+    shutil.copy(ROOT / "examples" / "custom_task" / "my_tasks.py", project)
+    monkeypatch.syspath_prepend(str(project))
     reference = inline_reference(tmp_path, JOB, "multi")
     ray_tmp = Path(tempfile.mkdtemp(prefix="evo-ray-", dir="/tmp"))
     token = ray_tmp / "token"
@@ -93,20 +118,22 @@ def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path) ->
         no_token = subprocess.run(
             [*EVO, "run", str(write_job(tmp_path, JOB)), "--db", f"sqlite:///{tmp_path / 'refused.db'}",
              "--address", address],
-            cwd=ROOT, env=evo_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64),
+            cwd=ROOT, env=on_path(evo_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN="0" * 64), project),
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert no_token.returncode == 2 and "token" in no_token.stderr, no_token.stderr[-2000:]
 
         db = tmp_path / "evo.db"
+        driver_env = on_path(evo_env(**auth), project)
         driver = subprocess.Popen(
             [*EVO, "run", str(write_job(tmp_path, JOB)), "--db", f"sqlite:///{db}", "--name", "multi",
              "--address", address],
-            cwd=ROOT, env=evo_env(**auth), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=driver_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )  # fmt: skip
         on_b: set[str] = set()
         on_head: set[str] = set()
+        custom_on: set[str] = set()
 
         def both_nodes_worked() -> bool:
             b_pids, head_pids = session_pids(node_b.pid), session_pids(head.pid)
@@ -115,12 +142,15 @@ def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path) ->
                     on_b.add(worker)
                 elif worker_pid(worker) in head_pids:
                     on_head.add(worker)
-            return (on_b and on_head) or driver.poll() is not None
+            for worker in custom_task_workers(db) if count_rows(db) else []:
+                custom_on.add("b" if worker_pid(worker) in b_pids else "head")
+            return (on_b and on_head and len(custom_on) == 2) or driver.poll() is not None
 
         wait_for(both_nodes_worked, 180, "evaluations from both nodes", poll_s=0.05)
         assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
         nodes = {w.partition("@")[2] for w in on_b | on_head}
         assert len(nodes) == 2 and "" not in nodes, (on_b, on_head)  # stored names tell the nodes apart
+        assert custom_on == {"b", "head"}, custom_on  # the user's module reached both nodes
         rows_before = count_rows(db)
         kill_session(node_b.pid)
         node_b.wait(30)
@@ -128,6 +158,7 @@ def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path) ->
         final = run_snapshot(db, "multi")
         assert final == reference
         rows = len(final["evaluations"])
+        assert any(t.startswith("my_regression@") for _, t, *_ in final["evaluations"])
         print(f"actors on head {sorted(on_head)} and node B {sorted(on_b)}; node B killed after "
               f"{rows_before} of {rows} evaluations; run finished equal to the inline run")  # fmt: skip
     finally:

@@ -16,7 +16,8 @@ from workers.evaluate import evaluate
 from workers.process import configure_worker_process
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult, budget_key
 from workers.tasks.datasets import download_data
-from workers.tasks.registry import TASKS, Task, check_data, get_task
+from workers.tasks.protocol import Task
+from workers.tasks.registry import TASKS, RegisteredTask, check_data, get_task
 
 __all__ = [
     "TASKS",
@@ -26,6 +27,7 @@ __all__ = [
     "EvalResult",
     "MemberResult",
     "MissingDataError",
+    "RegisteredTask",
     "Task",
     "UnknownEntryError",
     "UnknownTaskError",

@@ -8,8 +8,10 @@ a user's optimizer (``EntrySpec.custom``) is imported from its spec and trains s
 
 Path choice (``request.path == "auto"``): genome members take the population path when the
 device is a GPU or the task's model is one where stacking wins on a CPU
-(``Task.population_on_cpu``: MLPs and landscapes; not the CNNs, see
-``benchmarks/throughput.py``), else the sequential path. The choice does not depend on how
+(``RegisteredTask.population_on_cpu``: MLPs and landscapes; not the CNNs, see
+``benchmarks/throughput.py``), else the sequential path; a user's task whose model the
+population path cannot run (``population_ok``, :mod:`workers.tasks.task_check`) always
+trains sequentially. The choice does not depend on how
 many members share the request, and on the CPU a population member's metrics are bitwise
 independent of its co-members, so a (genome, task, seed, steps) scores the same whatever
 request carried it (the store's cache relies on that). The two paths agree to float
@@ -42,7 +44,8 @@ from workers.outcome import MemberOutcome, loss_curve
 from workers.population.loop import train_population
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
-from workers.tasks.registry import Task, get_task
+from workers.tasks.custom import registered_task
+from workers.tasks.registry import RegisteredTask, get_task
 
 TrainingPath = Literal["sequential", "population"]
 logger = logging.getLogger(__name__)
@@ -88,11 +91,13 @@ def validate_entries(entries: list[EntrySpec]) -> None:
             )
 
 
-def choose_path(requested: str, device: torch.device, task: Task, genome_members: int) -> TrainingPath:
+def choose_path(
+    requested: str, device: torch.device, task: RegisteredTask, genome_members: int
+) -> TrainingPath:
     """The path the genome members take (fixed opaque entries are always sequential)."""
     if requested in ("sequential", "population"):
         return requested  # type: ignore[return-value]
-    if genome_members == 0:
+    if genome_members == 0 or not task.population_ok:
         return "sequential"
     return "population" if device.type == "cuda" or task.population_on_cpu else "sequential"
 
@@ -123,7 +128,7 @@ def evaluate(request: EvalRequest) -> EvalResult:
         fails to train is a result with status ``"failed"``, never an exception.
     """
     started = time.perf_counter()
-    task = get_task(request.task)
+    task = registered_task(request.custom_task) if request.custom_task is not None else get_task(request.task)
     validate_entries(request.entries)
     device = resolve_device(request.device)
     runtime = task.runtime(request.data_dir, request.selection_split, device)

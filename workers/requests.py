@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizers.custom import CustomOptimizer
 from optimizers.genome import Genome
+from workers.tasks.custom import CustomTask
 
 SelectionSplit = Literal["val", "test"]
 MemberStatus = Literal["ok", "diverged", "failed"]
@@ -60,7 +61,8 @@ class EvalRequest(BaseModel):
 
     request_id: str = Field(description="Echoed in the result; lets results arrive in any order.")
     entries: list[EntrySpec] = Field(min_length=1)
-    task: str
+    task: str = Field(description="Registry name, or a user's task key ``name@hash``.")
+    custom_task: CustomTask | None = Field(None, description="A user's task (its key is ``task``).")
     seeds: list[int] = Field(min_length=1)
     steps: int = Field(ge=1)
     selection_split: SelectionSplit = "val"

@@ -105,7 +105,8 @@ def run(
     from evo.run.preflight import preflight
 
     base = load_config(config, overrides or [], option_values(db, address, name))
-    preflight(base)
+    for note in preflight(base):
+        say(note)
     url = base.storage.url
     todo = []
     for run_name, cfg in repeat_configs(base, base.name or config.stem, repeats):
@@ -140,7 +141,8 @@ def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption =
     with open_store(db) as store:
         run_record = store.get_run(run_name)
         cfg = stored_config(run_record, option_values(address=address))
-        preflight(cfg)
+        for note in preflight(cfg):
+            say(note)
         if run_record.status == "finished":
             say(f"run {run_record.name!r} already finished; its results:")
             print_best(store, run_record)

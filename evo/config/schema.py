@@ -33,6 +33,7 @@ from evo.config import defaults
 from evo.config.fixed_entries import FixedEntryItem, check_fixed_entries
 from evo.config.funnel_rungs import FunnelRung, check_funnel, expand_step_list
 from evo.config.source import apply_overrides, read_yaml
+from evo.config.task_items import TaskItem, check_task_items
 from evo.config.tracking import TrackingConfig
 from evo.errors import ConfigError
 from optimizers.errors import one_line
@@ -241,8 +242,8 @@ class JobConfig(_Section):
 
     name: str | None = Field(None, description="Run name: letters, digits, '.', '_', '-' (default: derived).")
     seed: int = Field(42, ge=0, le=MAX_SEED, description="The GA's random seed (the paper's: 42).")
-    tasks: list[str] = Field(min_length=1, description="Task names from workers.tasks.registry.TASKS.")
-    holdout_tasks: list[str] = Field(
+    tasks: list[TaskItem] = Field(min_length=1, description="Registry names or {import: 'module:factory'}.")
+    holdout_tasks: list[TaskItem] = Field(
         default_factory=list, description="Tasks scored for reports, never for selection."
     )
     holdout: HoldoutConfig = Field(default_factory=HoldoutConfig, description="Held-out scoring.")
@@ -271,13 +272,7 @@ class JobConfig(_Section):
     @field_validator("tasks", "holdout_tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        from workers.tasks.registry import TASKS
-
-        _check_distinct(tasks)
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown:
-            raise ValueError(f"unknown task {unknown[0]!r}; known: {', '.join(sorted(TASKS))}")
-        return tasks
+        return check_task_items(tasks)
 
     @field_validator("fixed_entries")
     @classmethod

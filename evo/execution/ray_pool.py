@@ -48,6 +48,16 @@ class _Call:
     seq: int
 
 
+def users_runtime_env() -> dict[str, Any]:
+    """``ray.init``'s ``runtime_env`` shipping the modules of users' tasks imported in this
+    process (:func:`workers.tasks.custom.user_module_paths`) to every worker of the job, on
+    every node (Ray uploads them once; local paths are allowed at the job level only)."""
+    from workers.tasks.custom import user_module_paths
+
+    modules = user_module_paths()
+    return {"runtime_env": {"py_modules": modules}} if modules else {}
+
+
 class RayExecutor(ClosingExecutor):
     """A pool of evaluation actors on a Ray cluster (local, or joined by ``address``).
 
@@ -93,7 +103,7 @@ class RayExecutor(ClosingExecutor):
     ) -> None:
         if in_flight_per_actor < 1:
             raise ExecutorError(f"in_flight_per_actor must be >= 1, got {in_flight_per_actor}")
-        cluster = ensure_ray(address)
+        cluster = ensure_ray(address, **users_runtime_env())
         self.resources: ActorResources = plan_actor_resources(
             num_actors, cpus_per_actor, gpus_per_actor, cluster
         )

@@ -169,6 +169,8 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
     if ray.is_initialized():
         if address is not None:
             log.info("a Ray session is already initialized; reusing it instead of joining %s", address)
+        if "runtime_env" in init_kwargs:
+            log.info("Ray is already initialized; its workers import users' modules from their own path")
         return dict(ray.cluster_resources())
     if address is None:
         address = os.environ.get("RAY_ADDRESS") or None

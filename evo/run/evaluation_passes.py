@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from evo.config.task_items import custom_tasks
 from evo.run.evaluation_rows import outcome_rows
 from evo.run.events import RunObserver
 from evo.run.timing import GenerationClock
@@ -58,7 +59,9 @@ def evaluate(
     """
     clock = clock or GenerationClock()
     costs = costs if costs is not None else TaskCosts()
-    requests = longest_first(plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix), costs)
+    user_tasks = custom_tasks(cfg)
+    planned = plan_requests(missing, specs, cfg.evaluation, cfg.data, prefix=prefix, custom_tasks=user_tasks)
+    requests = longest_first(planned, costs)
     by_id = {r.request_id: r for r in requests}
     stored = 0
     for outcome in clock.timed_results(executor.map_unordered(requests)):

@@ -8,10 +8,12 @@ without one fails here with a one-line :class:`~optimizers.errors.EvoError`.
 from __future__ import annotations
 
 from evo.config.schema import JobConfig
+from evo.config.task_items import training_path_notes
 
 
-def preflight(cfg: JobConfig) -> None:
-    """Raise the first user error that would make ``cfg`` fail later.
+def preflight(cfg: JobConfig) -> list[str]:
+    """Raise the first user error that would make ``cfg`` fail later; return notes for the
+    run's output (the training path of each user's task, :mod:`evo.config.task_items`).
 
     * every task's data is on disk under ``data.dir`` (``workers.check_data``; task and
       fixed-entry names were checked when ``cfg`` was validated; with ``data.download: true``
@@ -29,3 +31,4 @@ def preflight(cfg: JobConfig) -> None:
     check_data(list(cfg.tasks), cfg.data.dir, download=cfg.data.download)
     if cfg.executor.kind == "inline" or cfg.executor.address is None:
         resolve_device(cfg.evaluation.device)
+    return training_path_notes(cfg)

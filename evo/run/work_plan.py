@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from evo.config.schema import DataConfig, EvaluationConfig
 from workers.requests import EntrySpec, EvalRequest
+from workers.tasks.custom import CustomTask
 
 
 def plan_requests(
@@ -26,6 +27,7 @@ def plan_requests(
     data: DataConfig | None = None,
     *,
     prefix: str,
+    custom_tasks: Mapping[str, CustomTask] | None = None,
 ) -> list[EvalRequest]:
     """Requests covering every (entry_key, task, seed) in ``missing`` exactly once.
 
@@ -35,6 +37,7 @@ def plan_requests(
         evaluation: steps, split, device and entries per request (``genomes_per_request``).
         data: the data folder (default: :class:`DataConfig`'s).
         prefix: request-id prefix, e.g. ``"g3"``; ids are ``{prefix}:{task}:{n}``.
+        custom_tasks: the spec of every user's task key in ``missing`` (sent with its work).
     Raises:
         KeyError: a missing key has no spec (a driver bug, not a user error).
     """
@@ -60,6 +63,7 @@ def plan_requests(
                     request_id=f"{prefix}:{task}:{counter[task]}",
                     entries=[entries[k] for k in keys[start : start + per_request]],
                     task=task,
+                    custom_task=(custom_tasks or {}).get(task),
                     seeds=list(seeds),
                     steps=evaluation.steps,
                     selection_split=evaluation.selection_split,

@@ -21,26 +21,27 @@ that wins is set by optimisation, not by early stopping; tuned AdamW picks lr 1e
 the pick of the held-out network families). Score and divergence as for diabetes.
 
 Parameters: ``width`` (128); batch 32.
+
+Both are written with the public task protocol (:mod:`workers.tasks.protocol`): the factories
+:func:`diabetes_mlp` and :func:`friedman_mlp` return a :class:`RegressionTask`, exactly what a
+user's ``{import: "my_tasks:make_task"}`` factory returns, and the registry wraps them
+(:class:`~workers.tasks.registry.ProtocolTask`). Their scores are bit-identical to the
+earlier :class:`~workers.families.common.FamilySpec` form (``tests/test_custom_tasks.py``).
 """
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from workers.families.common import (
-    FamilyModel,
-    FamilySpec,
-    Split,
-    SupervisedData,
-    explained_fraction,
-    split_pool,
-)
-from workers.tasks.runtime import Score
+from workers.families.common import FamilyModel, explained_fraction, split_pool
+from workers.fitness import DIVERGENCE_LOSS
 
 Tensor = torch.Tensor
+TensorPair = tuple[Tensor, Tensor]
 
 
 class RegressionMLP(FamilyModel):
@@ -56,61 +57,83 @@ class RegressionMLP(FamilyModel):
         return self.net(x).squeeze(-1)
 
 
-def standardised_split(features, target, pool: str, split: Split) -> SupervisedData:
+def squared_error(predictions: Tensor, targets: Tensor) -> Tensor:
+    return (predictions - targets).square()
+
+
+def regression_score(predictions: Tensor, targets: Tensor) -> tuple[float, dict[str, float]]:
+    """R^2 against predicting 0, the training mean of the standardised target, and ``eval_mse``."""
+    mse = float(squared_error(predictions, targets).mean())
+    baseline = float(targets.square().mean())
+    return explained_fraction(mse, baseline), {"eval_mse": mse}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegressionTask:
+    """A standardised regression problem and its MLP, as a :class:`~workers.tasks.protocol.Task`."""
+
+    train: TensorPair = field(repr=False)
+    validation: TensorPair = field(repr=False)
+    test: TensorPair = field(repr=False)
+    features: int
+    width: int = 128
+    batch_size: int = 32
+    direction: str = "maximize"
+    divergence_bound: float = DIVERGENCE_LOSS
+
+    def model(self) -> nn.Module:
+        return RegressionMLP(self.features, self.width)
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return squared_error(outputs, targets)
+
+    def score(self, outputs: Tensor, targets: Tensor) -> tuple[float, dict[str, float]]:
+        return regression_score(outputs, targets)
+
+
+def standardised_task(features, target, pool: str, width: int) -> RegressionTask:
     """Rows cut by :func:`split_pool` under the name ``pool``; features and target standardised
     with the training rows' mean and standard deviation."""
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(target, dtype=torch.float32)
     train, val, test = split_pool(x.shape[0], pool)
-    evaluation = val if split == "val" else test
     mean, std = x[train].mean(0), x[train].std(0)
     y_mean, y_std = y[train].mean(), y[train].std()
-    return SupervisedData(
-        (x[train] - mean) / std, (y[train] - y_mean) / y_std,
-        (x[evaluation] - mean) / std, (y[evaluation] - y_mean) / y_std,
-    )  # fmt: skip
+
+    def rows(index: Tensor) -> TensorPair:
+        return (x[index] - mean) / std, (y[index] - y_mean) / y_std
+
+    return RegressionTask(
+        train=rows(train), validation=rows(val), test=rows(test), features=x.shape[1], width=width
+    )
 
 
-def diabetes_data(split: Split) -> SupervisedData:
+def diabetes_mlp(width: int = 128) -> RegressionTask:
+    """scikit-learn's diabetes data (283 training rows) and a ReLU MLP 10-width-width-1."""
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes()
-    return standardised_split(bunch.data, bunch.target, "diabetes", split)
+    return standardised_task(bunch.data, bunch.target, "diabetes", width)
 
 
-def friedman_data(split: Split, rows: int = 4000) -> SupervisedData:
+def friedman_mlp(width: int = 128, rows: int = 4000) -> RegressionTask:
     """Friedman's regression problem #1 (``sklearn.datasets.make_friedman1``: 10 uniform
     features, y = 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4 + N(0, 1), the last five
     features noise), ``rows`` rows drawn once with a fixed seed, standardised like diabetes."""
     from sklearn.datasets import make_friedman1
 
     features, target = make_friedman1(n_samples=rows, n_features=10, noise=1.0, random_state=0)
-    return standardised_split(features, target, "friedman", split)
+    return standardised_task(features, target, "friedman", width)
 
 
-def squared_error(predictions: Tensor, targets: Tensor) -> Tensor:
-    return (predictions - targets).square()
-
-
-def regression_score(predictions: Tensor, targets: Tensor) -> Score:
-    """R^2 against predicting 0, the training mean of the standardised target."""
-    mse = float(squared_error(predictions, targets).mean())
-    baseline = float(targets.square().mean())
-    return Score(explained_fraction(mse, baseline), {"eval_mse": mse})
-
-
-def _regression_mlp(name: str, width: int, what: str, data) -> FamilySpec:
-    return FamilySpec(
-        name=name, kind="regression", description=f"{what}, ReLU MLP 10-{width}-{width}-1",
-        model_factory=partial(RegressionMLP, 10, width), data=data, loss=squared_error,
-        score=regression_score, batch_size=32, population_on_cpu=True,
-    )  # fmt: skip
-
-
-def diabetes_mlp(name: str = "diabetes_mlp", width: int = 128) -> FamilySpec:
-    return _regression_mlp(name, width, "scikit-learn diabetes regression (283 training rows)", diabetes_data)
-
-
-def friedman_mlp(name: str = "friedman_mlp", width: int = 128) -> FamilySpec:
-    what = "Friedman #1 synthetic regression (2560 training rows)"
-    return _regression_mlp(name, width, what, friedman_data)
+TABULAR_TASKS: dict[str, tuple[Callable[[], RegressionTask], str]] = {
+    "diabetes_mlp": (
+        diabetes_mlp,
+        "scikit-learn diabetes regression (283 training rows), ReLU MLP 10-128-128-1",
+    ),
+    "friedman_mlp": (
+        friedman_mlp,
+        "Friedman #1 synthetic regression (2560 training rows), ReLU MLP 10-128-128-1",
+    ),
+}
+"""Registry name -> (task factory, one-line description)."""

@@ -1,4 +1,4 @@
-"""The task registry: name -> :class:`Task`, a plain dict the tests iterate (the same concept as
+"""The task registry: name -> :class:`RegisteredTask`, a plain dict the tests iterate (the same concept as
 :mod:`optimizers.registry` one layer up: the names a job config's ``tasks`` resolve in).
 
 Classification (seed-algorithms.md section 3; batch 128 unless noted):
@@ -25,7 +25,9 @@ full size and phase for reproductions.
 Families (issue 14, :mod:`workers.families`; each module documents its data, model, score
 and divergence bound): ``char_gru`` (language_model), ``sort_transformer`` and
 ``sort_transformer_long`` (sequence), ``diabetes_mlp`` (regression), ``digits_autoencoder``
-(autoencoder), ``logreg_illcond`` and ``logreg_illcond_1e4`` (convex). Their population
+(autoencoder), ``logreg_illcond`` and ``logreg_illcond_1e4`` (convex). ``diabetes_mlp`` and
+``friedman_mlp`` are :class:`ProtocolTask` entries: written with the public task protocol
+(:mod:`workers.tasks.protocol`), as a user's task is (:mod:`workers.tasks.custom`). Their population
 path runs the model under ``torch.func.vmap``; with P = 8 members (4 genomes x 2 seeds,
 100 steps, 1 thread, CPU time on a loaded machine) it beats the loop 3.5x (logreg_illcond),
 1.5x (diabetes_mlp), 2.6x (digits_autoencoder), 2.0x (char_gru), 2.2x (sort_transformer),
@@ -53,45 +55,55 @@ from torch import nn
 from workers.errors import UnknownTaskError
 from workers.families import FamilySpec, family_runtime, family_specs
 from workers.families.common import SupervisedRuntime
+from workers.families.tabular import TABULAR_TASKS
 from workers.tasks.classification_runtime import ClassificationRuntime
 from workers.tasks.datasets import FILE_DATASETS, Split, download_data, load_classification, require_files
 from workers.tasks.landscape_models import MLP9, Point
 from workers.tasks.landscape_runtime import LandscapeRuntime
 from workers.tasks.landscapes import LANDSCAPES, Landscape
 from workers.tasks.models import cifar_cnn, mlp, small_cnn
+from workers.tasks.protocol import Task
+from workers.tasks.protocol_runtime import protocol_runtime
 from workers.tasks.runtime import Runtime
 
+CUSTOM_KEY_MARK = "@"
+"""In a user's task key (``name@hash``), never in a registry name."""
 OVERPARAM_LATENT = 32
 OVERPARAM_HIDDEN = 128
 
 
 @dataclass(frozen=True, kw_only=True)
-class Task:
+class RegisteredTask:
     """A registered task.
 
     Attributes:
-        name: registry key. kind: "classification", "landscape" or a family's kind.
+        name: registry key (a user's task: ``name@hash``). kind: "classification",
+            "landscape", a family's kind or "custom".
         needs_data_dir: reads files from the data directory (torchvision data sets).
         description: one line for listings.
         model_factory: builds the (uninitialised) model.
         population_on_cpu: the population path is the faster one on a CPU.
+        population_ok: the population path can run the model at all (a user's model with
+            batch statistics, buffers or dropout cannot: it always trains sequentially).
     """
 
     name: str
     kind: Literal[
-        "classification", "landscape", "language_model", "sequence", "regression", "autoencoder", "convex"
-    ]
+        "classification", "landscape", "language_model", "sequence", "regression", "autoencoder", "convex",
+        "custom",
+    ]  # fmt: skip
     needs_data_dir: bool
     description: str
     model_factory: Callable[[], nn.Module] = field(repr=False)
     population_on_cpu: bool
+    population_ok: bool = True
 
     def runtime(self, data_dir: str, split: Split, device: torch.device) -> Runtime:  # pragma: no cover
         raise NotImplementedError
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClassificationTask(Task):
+class ClassificationTask(RegisteredTask):
     """Mini-batch classification; ``dataset`` names the data in :mod:`workers.tasks.datasets`."""
 
     dataset: str
@@ -106,7 +118,7 @@ class ClassificationTask(Task):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LandscapeTask(Task):
+class LandscapeTask(RegisteredTask):
     """Minimisation of an analytic function, directly or through an MLP9."""
 
     landscape: Landscape
@@ -117,7 +129,7 @@ class LandscapeTask(Task):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FamilyTask(Task):
+class FamilyTask(RegisteredTask):
     """A task of :mod:`workers.families`: in-memory data, its loss and bounded score."""
 
     spec: FamilySpec = field(repr=False)
@@ -126,7 +138,32 @@ class FamilyTask(Task):
         return family_runtime(self.spec, split, device)
 
 
-def _family_tasks() -> list[Task]:
+@dataclass(frozen=True, kw_only=True)
+class ProtocolTask(RegisteredTask):
+    """A :class:`~workers.tasks.protocol.Task` (built-in or a user's): ``load()`` returns it,
+    called once per process when a runtime is first needed."""
+
+    load: Callable[[], Task] = field(repr=False)
+
+    def runtime(self, data_dir: str, split: Split, device: torch.device) -> Runtime:
+        return protocol_runtime(self.name, self.load, split, device)
+
+
+def _protocol_tasks() -> list[RegisteredTask]:
+    return [
+        ProtocolTask(
+            name=name, kind="regression", needs_data_dir=False, description=description,
+            model_factory=partial(_model_of, load), population_on_cpu=True, load=load,
+        )
+        for name, (load, description) in TABULAR_TASKS.items()
+    ]  # fmt: skip
+
+
+def _model_of(load: Callable[[], Task]) -> nn.Module:
+    return load().model()
+
+
+def _family_tasks() -> list[RegisteredTask]:
     return [
         FamilyTask(
             name=spec.name, kind=spec.kind, needs_data_dir=False, description=spec.description,  # type: ignore[arg-type]
@@ -136,7 +173,7 @@ def _family_tasks() -> list[Task]:
     ]  # fmt: skip
 
 
-def _classification_tasks() -> list[Task]:
+def _classification_tasks() -> list[RegisteredTask]:
     return [
         ClassificationTask(
             name="mnist", kind="classification", needs_data_dir=True, dataset="mnist",
@@ -167,8 +204,8 @@ def _classification_tasks() -> list[Task]:
     ]  # fmt: skip
 
 
-def _landscape_tasks() -> list[Task]:
-    tasks: list[Task] = []
+def _landscape_tasks() -> list[RegisteredTask]:
+    tasks: list[RegisteredTask] = []
     for land in LANDSCAPES.values():
         tasks.append(
             LandscapeTask(
@@ -200,13 +237,14 @@ def _landscape_tasks() -> list[Task]:
     return tasks
 
 
-TASKS: dict[str, Task] = {
-    task.name: task for task in (*_classification_tasks(), *_landscape_tasks(), *_family_tasks())
+TASKS: dict[str, RegisteredTask] = {
+    task.name: task
+    for task in (*_classification_tasks(), *_landscape_tasks(), *_family_tasks(), *_protocol_tasks())
 }
-"""name -> :class:`Task`."""
+"""name -> :class:`RegisteredTask`."""
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> RegisteredTask:
     """Look up a task; raises :class:`UnknownTaskError` listing the known names."""
     try:
         return TASKS[name]
@@ -226,6 +264,8 @@ def check_data(tasks: list[str], data_dir: str, download: bool = False) -> None:
             command that downloads them.
     """
     for name in tasks:
+        if CUSTOM_KEY_MARK in name:  # a user's task: checked when its config loaded
+            continue
         task = get_task(name)
         if task.needs_data_dir and isinstance(task, ClassificationTask):
             if download:
