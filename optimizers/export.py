@@ -29,22 +29,24 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizers import rule, rule_fast, rule_optimizer
+from optimizers import rule, rule_fast, rule_optimizer, rule_scalars, rule_terms
 from optimizers.genome import Genome
 from optimizers.output_paths import writing
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
+RULE_MODULES = (rule_scalars, rule_terms, rule, rule_fast, rule_optimizer)
+"""The modules whose code the exported file holds, in this order."""
 OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
 """An import of one rule module by another: the exported file holds them all in one."""
 
 
 def rule_source() -> tuple[str, str]:
-    """(the rule's maths docstring, the code of the three rule modules as one module): the
-    rule's body with its imports, then each other module's code without its docstring and
-    imports (``math``/``torch`` come from the rule's own)."""
-    _, doc, body = inspect.getsource(rule).split('"""', 2)
-    parts = [body.strip("\n")]
-    for module in (rule_fast, rule_optimizer):
+    """(the rule's maths docstring, the code of the rule modules as one module): ``math`` and
+    ``torch`` imported once, then each module's code (:data:`RULE_MODULES`) without its
+    docstring and imports."""
+    doc = inspect.getsource(rule).split('"""', 2)[1]
+    parts = ["import math\n\nimport torch"]
+    for module in RULE_MODULES:
         code = inspect.getsource(module).split('"""', 2)[2]
         code = OWN_IMPORT.sub("", re.sub(r"^import (math|torch)\n", "", code, flags=re.MULTILINE))
         parts.append(code.strip("\n"))

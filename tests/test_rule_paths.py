@@ -207,10 +207,10 @@ def test_workers_train_with_the_exact_formulation(name: str) -> None:
 
 def test_fast_path_chunks_agree_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path's chunking (bounded temporaries) changes no number on a CPU."""
-    import optimizers.rule_optimizer as rule_optimizer
+    import optimizers.rule_fast as rule_fast
 
     whole = train_optimizer(lambda p: GenomeOptimizer(p, MULTI, total_steps=STEPS, foreach=True))
-    monkeypatch.setattr(rule_optimizer, "CHUNK_ELEMENTS", 10)  # one or two tensors a chunk
+    monkeypatch.setattr(rule_fast, "CHUNK_ELEMENTS", 10)  # one or two tensors a chunk
     chunked = train_optimizer(lambda p: GenomeOptimizer(p, MULTI, total_steps=STEPS, foreach=True))
     for a, b in zip(whole, chunked, strict=True):
         assert torch.equal(a, b)
