@@ -19,6 +19,7 @@ from genome_strategies import genomes
 from hypothesis import HealthCheck, given, settings
 
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
+from optimizers.baselines import LAMB, MUON
 from optimizers.export import write_optimizer_file
 from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
 
@@ -50,6 +51,18 @@ EXTENDED_MIX = Genome(  # both extended terms next to seed terms, clipped, sched
     warmup_steps=5,
     use_cosine_decay=True,
 )
+SCALED_MIX = Genome(  # ORTHO next to seed terms, with the trust ratio, clipped, scheduled
+    term_types=[Term.ORTHO, Term.GRAD, Term.LION],
+    alphas=[0.7, 0.3, 0.05],
+    beta1=0.9,
+    wd_log10=-1.5,
+    use_trust_ratio=True,
+    use_gradient_clipping=True,
+    clip_value=0.05,
+    use_warmup=True,
+    warmup_steps=5,
+    use_cosine_decay=True,
+)
 FIXED = {
     **BASELINE_GENOMES,
     "evo_seed_best": EVO_SEED_BEST,
@@ -57,6 +70,9 @@ FIXED = {
     "clipped_linear": CLIPPED_LINEAR,
     "lion": LION,
     "extended_mix": EXTENDED_MIX,
+    "muon": MUON,
+    "lamb": LAMB,
+    "scaled_mix": SCALED_MIX,
 }
 
 
