@@ -1,7 +1,7 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the source of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
-:mod:`optimizers.rule_optimizer` verbatim (their imports of one another dropped), the rule's
+The file contains the source of the rule's modules, :mod:`optimizers.rule` to
+:mod:`optimizers.rule_optimizer` (:data:`RULE_MODULES`) verbatim (their imports dropped), the rule's
 maths docstring included (so it runs the very code ``GenomeOptimizer`` runs and reproduces its trajectory
 exactly; ``foreach=False``: bit for bit the workers' trajectory), a header recording where
 the genome came from (:class:`Provenance`: run,
@@ -102,8 +102,8 @@ Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler
     # foreach=None/True: the fast multi-tensor formulation; foreach=False: the exact one,
     # bit for bit what evo evaluated (the two differ by rounding only).
 
-The update rule below is copied verbatim from evo's optimizers/rule.py, rule_fast.py and
-rule_optimizer.py:
+The update rule below is copied verbatim from evo's optimizers/rule.py, rule_scalars.py,
+rule_terms.py, rule_fast.py and rule_optimizer.py:
 {rule_doc}"""
 {rule_source}
 

@@ -1,7 +1,8 @@
 """The genome update rule, defined once.
 
-This module imports only ``torch`` and ``math``: :mod:`optimizers.export` copies its source
-verbatim into every exported optimizer file (with :mod:`optimizers.rule_fast` and
+This module imports only ``torch`` and the rule's modules: :mod:`optimizers.export` copies its
+source verbatim into every exported optimizer file (with :mod:`optimizers.rule_scalars`,
+:mod:`optimizers.rule_terms`, :mod:`optimizers.rule_fast` and
 :mod:`optimizers.rule_optimizer`), so the per-model optimizer
 (:class:`~optimizers.rule_optimizer.RuleOptimizer`, base of ``GenomeOptimizer`` and of every
 exported class), the population update used by the workers (:func:`rule_update_` on stacked parameters with
@@ -55,6 +56,35 @@ momentum_decay=inf, decoupled_weight_decay=True)`` (0.96^(t psi) = 0, so mu_t = 
 beta1 and mu_product = beta1^t; torch's default psi = 4e-3 gives a time-varying mu_t ~ beta1 / 2
 that no genome expresses) and optax's ``nadam``. Without bias correction it is beta1
 ADAM_TERM + (1 - beta1) RMS_NORM; without ``use_m`` it is RMS_NORM.
+
+The scaled term set adds Muon's orthogonalised momentum and a flag for LAMB's trust ratio.
+On a matrix W (a 2-D parameter) of shape A x B:
+
+.. math::
+
+    T_9 = \\mathrm{ORTHO} = 0.2 \\sqrt{\\max(A, B)}\\; \\mathrm{NS}_5(\\beta_1 m + (1 - \\beta_1) g)
+
+with m this step's raw first moment (so beta_1 m + (1 - beta_1) g is Muon's Nesterov
+look-ahead ``g.lerp(m, beta1)``) and NS_5 five Newton-Schulz steps X <- a X + (b G + c G^2) X,
+G = X X^T, (a, b, c) = (3.4445, -4.7750, 2.0315), from X = x / max(||x||_F, 1e-7) (x
+transposed when A > B), in bfloat16: ``torch.optim.Muon``'s iteration. Its singular values
+come out near 1, so the update's RMS is about 0.2 sqrt(max(A, B)) / sqrt(AB) sqrt(min(A, B))
+= 0.2, AdamW's typical update RMS (``adjust_lr_fn="match_rms_adamw"``): one lr serves both.
+On every other tensor (biases, convolution kernels, scalars) ORTHO is the ADAM_TERM (Muon's
+practice: Adam for what is not a matrix). A genome [ORTHO] x1 is ``torch.optim.Muon(lr,
+weight_decay, momentum=beta1, nesterov=True, adjust_lr_fn="match_rms_adamw")`` on matrices.
+
+With ``use_trust_ratio`` the decay moves into the summed update and the step is scaled per
+tensor (LAMB, You et al. 2019):
+
+.. math::
+
+    u = \\sum_j \\alpha_j T_j + \\lambda p, \\qquad
+    p \\leftarrow p - \\eta_k \\frac{\\min(\\lVert p \\rVert, 10)}{\\lVert u \\rVert} u
+
+(Frobenius norms per tensor, per member in a population), with the ratio 1 where
+||p|| = 0 or ||u|| = 0, so zero-initialised tensors still move. Every step then moves a
+tensor by eta_k min(||p||, 10) whatever the gradient's scale.
 
 Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, eps, alphas)
 is computed in float32 at least: float32 for fp32/fp16/bf16 parameters (never in the
