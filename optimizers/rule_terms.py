@@ -64,21 +64,26 @@ def is_matrix(tensor, stacked=False):
 def orthogonalised(x):
     """Newton-Schulz zeroth power of each matrix of ``x`` (``[A, B]`` or ``[P, A, B]``), in
     bfloat16 as torch.optim.Muon: X = x / max(||x||_F, NS_EPS) (transposed when A > B), then
-    NS_STEPS times X <- a X + (b G + c G^2) X with G = X X^T. Returns bfloat16, x's shape."""
+    NS_STEPS times X <- a X + (b G + c G^2) X with G = X X^T. Returns bfloat16, x's shape.
+    One matrix runs torch's own 2-D products (``addmm``), a stack of them the batched ones."""
     a, b, c = NS_COEFFICIENTS
-    batch = x.bfloat16().reshape(-1, *x.shape[-2:])
+    X = x.bfloat16()
     tall = x.shape[-2] > x.shape[-1]
     if tall:
-        batch = batch.mT
-    norm = torch.linalg.vector_norm(batch, dim=(-2, -1), keepdim=True)
-    batch = batch / norm.clamp(min=NS_EPS)
-    for _ in range(NS_STEPS):
-        gram = batch @ batch.mT
-        update = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
-        batch = torch.baddbmm(batch, update, batch, beta=a)
+        X = X.mT
+    X = X / torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True).clamp(min=NS_EPS)
+    if X.dim() == 2:
+        for _ in range(NS_STEPS):
+            gram = X @ X.T
+            X = torch.addmm(X, torch.addmm(gram, gram, gram, beta=b, alpha=c), X, beta=a)
+    else:
+        X = X.reshape(-1, *X.shape[-2:])
+        for _ in range(NS_STEPS):
+            gram = X @ X.mT
+            X = torch.baddbmm(X, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), X, beta=a)
     if tall:
-        batch = batch.mT
-    return batch.reshape(x.shape)
+        X = X.mT
+    return X.reshape(x.shape)
 
 
 def ortho_matrix_term(g, exp_avg, beta1):
