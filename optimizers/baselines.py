@@ -36,6 +36,20 @@ EVO_SEED_BEST = Genome(
 """The seed's published evolved genome (README version, schedule included):
 0.7345 sign(g) + 3.6352 m / (sqrt(v) + eps) on raw moments, warmup 100 then cosine."""
 
+MUON = Genome(
+    term_types=(Term.ORTHO,), alphas=(1.0,), lr_log10=-3.0, beta1=0.95, beta2=0.999, wd_log10=-1.0,
+)
+"""Muon: on 2-D parameters ``torch.optim.Muon(lr=1e-3, weight_decay=0.1, momentum=0.95,
+nesterov=True, adjust_lr_fn="match_rms_adamw")``; on the others Adam (betas 0.95, 0.999, eps
+1e-8, bias correction) with the same lr and decoupled decay."""
+
+LAMB = Genome(
+    term_types=(Term.ADAM_TERM,), alphas=(1.0,), lr_log10=-3.0, beta1=0.9, beta2=0.999, eps_log10=-6.0,
+    wd_log10=-2.0, use_trust_ratio=True,
+)
+"""LAMB (You et al. 2019, Algorithm 2): u = m_hat / (sqrt(v_hat) + 1e-6) + 0.01 p,
+p <- p - 1e-3 min(||p||, 10) / ||u|| u per tensor (ratio 1 where a norm is 0)."""
+
 BASELINE_GENOMES: dict[str, Genome] = {
     "sgd_momentum": SGD_MOMENTUM,
     "adam": ADAM,

@@ -1,8 +1,8 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the code of :mod:`optimizers.rule`, :mod:`optimizers.rule_fast` and
-:mod:`optimizers.rule_optimizer` (their imports of one another dropped), cut down to what
-the genome's class runs (:func:`optimizers.export_text.prune`: no docstrings, no branches
+The file contains the code of the rule's modules, :mod:`optimizers.rule_scalars` to
+:mod:`optimizers.rule_optimizer` (:data:`RULE_MODULES`; their imports of one another dropped),
+cut down to what the genome's class runs (:func:`optimizers.export_text.prune`: no docstrings, no branches
 of terms it does not use, no unreachable helpers), so it runs the very code
 ``GenomeOptimizer`` runs and reproduces its trajectory exactly (``foreach=False``: bit for
 bit the workers' trajectory). Its docstring is for the file's user: the rule written out with
@@ -33,22 +33,24 @@ from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizers import rule, rule_fast, rule_optimizer
+from optimizers import rule, rule_fast, rule_optimizer, rule_scalars, rule_terms
 from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
+RULE_MODULES = (rule_scalars, rule_terms, rule, rule_fast, rule_optimizer)
+"""The modules whose code the exported file holds, in this order."""
 OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
 """An import of one rule module by another: the exported file holds them all in one."""
 
 
 def rule_source() -> tuple[str, str]:
-    """(the rule's maths docstring, the code of the three rule modules as one module): the
-    rule's body with its imports, then each other module's code without its docstring and
-    imports (``math``/``torch`` come from the rule's own)."""
-    _, doc, body = inspect.getsource(rule).split('"""', 2)
-    parts = [body.strip("\n")]
-    for module in (rule_fast, rule_optimizer):
+    """(the rule's maths docstring, the code of the rule modules as one module): ``math`` and
+    ``torch`` imported once, then each module's code (:data:`RULE_MODULES`) without its
+    docstring and imports."""
+    doc = inspect.getsource(rule).split('"""', 2)[1]
+    parts = ["import math\n\nimport torch"]
+    for module in RULE_MODULES:
         code = inspect.getsource(module).split('"""', 2)[2]
         code = OWN_IMPORT.sub("", re.sub(r"^import (math|torch)\n", "", code, flags=re.MULTILINE))
         parts.append(code.strip("\n"))
@@ -119,7 +121,8 @@ Where it came from (evo {version})
     Genome {genome_hash} (canonical hash).
 {provenance}
 """
-# evo's implementation of its update rules (optimizers/rule.py, rule_fast.py, rule_optimizer.py),
+# evo's implementation of its update rules (optimizers/rule_scalars.py, rule_terms.py, rule.py,
+# rule_fast.py, rule_optimizer.py),
 # copied unchanged but for the docstrings and the parts this rule does not use.
 
 {rule_source}

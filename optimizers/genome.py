@@ -40,8 +40,9 @@ HASH_DIGITS = 10
 
 
 class Term(enum.IntEnum):
-    """The primitive update terms: the seed's seven (0..6, numbered as in the seed) and the
-    extended set's LION (7) and NADAM (8) (formulas: :mod:`optimizers.rule`)."""
+    """The primitive update terms: the seed's seven (0..6, numbered as in the seed), the
+    extended set's LION (7) and NADAM (8) and the scaled set's ORTHO (9), Muon's orthogonalised
+    momentum (formulas: :mod:`optimizers.rule`)."""
 
     GRAD = 0
     MOMENTUM = 1
@@ -52,12 +53,19 @@ class Term(enum.IntEnum):
     NESTEROV = 6
     LION = 7
     NADAM = 8
+    ORTHO = 9
 
 
 SEED_TERMS: tuple[Term, ...] = tuple(Term)[:7]
 """The seed's seven terms (``population.terms: seed``)."""
-EXTENDED_TERMS: tuple[Term, ...] = tuple(Term)
+EXTENDED_TERMS: tuple[Term, ...] = tuple(Term)[:9]
 """The seven plus LION and NADAM (``population.terms: extended``)."""
+SCALED_TERMS: tuple[Term, ...] = tuple(Term)
+"""The extended nine plus ORTHO (``population.terms: scaled``; the GA also flips the trust-ratio
+flag then)."""
+NEW_GENES = {"use_trust_ratio": False}
+"""Genes added after the seed, with their defaults: left out of the seed JSON form (and so of
+the hashed canonical form) while at their default, so older genomes keep their hashes."""
 
 
 def _parse_term(value: Any) -> Term:
@@ -114,6 +122,9 @@ class Genome(BaseModel):
     use_warmup: bool = Field(False, description="Linear warmup of the lr over warmup_steps.")
     warmup_steps: int = Field(100, ge=1, le=10_000_000, description="Warmup length in steps.")
     use_cosine_decay: bool = Field(False, description="Cosine decay of the lr over total_steps.")
+    use_trust_ratio: bool = Field(
+        False, description="LAMB's per-tensor trust ratio on the summed update (decay included)."
+    )
 
     @model_validator(mode="after")
     def _check_lengths(self) -> Genome:
@@ -190,10 +201,11 @@ class Genome(BaseModel):
         kept = [(Term(i), w) for i, w in enumerate(weights) if w != 0.0] or [(Term.GRAD, 0.0)]
         active = {t for t, _ in kept}
 
-        corrects_m = bool(active & {Term.MOMENTUM, Term.ADAM_TERM, Term.NADAM})
+        # ORTHO reads the raw m on matrices and is ADAM_TERM on every other tensor
+        corrects_m = bool(active & {Term.MOMENTUM, Term.ADAM_TERM, Term.NADAM, Term.ORTHO})
         reads_m = corrects_m or Term.LION in active  # LION reads the raw m: no bias correction
-        reads_v = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.NADAM})
-        reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD, Term.NADAM})
+        reads_v = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.NADAM, Term.ORTHO})
+        reads_eps = bool(active & {Term.RMS_NORM, Term.ADAM_TERM, Term.SQRT_GRAD, Term.NADAM, Term.ORTHO})
         bias_matters = self.use_bias_correction and ((corrects_m and self.use_m) or (reads_v and self.use_v))
         defaults = Genome()
         # model_construct: splitting NESTEROV or NADAM in two can leave 5 distinct terms, beyond the
@@ -214,6 +226,7 @@ class Genome(BaseModel):
             use_warmup=self.use_warmup,
             warmup_steps=self.warmup_steps if self.use_warmup else defaults.warmup_steps,
             use_cosine_decay=self.use_cosine_decay,
+            use_trust_ratio=self.use_trust_ratio,
         )
 
     @cached_property
@@ -235,8 +248,12 @@ class Genome(BaseModel):
 
     # -- (de)serialisation ---------------------------------------------------------------
     def to_seed_dict(self) -> dict[str, Any]:
-        """The seed's JSON form: integer term types, plain floats and bools."""
+        """The seed's JSON form: integer term types, plain floats and bools; a gene added after
+        the seed (:data:`NEW_GENES`) only when it differs from its default."""
         data = self.model_dump()
+        for name, default in NEW_GENES.items():
+            if data[name] == default:
+                del data[name]
         data["term_types"] = [int(t) for t in self.term_types]
         data["alphas"] = list(self.alphas)
         return data
@@ -253,6 +270,7 @@ class Genome(BaseModel):
                 (f"clip{self.clip_value:.3g}", self.use_gradient_clipping),
                 (f"warmup{self.warmup_steps}", self.use_warmup),
                 ("cosine", self.use_cosine_decay),
+                ("trust", self.use_trust_ratio),
             )
             if on
         ]

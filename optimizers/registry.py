@@ -9,7 +9,7 @@ One of two registries, the same concept at two layers: the names a job config's
 
 from __future__ import annotations
 
-from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST
+from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST, LAMB, MUON
 from optimizers.entry import FixedEntry, genome_entry
 from optimizers.opaque import OPAQUE_ENTRIES
 
@@ -19,6 +19,8 @@ GENOME_ENTRIES: tuple[FixedEntry, ...] = (
     genome_entry("adamw", BASELINE_GENOMES["adamw"], "AdamW lr 1e-3, decoupled wd 1e-2"),
     genome_entry("rmsprop", BASELINE_GENOMES["rmsprop"], "RMSProp lr 1e-3, alpha 0.99, no bias correction"),
     genome_entry("evo_seed_best", EVO_SEED_BEST, "seed evolved genome: 0.73 sign + 3.64 Adam, warmup+cosine"),
+    genome_entry("muon", MUON, "Muon lr 1e-3 (AdamW RMS), momentum 0.95, wd 0.1; Adam on non-matrices"),
+    genome_entry("lamb", LAMB, "LAMB lr 1e-3, eps 1e-6, wd 1e-2, trust ratio min(||p||, 10) / ||u||"),
 )
 
 

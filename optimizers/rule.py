@@ -1,7 +1,8 @@
 """The genome update rule, defined once.
 
-This module imports only ``torch`` and ``math``: :mod:`optimizers.export` copies its source
-verbatim into every exported optimizer file (with :mod:`optimizers.rule_fast` and
+This module imports only ``torch`` and the rule's modules: :mod:`optimizers.export` copies its
+source verbatim into every exported optimizer file (with :mod:`optimizers.rule_scalars`,
+:mod:`optimizers.rule_terms`, :mod:`optimizers.rule_fast` and
 :mod:`optimizers.rule_optimizer`), so the per-model optimizer
 (:class:`~optimizers.rule_optimizer.RuleOptimizer`, base of ``GenomeOptimizer`` and of every
 exported class), the population update used by the workers (:func:`rule_update_` on stacked parameters with
@@ -56,6 +57,35 @@ beta1 and mu_product = beta1^t; torch's default psi = 4e-3 gives a time-varying 
 that no genome expresses) and optax's ``nadam``. Without bias correction it is beta1
 ADAM_TERM + (1 - beta1) RMS_NORM; without ``use_m`` it is RMS_NORM.
 
+The scaled term set adds Muon's orthogonalised momentum and a flag for LAMB's trust ratio.
+On a matrix W (a 2-D parameter) of shape A x B:
+
+.. math::
+
+    T_9 = \\mathrm{ORTHO} = 0.2 \\sqrt{\\max(A, B)}\\; \\mathrm{NS}_5(\\beta_1 m + (1 - \\beta_1) g)
+
+with m this step's raw first moment (so beta_1 m + (1 - beta_1) g is Muon's Nesterov
+look-ahead ``g.lerp(m, beta1)``) and NS_5 five Newton-Schulz steps X <- a X + (b G + c G^2) X,
+G = X X^T, (a, b, c) = (3.4445, -4.7750, 2.0315), from X = x / max(||x||_F, 1e-7) (x
+transposed when A > B), in bfloat16: ``torch.optim.Muon``'s iteration. Its singular values
+come out near 1, so the update's RMS is about 0.2 sqrt(max(A, B)) / sqrt(AB) sqrt(min(A, B))
+= 0.2, AdamW's typical update RMS (``adjust_lr_fn="match_rms_adamw"``): one lr serves both.
+On every other tensor (biases, convolution kernels, scalars) ORTHO is the ADAM_TERM (Muon's
+practice: Adam for what is not a matrix). A genome [ORTHO] x1 is ``torch.optim.Muon(lr,
+weight_decay, momentum=beta1, nesterov=True, adjust_lr_fn="match_rms_adamw")`` on matrices.
+
+With ``use_trust_ratio`` the decay moves into the summed update and the step is scaled per
+tensor (LAMB, You et al. 2019):
+
+.. math::
+
+    u = \\sum_j \\alpha_j T_j + \\lambda p, \\qquad
+    p \\leftarrow p - \\eta_k \\frac{\\min(\\lVert p \\rVert, 10)}{\\lVert u \\rVert} u
+
+(Frobenius norms per tensor, per member in a population), with the ratio 1 where
+||p|| = 0 or ||u|| = 0, so zero-initialised tensors still move. Every step then moves a
+tensor by eta_k min(||p||, 10) whatever the gradient's scale.
+
 Numerics: every scalar (eta_k, 1 - eta_k lambda, the betas, bias corrections, eps, alphas)
 is computed in float32 at least: float32 for fp32/fp16/bf16 parameters (never in the
 parameter's own low precision, where beta2 = 0.999 would round to 1), float64 for float64
@@ -88,124 +118,31 @@ differs from the exact formulation only by rounding (float32 parameters agree wi
 over a training run, tested).
 """
 
-import math
-
 import torch
 
-TERM_NAMES = (  # 0..6 the seed's terms; 7 and 8 the extended set's
-    "GRAD", "MOMENTUM", "RMS_NORM", "ADAM_TERM", "SIGN_GRAD", "SQRT_GRAD", "NESTEROV", "LION", "NADAM",
+from optimizers.rule_scalars import (  # noqa: F401 - the rule's names, re-exported
+    ORTHO,
+    TERM_NAMES,
+    bias_correction,
+    decay_factor,
+    rule_coefficients,
+    scheduled_lr,
+    step_scalars,
 )
-NESTEROV_MIX = 0.9
-LION_MIX = 0.9
-"""LION's interpolation: sign(LION_MIX m_prev + (1 - LION_MIX) g) (Lion's default beta1)."""
+from optimizers.rule_terms import (  # noqa: F401
+    LION_MIX,
+    NESTEROV_MIX,
+    _lion_direction,
+    _nadam_coefficients,
+    ortho_terms,
+    trust_ratios,
+)
+
 LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-def rule_coefficients(genomes, device=None, dtype=torch.float32):
-    """Tensors of the rule's coefficients from genome dicts in the seed's JSON form.
-
-    Args:
-        genomes: one dict (coefficients of shape ``[]``) or a list of P dicts (shape ``[P]``).
-    Returns:
-        dict of tensors: weights ``[..., 7]``, lr, beta1, beta2, eps, weight_decay, clip,
-        bias_correction, use_warmup, warmup_steps, use_cosine_decay; plus ``active_terms``
-        (terms with a non-zero weight in some member), ``unit_terms`` (weight exactly 1 in
-        every member) and ``clipping`` (some member clips).
-    """
-    single = isinstance(genomes, dict)
-    rows = [genomes] if single else list(genomes)
-    if not rows:
-        raise ValueError("Invalid genomes: empty population")
-    columns = {
-        key: []
-        for key in (
-            "weights",
-            "lr",
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "clip",
-            "bias_correction",
-            "use_warmup",
-            "warmup_steps",
-            "use_cosine_decay",
-        )
-    }
-    for row in rows:
-        weights = [0.0] * len(TERM_NAMES)
-        for term, alpha in zip(row["term_types"], row["alphas"], strict=True):
-            weights[int(term)] += float(alpha)
-        columns["weights"].append(weights)
-        columns["lr"].append(10.0 ** row["lr_log10"])
-        columns["beta1"].append(row["beta1"] if row["use_m"] else 0.0)
-        columns["beta2"].append(row["beta2"] if row["use_v"] else 0.0)
-        columns["eps"].append(10.0 ** row["eps_log10"])
-        columns["weight_decay"].append(10.0 ** row["wd_log10"])
-        columns["clip"].append(row["clip_value"] if row["use_gradient_clipping"] else math.inf)
-        columns["bias_correction"].append(bool(row["use_bias_correction"]))
-        columns["use_warmup"].append(bool(row["use_warmup"]))
-        columns["warmup_steps"].append(float(row["warmup_steps"]))
-        columns["use_cosine_decay"].append(bool(row["use_cosine_decay"]))
-    out = {}
-    for key, values in columns.items():
-        kind = torch.bool if isinstance(values[0], bool) else dtype
-        tensor = torch.tensor(values, dtype=kind, device=device)
-        out[key] = tensor[0] if single else tensor
-    out["active_terms"] = tuple(
-        j for j in range(len(TERM_NAMES)) if any(row[j] != 0.0 for row in columns["weights"])
-    )
-    out["clipping"] = any(math.isfinite(c) for c in columns["clip"])
-    out["unit_terms"] = tuple(
-        j for j in out["active_terms"] if all(row[j] == 1.0 for row in columns["weights"])
-    )
-    return out
-
-
-def scheduled_lr(coef, step, total_steps, lr=None):
-    """Learning rate at 0-based global ``step``: base lr x warmup x cosine (as the seed).
-
-    Warmup multiplies by (step + 1) / warmup_steps while step < warmup_steps; cosine
-    multiplies by 0.5 (1 + cos(pi min(step, K) / K)) from step 0 (not after warmup), clamped
-    at K = total_steps. Both multiply together. ``step`` is an int or a 0-d tensor (no host
-    sync); ``lr`` (default ``coef["lr"]``) is the base rate. Shape: that of the base rate.
-    """
-    lr = coef["lr"] if lr is None else lr
-    step = torch.as_tensor(step, dtype=torch.float64)
-    warmup = coef["warmup_steps"]
-    # (step + 1) x (1 / W): the rounding of the seed's ``(step + 1) / W`` with an int step (torch
-    # computes int / tensor as tensor.reciprocal() * int), kept so evaluated numbers do not move
-    warm = torch.where(
-        coef["use_warmup"] & (step < warmup), warmup.reciprocal() * (step + 1).to(warmup.dtype), 1.0
-    )
-    cosine = 0.5 * (1.0 + torch.cos(math.pi * torch.clamp(step, max=total_steps) / total_steps))
-    cosine = cosine.to(lr.dtype)  # float64 maths, rounded once to the rate's dtype
-    decay = torch.where(coef["use_cosine_decay"], cosine.to(lr.device), 1.0)
-    return lr * warm * decay
-
-
-def bias_correction(beta, t, enabled=None):
-    """``1 - beta**t`` (float32; ``t`` an int or a tensor of steps), or 1 where the
-    ``enabled`` mask (a population's per-member flag) is False."""
-    if enabled is None:
-        return 1.0 - beta**t
-    return torch.where(enabled, 1.0 - beta**t, 1.0)
-
-
-def step_scalars(coef, lr):
-    """The step's scalars shared by every tensor: decay factor 1 - lr wd, betas and their
-    complements, eps, the term weights (one tensor per term) and the lr itself."""
-    return {
-        "lr": lr,
-        "decay": 1.0 - lr * coef["weight_decay"],
-        "beta1": coef["beta1"],
-        "one_minus_beta1": 1.0 - coef["beta1"],
-        "beta2": coef["beta2"],
-        "one_minus_beta2": 1.0 - coef["beta2"],
-        "eps": coef["eps"],
-        "clip": coef["clip"],
-        "weights": [coef["weights"][..., j] for j in range(len(TERM_NAMES))],
-    }
+M_HAT_TERMS = (1, 3, 6, ORTHO)
+"""Terms reading m_hat (ORTHO: on the tensors that are not matrices)."""
+DENOM_TERMS = (2, 3, 8, ORTHO)
+"""Terms reading the shared denominator sqrt(v_hat) + eps."""
 
 
 def _each(value, n):
@@ -230,6 +167,7 @@ def rule_update_(
     clipping=True,
     maximize=False,
     unit_terms=(),
+    stacked=False,
 ):
     """One step of the rule on lists of tensors, in place (params and moments).
 
@@ -242,6 +180,8 @@ def rule_update_(
         active_terms: indices of the terms to sum, in order.
         unit_terms: terms whose weight is exactly 1 for every member (no multiplication).
         clipping: apply the element-wise clamp (False skips it: clip is inf).
+        stacked: each tensor stacks members ``[P, ...]`` (ORTHO's matrices are then ``[P, A, B]``
+            and the trust ratio is per member and tensor).
     Temporaries: at most three full-size lists (g when clipping/maximizing/casting, the
     term sum, the m_hat / shared denominator pair) plus LION's direction when it is active,
     freed as soon as possible.
@@ -270,8 +210,8 @@ def rule_update_(
     torch._foreach_mul_(exp_avg_sqs, s["beta2"])
     torch._foreach_add_(exp_avg_sqs, tmp)
     del tmp
-    needs_m = any(j in (1, 3, 6) for j in active_terms)
-    needs_denom = any(j in (2, 3, 8) for j in active_terms)
+    needs_m = any(j in M_HAT_TERMS for j in active_terms)
+    needs_denom = any(j in DENOM_TERMS for j in active_terms)
     m_hat = denom = delta = None
     if needs_m:
         m_hat = exp_avgs if bc1 is None else torch._foreach_div(exp_avgs, bc1)
@@ -282,8 +222,8 @@ def rule_update_(
             denom = torch._foreach_div(exp_avg_sqs, bc2)
             torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, s["eps"])
-    last_m = max((j for j in active_terms if j in (1, 3, 6)), default=None)
-    last_denom = max((j for j in active_terms if j in (2, 3, 8)), default=None)
+    last_m = max((j for j in active_terms if j in M_HAT_TERMS), default=None)
+    last_denom = max((j for j in active_terms if j in DENOM_TERMS), default=None)
     for j in active_terms:
         if j == 0:  # GRAD
             term = torch._foreach_mul(g, s["weights"][j])
@@ -324,6 +264,9 @@ def rule_update_(
             del tmp
             torch._foreach_div_(term, denom)
             _scale_(term, s["weights"][j], j in unit_terms)
+        elif j == ORTHO:  # NS(beta1 m + (1 - beta1) g) 0.2 sqrt(max(A, B)) on matrices, else ADAM_TERM
+            term = ortho_terms(g, exp_avgs, torch._foreach_div(m_hat, denom), s["beta1"], stacked)
+            _scale_(term, s["weights"][j], j in unit_terms)
         else:
             raise ValueError(f"Invalid term: {j}")
         if delta is None:
@@ -335,35 +278,16 @@ def rule_update_(
             m_hat = None
         if j == last_denom:
             denom = None
+    if "trust_decay" in s:  # u = sum + wd p (p not decayed where trusting), p <- p - lr r u
+        delta = delta if delta is not None else torch._foreach_mul(params, 0.0)
+        decay = torch._foreach_mul(params, s["trust_decay"])
+        torch._foreach_add_(delta, decay)
+        del decay
+        torch._foreach_mul_(delta, trust_ratios(params, delta, stacked, s["trust"]))
     if delta is None:
         return
     torch._foreach_mul_(delta, s["lr"])
     torch._foreach_sub_(params, delta)
-
-
-def _lion_direction(exp_avgs, g):
-    """sign(LION_MIX m + (1 - LION_MIX) g) of the moments *before* this step's update (a new
-    list). Products and a plain add: the same operations in both formulations."""
-    direction = torch._foreach_mul(exp_avgs, LION_MIX)
-    tmp = torch._foreach_mul(g, 1.0 - LION_MIX)
-    torch._foreach_add_(direction, tmp)
-    del tmp
-    torch._foreach_sign_(direction)
-    return direction
-
-
-def _nadam_coefficients(s, bc1, n):
-    """NADAM's factors of m and g: beta1 / (1 - beta1^(t+1)) and (1 - beta1) / (1 - beta1^t),
-    with 1 - beta1^(t+1) = 1 - beta1 (1 - bc1); beta1 and 1 - beta1 without bias correction.
-    Per tensor (lists) when ``s`` or ``bc1`` are lists, else one scalar each."""
-    beta1, one_minus = s["beta1"], s["one_minus_beta1"]
-    if bc1 is None:
-        return beta1, one_minus
-    if not any(isinstance(x, list) for x in (beta1, one_minus, bc1)):
-        return beta1 / (1.0 - beta1 * (1.0 - bc1)), one_minus / bc1
-    triples = zip(_each(beta1, n), _each(one_minus, n), _each(bc1, n), strict=True)
-    pairs = [(b / (1.0 - b * (1.0 - c)), o / c) for b, o, c in triples]
-    return [m for m, _ in pairs], [g for _, g in pairs]
 
 
 def per_member(scalars, tensors):
@@ -403,6 +327,7 @@ def population_update_(params, grads, exp_avgs, exp_avg_sqs, t, lr, coef):
         coef["active_terms"],
         coef["clipping"],
         unit_terms=coef["unit_terms"],
+        stacked=coef["lr"].dim() > 0,
     )
 
 

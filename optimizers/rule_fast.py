@@ -9,7 +9,12 @@ import math
 
 import torch
 
-from optimizers.rule import NESTEROV_MIX, TERM_NAMES, _lion_direction
+from optimizers.rule_scalars import ORTHO, TERM_NAMES
+from optimizers.rule_terms import NESTEROV_MIX, _lion_direction, is_matrix, ortho_matrix_term, trust_ratios
+
+CHUNK_ELEMENTS = 1 << 22
+"""The fast path runs on chunks of about this many elements (16 MB of float32): temporaries
+stay small and reuse the allocator's memory instead of fresh pages every step."""
 
 
 def fast_coefficients(weights, bc1, bc2, beta1=None):
@@ -26,6 +31,7 @@ def fast_coefficients(weights, bc1, bc2, beta1=None):
         "sign": weights[4],
         "smooth_sign": weights[5],
         "lion": weights[7],
+        "ortho": weights[ORTHO],
         "sb": sb,
     }
     if weights[8] != 0.0:  # NADAM folds into m / D and g / D
@@ -37,13 +43,16 @@ def fast_coefficients(weights, bc1, bc2, beta1=None):
 
 
 def rule_update_fast_(
-    params, grads, exp_avgs, exp_avg_sqs, lr, decay, beta1, beta2, eps, c, clip=None, maximize=False
-):
+    params, grads, exp_avgs, exp_avg_sqs, lr, decay, beta1, beta2, eps, c, clip=None, maximize=False,
+    trust_decay=None,
+):  # fmt: skip
     """The fast formulation (see the module docstring) on lists of tensors, in place.
 
     Every scalar is a Python float (one group, one step count): ``lr`` the scheduled rate,
     ``decay`` = 1 - lr wd, ``c`` from :func:`fast_coefficients`, ``clip`` None for no
-    clipping. The moments are updated exactly as torch.optim.AdamW's (``lerp_``,
+    clipping, ``trust_decay`` the wd inside the trust-scaled update (None: no trust ratio;
+    ``decay`` is then 1). Every tensor is a matrix when ``c["ortho"]`` is not 0.
+    The moments are updated exactly as torch.optim.AdamW's (``lerp_``,
     ``mul_`` + ``addcmul_``). Temporaries: the shared denominator D (when RMS_NORM or
     ADAM_TERM or NADAM is active), g when clipping/maximizing, sign(g) for SIGN_GRAD, |g| + eps for
     SQRT_GRAD, LION's direction, and the sum of the terms when there are several (unless it
@@ -76,6 +85,10 @@ def rule_update_fast_(
         terms.append((c["m"], exp_avgs, None, False))
     if c["g"] != 0.0 and not in_g:
         terms.append((c["g"], g, None, False))
+    if c.get("ortho", 0.0) != 0.0:
+        ortho = [ortho_matrix_term(gi, mi, beta1) for gi, mi in zip(g, exp_avgs, strict=True)]
+        terms.append((c["ortho"], ortho, None, True))
+        del ortho
     if c["sign"] != 0.0:
         terms.append((c["sign"], torch._foreach_sign(g), None, True))
     if lion is not None:
@@ -93,7 +106,18 @@ def rule_update_fast_(
         torch._foreach_add_(smooth, eps)
         terms.append((c["smooth_sign"], g, smooth, False))
         del smooth
-    _apply_terms_(params, terms, lr)
+    if trust_decay is None:
+        _apply_terms_(params, terms, lr)
+        return
+    update = torch._foreach_mul(params, trust_decay)  # u = wd p + sum_i c_i x_i (/ y_i)
+    for coefficient, x, y, _ in terms:
+        if y is None:
+            torch._foreach_add_(update, x, alpha=coefficient)
+        else:
+            torch._foreach_addcdiv_(update, x, y, coefficient)
+    del terms
+    torch._foreach_mul_(update, trust_ratios(params, update))
+    torch._foreach_add_(params, update, alpha=-lr)
 
 
 def _apply_terms_(params, terms, lr):
@@ -131,3 +155,66 @@ def _apply_terms_(params, terms, lr):
             torch._foreach_addcdiv_(delta, x, y, c / c0)
         del x, y
     torch._foreach_add_(params, delta, alpha=-lr * c0)
+
+
+def element_chunks(members):
+    """Consecutive runs of (param, state) pairs of at most ~CHUNK_ELEMENTS elements (a
+    larger tensor alone)."""
+    chunk, size = [], 0
+    for member in members:
+        n = member[0].numel()
+        if chunk and size + n > CHUNK_ELEMENTS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(member)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def fast_bucket_(group, scalars, params, states):
+    """The eager multi-tensor path of a param group's bucket: :func:`rule_update_fast_` with
+    Python-float coefficients computed once per step count (one count per bucket, as a rule).
+    With ORTHO, matrices and the other tensors go in separate calls (ORTHO is the ADAM_TERM on
+    the others: its weight joins the ADAM_TERM's)."""
+    flags = group["genome"]
+    trusting = bool(flags.get("use_trust_ratio", False))
+    if scalars["floats"] is None:  # once per lr (the scalars are cached with it)
+        coef, lr = scalars["coef"], scalars["s"]["lr"].item()
+        scalars["floats"] = (
+            lr,
+            1.0 if trusting else (1.0 - lr * coef["weight_decay"]).item(),
+            coef["beta1"].item(),
+            coef["beta2"].item(),
+            coef["eps"].item(),
+            coef["weights"].tolist(),
+            coef["clip"].item(),
+            coef["weight_decay"].item() if trusting else None,
+        )
+    lr, decay, beta1, beta2, eps, weights, clip, trust_decay = scalars["floats"]
+    clip = clip if flags["use_gradient_clipping"] else None
+    by_kind = {}  # (step count, is a matrix ORTHO orthogonalises) -> members
+    for p, st in zip(params, states, strict=True):
+        matrix = weights[ORTHO] != 0.0 and is_matrix(p)
+        by_kind.setdefault((int(st["step"].item()), matrix), []).append((p, st))
+    for (t, matrix), all_members in by_kind.items():
+        bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if flags["use_bias_correction"] else (1.0, 1.0)
+        own = list(weights)
+        if not matrix and own[ORTHO] != 0.0:
+            own[3], own[ORTHO] = own[3] + own[ORTHO], 0.0
+        for members in element_chunks(all_members):
+            rule_update_fast_(
+                [p for p, _ in members],
+                [p.grad for p, _ in members],
+                [st["exp_avg"] for _, st in members],
+                [st["exp_avg_sq"] for _, st in members],
+                lr,
+                decay,
+                beta1,
+                beta2,
+                eps,
+                fast_coefficients(own, bc1, bc2, beta1),
+                clip,
+                group["maximize"],
+                trust_decay,
+            )

@@ -9,15 +9,15 @@ modules: :mod:`optimizers.export` copies this source into every exported file.
 
 import torch
 
-from optimizers.rule import (
-    LOW_PRECISION,
+from optimizers.rule import LOW_PRECISION, rule_update_
+from optimizers.rule_fast import element_chunks, fast_bucket_
+from optimizers.rule_scalars import (
     bias_correction,
+    decay_factor,
     rule_coefficients,
-    rule_update_,
     scheduled_lr,
     step_scalars,
 )
-from optimizers.rule_fast import fast_coefficients, rule_update_fast_
 
 
 def _genome_hyperparameters(genome):
@@ -28,26 +28,6 @@ def _genome_hyperparameters(genome):
         "eps": 10.0 ** genome["eps_log10"],
         "weight_decay": 10.0 ** genome["wd_log10"],
     }
-
-
-CHUNK_ELEMENTS = 1 << 22
-"""The fast path runs on chunks of about this many elements (16 MB of float32): temporaries
-stay small and reuse the allocator's memory instead of fresh pages every step."""
-
-
-def _chunks(members):
-    """Consecutive runs of (param, state) pairs of at most ~CHUNK_ELEMENTS elements (a
-    larger tensor alone)."""
-    chunk, size = [], 0
-    for member in members:
-        n = member[0].numel()
-        if chunk and size + n > CHUNK_ELEMENTS:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(member)
-        size += n
-    if chunk:
-        yield chunk
 
 
 def _bias_corrections(coef, t):
@@ -259,7 +239,7 @@ class RuleOptimizer(torch.optim.Optimizer):
                 dtype = torch.float64 if key[1] == torch.float64 else torch.float32
                 if dtype not in scalars:
                     scalars[dtype] = self._step_scalars(group, dtype, compiling)
-                self._fast_bucket(group, scalars[dtype], params, states)
+                fast_bucket_(group, scalars[dtype], params, states)
             else:
                 exact[key] = (params, states)
         for dtype in (torch.float32, torch.float64):  # float64 parameters get float64 scalars
@@ -293,7 +273,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             lr = scheduled_lr(coef, group["step"], group["total_steps"], lr)
         current = {
             "coef": coef,
-            "s": {**plan["static"], "lr": lr, "decay": 1.0 - lr * coef["weight_decay"]},
+            "s": {**plan["static"], "lr": lr, "decay": decay_factor(coef, lr)},
             "floats": None,
         }
         plan["current"], plan["current_lr"] = (current, base) if reusable else (None, None)
@@ -331,44 +311,6 @@ class RuleOptimizer(torch.optim.Optimizer):
         plans[(id(group), dtype)] = plan
         return plan
 
-    def _fast_bucket(self, group, scalars, params, states):
-        """The eager multi-tensor path: :func:`rule_update_fast_` with Python-float
-        coefficients computed once per step count (one count per bucket, as a rule)."""
-        flags = group["genome"]
-        if scalars["floats"] is None:  # once per lr (the scalars are cached with it)
-            coef, lr = scalars["coef"], scalars["s"]["lr"].item()
-            scalars["floats"] = (
-                lr,
-                (1.0 - lr * coef["weight_decay"]).item(),
-                coef["beta1"].item(),
-                coef["beta2"].item(),
-                coef["eps"].item(),
-                coef["weights"].tolist(),
-                coef["clip"].item(),
-            )
-        lr, decay, beta1, beta2, eps, weights, clip = scalars["floats"]
-        clip = clip if flags["use_gradient_clipping"] else None
-        by_count = {}
-        for p, st in zip(params, states, strict=True):
-            by_count.setdefault(int(st["step"].item()), []).append((p, st))
-        for t, all_members in by_count.items():
-            bc1, bc2 = (1.0 - beta1**t, 1.0 - beta2**t) if flags["use_bias_correction"] else (1.0, 1.0)
-            for members in _chunks(all_members):
-                rule_update_fast_(
-                    [p for p, _ in members],
-                    [p.grad for p, _ in members],
-                    [st["exp_avg"] for _, st in members],
-                    [st["exp_avg_sq"] for _, st in members],
-                    lr,
-                    decay,
-                    beta1,
-                    beta2,
-                    eps,
-                    fast_coefficients(weights, bc1, bc2, beta1),
-                    clip,
-                    group["maximize"],
-                )
-
     def _exact_buckets(self, group, scalars, buckets, compiling):
         """The exact formulation, :func:`rule_update_` (per tensor, or per bucket with
         ``foreach=True`` under ``torch.compile`` and for fp16/bf16 parameters).
@@ -403,7 +345,8 @@ class RuleOptimizer(torch.optim.Optimizer):
             if multi:
                 chunks = [list(range(len(params)))]
             elif device.type == "cpu" and not compiling:
-                chunks = [[i for _, i in run] for run in _chunks([(p, i) for i, p in enumerate(params)])]
+                runs = element_chunks([(p, i) for i, p in enumerate(params)])
+                chunks = [[i for _, i in run] for run in runs]
             else:
                 chunks = [[i] for i in range(len(params))]
             for idx in chunks:

@@ -62,7 +62,7 @@ def test_terms_accept_names() -> None:
     [
         ({"beta1": 1.0}, "beta1"),
         ({"beta2": -0.1}, "beta2"),
-        ({"term_types": [9], "alphas": [1.0]}, "term_types"),
+        ({"term_types": [10], "alphas": [1.0]}, "term_types"),
         ({"term_types": ["FOO"], "alphas": [1.0]}, "term_types"),
         ({"term_types": [], "alphas": []}, "term_types"),
         ({"term_types": [0] * 5, "alphas": [1.0] * 5}, "term_types"),

@@ -15,8 +15,10 @@ import pytest
 from evo.config.schema import ConfigError, PopulationConfig, load_config
 from evo.search import operators as ops
 from evo.search.ga import GeneticAlgorithm
-from optimizers.genome import EXTENDED_TERMS, SEED_TERMS, Term
+from optimizers.genome import EXTENDED_TERMS, SCALED_TERMS, SEED_TERMS, Term
 
+EXTENDED_DIGEST = "cc2656368aa676bd"
+"""_digest(_ga_hashes("extended")) on main 2fd9c4b, before the scaled set existed."""
 FULL = ops.MutationRates(p_numeric=1.0, p_structural=1.0, p_flag=1.0, sigma=0.3)
 
 
@@ -45,7 +47,9 @@ def _terms_of(genomes) -> Counter:
     return Counter(int(t) for g in genomes for t in g.term_types)
 
 
-@pytest.mark.parametrize(("name", "allowed"), [("seed", SEED_TERMS), ("extended", EXTENDED_TERMS)])
+@pytest.mark.parametrize(
+    ("name", "allowed"), [("seed", SEED_TERMS), ("extended", EXTENDED_TERMS), ("scaled", SCALED_TERMS)]
+)
 def test_random_init_draws_uniformly_from_the_allowed_set(name: str, allowed) -> None:
     rng = np.random.default_rng(3)
     genomes = ops.initial_population(rng, 3000, seeded=False, terms=ops.TERM_SETS[name])
@@ -55,7 +59,9 @@ def test_random_init_draws_uniformly_from_the_allowed_set(name: str, allowed) ->
     assert all(abs(c - expected) < 0.1 * expected for c in counts.values()), counts
 
 
-@pytest.mark.parametrize(("name", "allowed"), [("seed", SEED_TERMS), ("extended", EXTENDED_TERMS)])
+@pytest.mark.parametrize(
+    ("name", "allowed"), [("seed", SEED_TERMS), ("extended", EXTENDED_TERMS), ("scaled", SCALED_TERMS)]
+)
 def test_structural_mutation_draws_from_the_allowed_set(name: str, allowed) -> None:
     """Both ops that draw a type (add: one more term; change: same length) reach exactly the
     allowed set, through :func:`mutate` as the GA calls it."""
@@ -81,6 +87,25 @@ def test_extended_search_breeds_lion_and_nadam() -> None:
         seen += _terms_of(ind.genome for ind in state.population)
         state = ga.tell(state, fitness_rng.random(len(state.population)))
     assert seen[Term.LION] > 0 and seen[Term.NADAM] > 0
+
+
+def test_extended_terms_draw_exactly_as_before_the_scaled_set() -> None:
+    """The extended set's GA digest, computed before ORTHO and the trust-ratio flag existed."""
+    assert _digest(_ga_hashes("extended")) == EXTENDED_DIGEST
+
+
+def test_scaled_search_breeds_ortho_and_the_trust_ratio() -> None:
+    ga = GeneticAlgorithm(PopulationConfig(size=20, elites=2, generations=5, terms="scaled"))
+    state, fitness_rng, seen, trusting = ga.init(0), np.random.default_rng(2), Counter(), 0
+    for _ in range(5):
+        seen += _terms_of(ind.genome for ind in state.population)
+        trusting += sum(ind.genome.use_trust_ratio for ind in state.population)
+        state = ga.tell(state, fitness_rng.random(len(state.population)))
+    assert seen[Term.ORTHO] > 0 and trusting > 0
+    rng = np.random.default_rng(5)
+    half = ops.MutationRates(p_numeric=0.0, p_structural=0.0, p_flag=0.5, sigma=0.3)
+    flipped = [ops.mutate_flags(rng, ops.random_genome(rng), half, SCALED_TERMS) for _ in range(50)]
+    assert any(g.use_trust_ratio for g in flipped) and not all(g.use_trust_ratio for g in flipped)
 
 
 def test_config_field() -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, REGISTRY, Genome, GenomeOptimizer, Term
+from optimizers.baselines import LAMB, MUON
 
 ADAM = BASELINE_GENOMES["adam"]
 STEPS = 30
@@ -266,7 +267,9 @@ EXTENDED = Genome(term_types=[Term.NADAM, Term.LION], alphas=[1.0, 0.1], use_war
 """The extended terms under torch.compile (NADAM's bias corrections from tensor step counts)."""
 
 
-@pytest.mark.parametrize("genome", [EVO_SEED_BEST, EXTENDED], ids=["evo_seed_best", "nadam_lion"])
+@pytest.mark.parametrize(
+    "genome", [EVO_SEED_BEST, EXTENDED, MUON, LAMB], ids=["evo_seed_best", "nadam_lion", "muon", "lamb"]
+)
 def test_compiled_step_has_no_graph_break_and_no_recompile_per_step(genome) -> None:
     model = small_model()
     opt = GenomeOptimizer(model.parameters(), genome, total_steps=20)  # warmup, cosine, bias

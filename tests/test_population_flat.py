@@ -71,10 +71,12 @@ def test_flat_population_trains_bit_for_bit_as_the_per_tensor_autograd_path(task
         assert torch.equal(flat_params[name], ref), name
 
 
-def test_flat_update_equals_the_update_of_the_named_tensors():
-    """One update of the [P, N] buffers == the update of the list of named [P, ...] tensors,
-    for 30 steps of every genome above, from the same state and gradients."""
-    genomes = _genomes()
+@pytest.mark.parametrize("elementwise", [True, False])
+def test_flat_update_equals_the_update_of_the_named_tensors(elementwise: bool):
+    """One update of the flat buffers == the update of the list of named [P, ...] tensors,
+    for 30 steps of every genome above, from the same state and gradients (ORTHO among the
+    terms: the buffers' named views, as the loop does; element-wise genomes: the whole buffers)."""
+    genomes = [g for g in _genomes() if not elementwise or Term.ORTHO not in g.term_types]
     members = len(genomes)
     coef = rule_coefficients([g.to_seed_dict() for g in genomes])
     scalars = PopulationScalars(coef, 30)
@@ -89,7 +91,8 @@ def test_flat_update_equals_the_update_of_the_named_tensors():
         grads = {n: p * 0.2 + torch.randn(p.shape, generator=gen) for n, p in ref_p.items()}
         for name, g in grads.items():
             flat.views["grads"][name].copy_(g)
-        scalars.update_(k, *flat.update_lists())
+        assert scalars.elementwise is elementwise
+        scalars.update_(k, *(flat.update_lists() if elementwise else flat.named_lists()))
         names = list(params)
         scalars.update_(k, *([d[n] for n in names] for d in (ref_p, grads, ref_m, ref_v)))
         for state, ref in (("params", ref_p), ("exp_avg", ref_m), ("exp_avg_sq", ref_v)):

@@ -18,7 +18,7 @@ import copy
 import pytest
 import torch
 
-import optimizers.rule_optimizer as rule_optimizer
+import optimizers.rule_fast as rule_fast
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
 from optimizers.rule import (
     bias_correction,
@@ -136,7 +136,7 @@ def assert_same(got: list[torch.Tensor], want: list[torch.Tensor], what: str) ->
 def test_exact_path_with_plan_is_bitwise_the_per_step_formulation(
     name: str, dtypes: str, edits: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rule_optimizer, "CHUNK_ELEMENTS", 300)  # several runs of tensors per bucket
+    monkeypatch.setattr(rule_fast, "CHUNK_ELEMENTS", 300)  # several runs of tensors per bucket
     kinds = [torch.float32] * 5 if dtypes == "fp32" else [torch.float32, torch.float64] * 2 + [torch.float32]
     start, targets, twins = make_params(kinds)
     params = [torch.nn.Parameter(p) for p in start]

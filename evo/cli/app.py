@@ -6,6 +6,7 @@
     evo resume RUN [--db URL] [--address ADDR]
     evo runs | best RUN [--top K] [--task T] [--json] | show GENOME|RUN
     evo export [RUN] [--rank K | --genome HASH|NAME] [--class-name N] -o FILE.py
+    evo calibrate EXPORTED.py|RUN --task NAME [--steps N] [-o OUT.py]
     evo compare CONFIG [key=value ...] [--run RUN] | report RUN [RUN ...] -o DIR
     evo run CONFIG --repeats N;  evo best RUN --holdout | --vs ENTRY|all
 
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 import typer
 from typer._click import exceptions as click_errors  # typer >= 0.25 vendors click here
 
+from evo.cli import calibrate_command as cli_calibrate
 from evo.cli import dashboard_command as cli_dashboard
 from evo.cli import picture_commands as cli_pictures
 from evo.cli import read_commands as cli_read
@@ -52,6 +54,7 @@ app.command()(cli_read.runs)
 app.command()(cli_read.best)
 app.command()(cli_read.show)
 app.command()(cli_read.export)
+app.command()(cli_calibrate.calibrate)
 app.command()(cli_run.compare)
 app.command()(cli_pictures.report)
 app.command()(cli_pictures.landscape)

@@ -152,9 +152,10 @@ class PopulationConfig(_Section):
         defaults.DEFAULT_INIT,
         description="Generation 0: the paper's four baselines plus random genomes, or random only.",
     )
-    terms: Literal["seed", "extended"] = Field(
+    terms: Literal["seed", "extended", "scaled"] = Field(
         "seed",
-        description="Term types random init and mutation draw: the paper's seven, or also LION and NADAM.",
+        description="Term types random init and mutation draw: the paper's seven, also LION and NADAM, "
+        "or also ORTHO and the trust-ratio flag (scaled).",
     )
 
     @model_validator(mode="after")

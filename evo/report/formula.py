@@ -75,6 +75,9 @@ def term_mathml(term: Term, m: str, v: str, beta1: float = 0.9, bias_correction:
         return f"<mrow><mi>sign</mi><mo>(</mo>{inner}<mo>)</mo></mrow>"
     if term == Term.NADAM:
         return _nadam_mathml(beta1, bias_correction, v)
+    if term == Term.ORTHO:  # matrices; every other tensor: the ADAM_TERM
+        inner = f"{_mn(beta1)}{_mi('m')}{_mo('+')}{_mn(1.0 - beta1)}{_mi('g')}"
+        return f"<mrow><mi>ortho</mi><mo>(</mo>{inner}<mo>)</mo></mrow>"
     return f"<mrow>{m}{_mo('+')}{_mn(NESTEROV_MIX)}<mo>(</mo>{_mi('g')}{_mo('−')}{m}<mo>)</mo></mrow>"
 
 

@@ -36,9 +36,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from optimizers.baselines import BASELINE_GENOMES
-from optimizers.genome import EXTENDED_TERMS, MAX_TERMS, SEED_TERMS, Genome, Term
+from optimizers.genome import EXTENDED_TERMS, MAX_TERMS, SCALED_TERMS, SEED_TERMS, Genome, Term
 
-TERM_SETS: dict[str, tuple[Term, ...]] = {"seed": SEED_TERMS, "extended": EXTENDED_TERMS}
+TERM_SETS: dict[str, tuple[Term, ...]] = {
+    "seed": SEED_TERMS,
+    "extended": EXTENDED_TERMS,
+    "scaled": SCALED_TERMS,
+}
 """The term types random init and structural mutation draw from (``population.terms``).
 A draw is ``terms[U{0..len(terms)-1}]``: with the seed's set exactly the draws (and numbers)
 of the seed's ``U{0..6}``."""
@@ -135,7 +139,14 @@ def random_genome(rng: np.random.Generator, terms: Sequence[Term] = SEED_TERMS) 
         use_warmup=bool(rng.random() < 0.3),
         warmup_steps=int(rng.integers(50, 201)),
         use_cosine_decay=bool(rng.random() < 0.3),
+        # the scaled set also draws the trust-ratio flag (one more draw, after the seed's)
+        use_trust_ratio=bool(rng.random() < 0.3) if _scaled(terms) else False,
     )
+
+
+def _scaled(terms: Sequence[Term]) -> bool:
+    """The term set holds ORTHO (``population.terms: scaled``): the trust-ratio flag evolves too."""
+    return Term.ORTHO in terms
 
 
 def initial_population(
@@ -202,6 +213,7 @@ def crossover(
     for name in CROSSOVER_GENES:
         source = parent_a if rng.random() < 0.5 else parent_b
         genes[name] = getattr(source, name)
+    genes["use_trust_ratio"] = parent_a.use_trust_ratio  # no draw: seed and extended runs unchanged
     return Genome(**genes)
 
 
@@ -261,10 +273,13 @@ def mutate_structure(
     return Genome(**{**genome.model_dump(), "term_types": term_types, "alphas": alphas})
 
 
-def mutate_flags(rng: np.random.Generator, genome: Genome, rates: MutationRates) -> Genome:
-    """Flip each flag of :data:`FLAG_GENES` independently with probability ``p_flag``."""
+def mutate_flags(
+    rng: np.random.Generator, genome: Genome, rates: MutationRates, terms: Sequence[Term] = SEED_TERMS
+) -> Genome:
+    """Flip each flag of :data:`FLAG_GENES` independently with probability ``p_flag`` (with
+    the scaled term set, then also ``use_trust_ratio``)."""
     genes: dict[str, Any] = genome.model_dump()
-    for name in FLAG_GENES:
+    for name in (*FLAG_GENES, "use_trust_ratio") if _scaled(terms) else FLAG_GENES:
         if rng.random() < rates.p_flag:
             genes[name] = not genes[name]
     return Genome(**genes)
@@ -291,4 +306,4 @@ def mutate(
     rates = mutation_rates(generation, max_generations)
     genome = mutate_numeric(rng, genome, rates)
     genome = mutate_structure(rng, genome, rates, terms)
-    return mutate_flags(rng, genome, rates)
+    return mutate_flags(rng, genome, rates, terms)

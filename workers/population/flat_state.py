@@ -79,6 +79,11 @@ class FlatPopulation:
         for name, view in self.views["params"].items():
             view.copy_(params[name])
 
+    def named_lists(self) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """The update's tensor lists as the named views (one tensor per parameter and state),
+        for the update terms that read whole tensors (ORTHO, the trust ratio)."""
+        return tuple(list(self.views[state].values()) for state in STATES)  # type: ignore[return-value]
+
     def update_lists(self) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
         """The update's tensor lists (params, grads, exp_avg, exp_avg_sq): one buffer each."""
         return tuple([self.flat[state]] for state in STATES)  # type: ignore[return-value]

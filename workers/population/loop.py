@@ -116,16 +116,19 @@ def _update_flat(scalars: PopulationScalars, step: int, flat: FlatPopulation, al
     put back after the update. The update is element-wise, so what it computes for a frozen
     member (from whatever gradient) touches no other member's numbers: those are the numbers
     of :func:`_update_members`' masking, with row copies of the frozen members only instead
-    of three copies of everything and a masked copy of the gradients."""
-    p, g, m, v = flat.update_lists()
+    of three copies of everything and a masked copy of the gradients. ORTHO and the trust ratio
+    read whole tensors, not elements: with them the update runs on the named views of the
+    buffers (the same memory), one tensor per parameter."""
+    lists = flat.update_lists() if scalars.elementwise else flat.named_lists()
     if alive is None:
-        scalars.update_(step, p, g, m, v)
+        scalars.update_(step, *lists)
         return
     frozen = (~alive).nonzero().flatten()
-    saved = [x[0][frozen] for x in (p, m, v)]
-    scalars.update_(step, p, g, m, v)
-    for x, old in zip((p, m, v), saved, strict=True):
-        x[0][frozen] = old
+    buffers = [flat.flat[state] for state in ("params", "exp_avg", "exp_avg_sq")]
+    saved = [x[frozen] for x in buffers]
+    scalars.update_(step, *lists)
+    for x, old in zip(buffers, saved, strict=True):
+        x[frozen] = old
 
 
 def _update_groups(

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import torch
 
-from optimizers.rule import bias_correction, rule_update_, scheduled_lr, step_scalars
+from optimizers.rule import ORTHO, bias_correction, rule_update_, scheduled_lr, step_scalars
 
 Tensor = torch.Tensor
 
 PER_STEP = ("lr", "decay", "bc1", "bc2")
 """The scalars that change with the step; every other one is fixed for the request."""
 FIXED = ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "clip")
+TRUST = ("trust_decay", "trust")
+"""Fixed scalars too, present when some member applies the trust ratio."""
 
 
 class PopulationScalars:
@@ -53,7 +55,9 @@ class PopulationScalars:
             scalars = step_scalars(coef, scheduled_lr(coef, column, steps))
             self.table["lr"], self.table["decay"] = scalars["lr"], scalars["decay"]
         fixed = step_scalars(coef, coef["lr"])
-        self.fixed = {key: fixed[key] for key in FIXED}
+        self.fixed = {key: fixed[key] for key in (*FIXED, *TRUST) if key in fixed}
+        self.elementwise = ORTHO not in coef["active_terms"] and not coef.get("trusting", False)
+        """The update is element-wise (no ORTHO, no trust ratio): flat buffers may be updated whole."""
         self.weights = fixed["weights"]  # one [P] tensor per term
         self._layouts: dict[tuple[int, int, tuple[int, ...]], tuple[dict, dict]] = {}
 
@@ -66,7 +70,7 @@ class PopulationScalars:
             def shaped(values: Tensor, ndim: int) -> Tensor:  # [..., P] -> [..., hi - lo, 1, ..., 1]
                 return values[..., lo:hi].view(*values.shape[:-1], hi - lo, *([1] * (ndim - 1)))
 
-            fixed = {k: [shaped(self.fixed[k], d) for d in dims] for k in FIXED}
+            fixed = {k: [shaped(self.fixed[k], d) for d in dims] for k in self.fixed}
             fixed["weights"] = [[shaped(w, d) for d in dims] for w in self.weights]
             tables = {k: {d: shaped(self.table[k], d) for d in set(dims)} for k in PER_STEP}
             self._layouts[key] = (fixed, tables)
@@ -94,5 +98,5 @@ class PopulationScalars:
         coef = self.coef
         rule_update_(
             params, grads, exp_avgs, exp_avg_sqs, s, s["bc1"], s["bc2"], coef["active_terms"],
-            coef["clipping"], unit_terms=coef["unit_terms"],
+            coef["clipping"], unit_terms=coef["unit_terms"], stacked=True,
         )  # fmt: skip

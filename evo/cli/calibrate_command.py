@@ -1,0 +1,98 @@
+"""``evo calibrate EXPORTED.py|RUN --task NAME [--steps N] [-o OUT.py]``: an lr sweep on your task.
+
+The rule (an exported file, or a run's rank-1 genome) is trained at seven rates around its
+default on the task (:mod:`evo.calibrate.sweep`), picked on the validation split, and
+re-exported with the pick as its default lr and the sweep in its header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from evo.cli.support import DEFAULT_DB, DbOption, console, open_store, say
+from evo.errors import UsageError
+
+if TYPE_CHECKING:
+    from evo.calibrate.sweep import Sweep, SweepPoint
+    from optimizers.genome import Genome
+
+
+def _rule(source: str, db: str) -> tuple[Genome, str, int, str]:
+    """(genome, class name, total_steps, origin) of an exported file or a run's rank-1 genome."""
+    if source.endswith(".py"):
+        from evo.calibrate.source import read_exported
+
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{source}: no such exported optimizer file")
+        rule = read_exported(path)
+        return rule.genome, rule.class_name, rule.total_steps, f"{path.name} (genome {rule.genome.hash})"
+    from evo.cli.read_commands import _ranked_genome
+
+    with open_store(db, read_only=True) as store:
+        run_record = store.get_run(source)
+        genome = _ranked_genome(store, run_record, 1, "search")
+    steps = int(run_record.config.get("evaluation", {}).get("steps", 1000))
+    return genome, "EvolvedOptimizer", steps, f"run {run_record.name} rank 1 (genome {genome.hash})"
+
+
+def _check_task(task: str) -> None:
+    """A built-in task name, or a custom task spec (``{...}``) left to the workers to resolve."""
+    from workers.tasks.registry import TASKS
+
+    if task not in TASKS and not task.lstrip().startswith("{"):
+        raise UsageError(f"--task {task!r}: unknown task; known: {', '.join(sorted(TASKS))}")
+
+
+def _run_sweep(genome: Genome, task: str, steps: int, seeds: list[int], data_dir: str, device: str) -> Sweep:
+    """The sweep with a rich progress bar on a terminal (one line per rate elsewhere)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from evo.calibrate.sweep import GRID_DECADES, sweep_lr, worker_scorer
+
+    err = console(stderr=True)
+    score = worker_scorer(task, steps, seeds, data_dir, device)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
+        bar = progress.add_task(f"lr sweep on {task}", total=len(GRID_DECADES))
+
+        def done(point: SweepPoint) -> None:
+            progress.update(bar, advance=1, description=f"lr {point.lr:.3g}: fitness {point.fitness:.4f}")
+            if not err.is_terminal:
+                err.print(f"lr {point.lr:.3g}: mean validation fitness {point.fitness:.4f}", highlight=False)
+
+        return sweep_lr(genome, task, steps, seeds, score, on_point=done)
+
+
+def calibrate(
+    source: Annotated[str, typer.Argument(metavar="EXPORTED.py|RUN", help="An exported file, or a run.")],
+    task: Annotated[str, typer.Option("--task", help="Task to calibrate on: a built-in task name.")],
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps per rate and seed.")] = 200,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per rate (0..N-1).")] = 2,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: <name>_calibrated.py).")
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    data_dir: Annotated[str, typer.Option("--data-dir", help="Data folder of data-set tasks.")] = "./data",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Sweep the rule's lr on a task (validation split) and write it with the best lr as default."""
+    _check_task(task)
+    genome, class_name, total_steps, origin = _rule(source, db)
+    stem = Path(source).stem if source.endswith(".py") else source
+    output = output or Path(f"{stem}_calibrated.py")
+    if source.endswith(".py") and output.resolve() == Path(source).resolve():
+        raise UsageError("-o: write the calibrated rule to a new file, not over its source")
+    sweep = _run_sweep(genome, task, steps, list(range(seeds)), data_dir, device)
+
+    from evo.calibrate.output import write_calibrated
+
+    path, picked = write_calibrated(genome, sweep, output, class_name, total_steps, origin)
+    out = console()
+    for point in sweep.points:
+        mark = "  <- pick" if point is sweep.pick else ("  (default)" if point.decade == 0.0 else "")
+        out.print(f"lr {point.lr:9.3g}  fitness {point.fitness:.4f}{mark}", highlight=False)
+    say(f"wrote {path} ({class_name}: lr {picked.lr:.3g}, default was {genome.lr:.3g})")
