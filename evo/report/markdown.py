@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from storage.records import RunRecord
 
 __all__ = ["best_per_generation", "loss_curves", "population_diversity", "report_steps", "write_report"]
-SECTION_STEPS = 12
+SECTION_STEPS = 13
 """Steps of a report besides the landscape pictures: reading, each section, rendering."""
 
 

@@ -11,9 +11,11 @@ where a ``|`` inside a table cell is written ``\\|``.
 from __future__ import annotations
 
 import base64
+from html import escape
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from evo.report.markdown_html import block, inline
 from evo.report.model import Report
@@ -38,6 +40,7 @@ def environment(out_dir: Path) -> Environment:
     )
     env.filters["inline"] = inline
     env.filters["block"] = block
+    env.filters["pre"] = lambda text: Markup(escape(str(text), quote=False))  # quotes stay readable
     env.filters["md_cell"] = lambda text: str(text).replace("|", "\\|")
     env.filters["data_uri"] = lambda name: data_uri(Path(out_dir) / name)
     return env
