@@ -263,6 +263,15 @@ def test_every_picture_written_is_shown_in_both(workspace) -> None:
     assert md.count("![") == html.count("<img ") == len(pictures)
 
 
+def test_report_progress_counts_every_picture(workspace, tmp_path) -> None:
+    from evo.report.markdown import report_steps, write_report
+
+    calls: list[str] = []
+    with Store(workspace["url"]) as store:
+        write_report(store, "tiny", tmp_path / "rep", landscape_steps=3, progress=calls.append)
+    assert len(calls) == report_steps(True) and "Rosenbrock (2-D)" in calls
+
+
 def test_report_loss_curves_follow_the_stored_metrics(workspace) -> None:
     """Every member stores its loss curve (interface 1), so the report draws the bands."""
     store = Store(workspace["url"])

@@ -138,6 +138,9 @@ def build_report(
         section = make()
         if section is not None:
             sections.append(section)
+        if what == "landscapes" and steps > 0:  # pictures not drawn still count as steps
+            for _ in range(PICTURES - len(section.figures)):
+                done("no landscape to draw")
         done(what)
     sections.append(build.config_section(run))
     return Report(f"Report: run {run.name} (id {run.id})", summary, sections)
