@@ -8,11 +8,13 @@ Chromium (skipped with a message where it is missing) with network lookups disab
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import shutil
 import struct
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
@@ -25,7 +27,7 @@ from evo.evidence.ranking import best
 from evo.report.formula import genome_mathml
 from evo.report.loss_curves import band, plot_loss_bands, read_curve
 from evo.report.trajectories import GENERATOR_SEED, PLANES, contenders, curve_paths, plane_paths, trace
-from optimizers.baselines import EVO_SEED_BEST
+from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST
 from optimizers.registry import REGISTRY
 from storage import Store
 from workers.tasks.landscape_models import Point
@@ -153,6 +155,36 @@ def test_overparameterised_path_starts_at_the_start_point() -> None:
     assert paths["overparam"][0].points[1] != paths["direct"][0].points[1]  # different parameterisation
 
 
+@pytest.mark.parametrize("plane", ["rosenbrock", "six_hump_camel"])
+def test_population_paths_equal_the_one_at_a_time_paths(plane) -> None:
+    """All genome contenders from all starts stacked on the population path give the paths of
+    ``trace`` (one GenomeOptimizer at a time), a diverging one included (SGD at lr 1)."""
+    wild = BASELINE_GENOMES["sgd_momentum"].model_copy(update={"lr_log10": 0.0})
+    chosen = contenders(wild, ["adam", "sgd_momentum", "rmsprop", "evo_seed_best", "lion"])
+    alone = plane_paths(PLANES[plane], chosen, 40, one_at_a_time=True)
+    together = plane_paths(PLANES[plane], chosen, 40)
+    assert any(p.diverged for row in alone for p in row)
+    for row_a, row_b in zip(alone, together, strict=True):
+        for a, b in zip(row_a, row_b, strict=True):
+            assert_same_path(a, b)
+
+
+def test_population_paths_equal_the_one_at_a_time_paths_through_an_mlp9() -> None:
+    chosen = contenders(EVO_SEED_BEST, ["adam", "rmsprop", "alme"])
+    alone = curve_paths("qubic_1d", chosen, 15, one_at_a_time=True)
+    together = curve_paths("qubic_1d", chosen, 15)
+    for kind in ("direct", "overparam"):
+        for a, b in zip(alone[kind], together[kind], strict=True):
+            assert_same_path(a, b)
+
+
+def assert_same_path(a, b) -> None:
+    assert (a.label, a.diverged, len(a.points), a.jumps) == (b.label, b.diverged, len(b.points), b.jumps)
+    for p, q in zip(a.points, b.points, strict=True):
+        assert p == pytest.approx(q, rel=1e-4, abs=1e-5), a.label
+    assert a.losses == pytest.approx(b.losses, rel=1e-4, abs=1e-5), a.label
+
+
 # -- loss curves --------------------------------------------------------------------------
 def test_band_is_median_and_quartiles_aligned_by_step() -> None:
     curves = [([10, 20, 30], [1.0, 0.5, 0.2]), ([10, 20, 30], [3.0, 1.5, 0.4]), ([10, 20], [2.0, math.nan])]
@@ -187,6 +219,57 @@ def test_report_draws_every_picture(workspace) -> None:
     md = (out / "report.md").read_text()
     for name in LANDSCAPE_PNGS:
         assert f"({name})" in md
+
+
+class _Headings(HTMLParser):
+    """The text of every ``<h2>`` of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h2: list[str] = []
+        self._inside = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "h2":
+            self._inside, _ = True, self.h2.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._inside = self._inside and tag != "h2"
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.h2[-1] += data
+
+
+def test_markdown_and_html_have_the_same_sections(workspace) -> None:
+    md = (workspace["report"] / "report.md").read_text()
+    sections = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    page = _Headings()
+    page.feed((workspace["report"] / "index.html").read_text())
+    assert page.h2 == sections
+    for title in ("Best genome's term weights", "Population diversity", "ALME escape events", "Top genomes",
+                  "Wall time per generation", "Training vs held-out fitness", "Loss curves"):  # fmt: skip
+        assert title in sections
+
+
+def test_every_picture_written_is_shown_in_both(workspace) -> None:
+    out = workspace["report"]
+    md, html = (out / "report.md").read_text(), (out / "index.html").read_text()
+    pictures = sorted(out.glob("*.png"))
+    assert len(pictures) >= len(LANDSCAPE_PNGS) + len(REPORT_PNGS) + 2
+    for png in pictures:
+        assert f"]({png.name})" in md, png.name
+        assert "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() in html, png.name
+    assert md.count("![") == html.count("<img ") == len(pictures)
+
+
+def test_report_progress_counts_every_picture(workspace, tmp_path) -> None:
+    from evo.report.markdown import report_steps, write_report
+
+    calls: list[str] = []
+    with Store(workspace["url"]) as store:
+        write_report(store, "tiny", tmp_path / "rep", landscape_steps=3, progress=calls.append)
+    assert len(calls) == report_steps(True) and "Rosenbrock (2-D)" in calls
 
 
 def test_report_loss_curves_follow_the_stored_metrics(workspace) -> None:

@@ -24,7 +24,8 @@ def report(
     ] = None,
 ) -> None:
     """Write plots, a markdown report and a self-contained index.html of a run (or the spread of several)."""
-    from evo.report.markdown import write_report
+    from evo.cli.step_progress import step_bar
+    from evo.report.markdown import landscape_steps_of, report_steps, write_report
 
     if len(run_names) > 1:
         from evo.evidence.repeats import write_repeats_report
@@ -36,7 +37,9 @@ def report(
         return
     with open_store(db, read_only=True) as store:
         run_record = store.get_run(run_names[0])
-        path = write_report(store, run_record.id, output, landscape_steps=landscape_steps)
+        total = report_steps(landscape_steps_of(run_record, landscape_steps) > 0)
+        with step_bar(f"report {run_record.name}", total) as done:
+            path = write_report(store, run_record.id, output, landscape_steps=landscape_steps, progress=done)
     say(f"wrote {path} and {path.with_name('index.html')}")
 
 
@@ -51,9 +54,10 @@ def landscape(
     ] = None,
 ) -> None:
     """Draw optimizer paths on the landscapes: a run's best genome and fixed entries, or named entries."""
+    from evo.cli.step_progress import step_bar
     from evo.evidence.ranked_entry import entry_name
     from evo.evidence.ranking import best
-    from evo.report.landscape_plots import draw_landscapes
+    from evo.report.landscape_plots import PICTURES, draw_landscapes
     from evo.report.pictures import DEFAULT_STEPS, run_steps, shown_entries
     from evo.report.trajectories import contenders
     from optimizers.registry import REGISTRY
@@ -77,5 +81,7 @@ def landscape(
             raise UsageError(f"run {run_record.name!r} has no evaluated genome or fixed entry yet")
         chosen = contenders(best_entry.genome if best_entry else None, fixed_names)
         n_steps = steps or run_steps(run_record)
-    for _, path in draw_landscapes(output, chosen, n_steps):
+    with step_bar("landscapes", PICTURES) as done:
+        drawn = draw_landscapes(output, chosen, n_steps, done)
+    for _, path in drawn:
         say(f"wrote {path}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from evo.evidence.holdout_results import train_vs_holdout
 from evo.report import plots
+from evo.report.model import Figure, Section, Table, Text, note
 
 if TYPE_CHECKING:
     from optimizers.genome import Genome
@@ -21,10 +22,9 @@ FIGURE = "holdout.png"
 
 def plot_train_vs_holdout(path: Path, series: Sequence[tuple[int, float, float]]) -> Path:
     """Training and held-out fitness of the best genome per generation (one PNG)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as MplFigure
 
-
-    fig = Figure(figsize=(8, 4.2))
+    fig = MplFigure(figsize=(8, 4.2))
     ax = fig.subplots()
     gens = [s[0] for s in series]
     ax.plot(gens, [s[1] for s in series], marker="o", label="training tasks (selected on)")
@@ -40,23 +40,23 @@ def plot_train_vs_holdout(path: Path, series: Sequence[tuple[int, float, float]]
 
 def holdout_section(
     out: Path, store: Store, run: RunRecord, trace: Sequence[tuple[int, float, Genome]]
-) -> str:
-    """The report's markdown section (and its figure) on held-out fitness."""
+) -> Section:
+    """The report's section (and its figure) on held-out fitness."""
     title = "Training vs held-out fitness"
     if not run.scope.holdout_tasks:
-        return f"## {title}\n\nThis run has no held-out tasks (`holdout_tasks:` in the config).\n"
+        return note(title, "This run has no held-out tasks (`holdout_tasks:` in the config).")
     series = train_vs_holdout(store, run, trace)
     if not series:
-        return f"## {title}\n\nNo evaluated generation yet.\n"
+        return note(title, "No evaluated generation yet.")
     plot_train_vs_holdout(out / FIGURE, series)
-    rows = [f"| {g} | {_fmt(t)} | {_fmt(h)} |" for g, t, h in series]
-    text = (
+    text = Text(
         f"Held-out tasks: {', '.join(run.scope.holdout_tasks)} (budget `{run.scope.holdout_budget_key}`), "
         "scored for the best genomes of each generation, never used for selection. A widening gap "
-        "means the search overfits its training tasks.\n\n"
-        "| generation | training | held-out |\n|---:|---:|---:|\n" + "\n".join(rows)
+        "means the search overfits its training tasks."
     )
-    return f"## {title}\n\n![{title}]({FIGURE})\n\n{text}\n"
+    rows = tuple((str(g), _fmt(t), _fmt(h)) for g, t, h in series)
+    table = Table(("generation", "training", "held-out"), rows, ("r", "r", "r"))
+    return Section(title, [text, table], [Figure(FIGURE, "training vs held-out fitness per generation")])
 
 
 def _fmt(x: float) -> str:

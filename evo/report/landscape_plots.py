@@ -15,7 +15,8 @@ and returns it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path as FilePath
 
 import matplotlib
@@ -186,17 +187,46 @@ def _save(fig: Figure, path: FilePath) -> FilePath:
 
 
 def draw_landscapes(
-    out_dir: FilePath, contenders_: Sequence[Contender], steps: int
+    out_dir: FilePath,
+    contenders_: Sequence[Contender],
+    steps: int,
+    done: Callable[[str], None] | None = None,
 ) -> list[tuple[str, FilePath]]:
     """Every picture for ``contenders_``: ``landscape_{plane}.png`` for the 2-D planes and
-    ``landscape_{name}_1d.png`` for the curves; returns ``(title, path)`` in drawing order."""
+    ``landscape_{name}_1d.png`` for the curves; returns ``(title, path)`` in drawing order.
+
+    ``done(title)`` is called after each picture (:data:`PICTURES` of them). The paths run on
+    one torch thread: their tensors are small, and on a busy machine a second thread's
+    hand-offs cost more than it computes.
+    """
     out_dir = writable_folder(out_dir)
     drawn = []
-    for plane in PLANES.values():
-        paths = plane_paths(plane, contenders_, steps)
-        drawn.append((plane.title, plot_plane(out_dir / f"landscape_{plane.name}.png", plane, paths, steps)))
-    for name in CURVES:
-        paths = curve_paths(name, contenders_, steps)
-        image = plot_curve(out_dir / f"landscape_{name}_1d.png", LANDSCAPES[name], paths, steps)
-        drawn.append((f"{name} (1-D)", image))
+    with torch_threads(1):
+        for plane in PLANES.values():
+            paths = plane_paths(plane, contenders_, steps)
+            image = plot_plane(out_dir / f"landscape_{plane.name}.png", plane, paths, steps)
+            drawn.append((plane.title, image))
+            if done is not None:
+                done(plane.title)
+        for name in CURVES:
+            paths = curve_paths(name, contenders_, steps)
+            image = plot_curve(out_dir / f"landscape_{name}_1d.png", LANDSCAPES[name], paths, steps)
+            drawn.append((f"{name} (1-D)", image))
+            if done is not None:
+                done(f"{name} (1-D)")
     return drawn
+
+
+PICTURES = len(PLANES) + len(CURVES)
+"""Pictures :func:`draw_landscapes` draws."""
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (the previous number restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

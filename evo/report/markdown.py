@@ -1,10 +1,15 @@
-"""``evo report RUN -o DIR``: PNG plots and a ``report.md`` that embeds them.
+"""``evo report RUN -o DIR``: the figures, ``report.md`` and ``index.html`` of one run.
 
 The report reads a stored run through the :class:`storage.Store` API only (it works on any
-run, finished or not, with or without fixed entries) and writes into ``out_dir``:
+run, finished or not, with or without fixed entries), builds one report model
+(:class:`evo.report.model.Report`: the sections, each with its figures) and renders it twice
+from the same model (:mod:`evo.report.render`): ``report.md`` and a self-contained
+``index.html`` with the same sections and every figure. Figures written into ``out_dir``:
 
 * ``fitness.png``: best / mean (+- std) fitness per closed generation, the fixed entries as
   horizontal lines;
+* ``holdout.png``: training vs held-out fitness of each generation's best genome (runs with
+  held-out tasks);
 * ``per_task.png``: per-task fitness of the top evolved genomes and of every fixed entry;
 * ``term_weights.png``: the canonical term weights of each generation's best genome;
 * ``diversity.png``: distinct canonical hashes per generation against the population size;
@@ -12,55 +17,64 @@ run, finished or not, with or without fixed entries) and writes into ``out_dir``
   with its escape events (see :func:`loss_curves`);
 * ``landscape_*.png``: paths of the best genome and the fixed entries on the landscapes
   (:mod:`evo.report.pictures`; skipped with ``landscape_steps=0``);
-* ``loss_curves.png``: loss-curve bands per task from the stored per-member curves;
-* ``report.md``: run summary, tables (generations, ranking, top genomes) and the images;
-* ``index.html``: the same as one self-contained page (:mod:`evo.report.html`).
+* ``loss_curves.png``: loss-curve bands per task from the stored per-member curves, diverged
+  seeds marked.
 
 A figure whose data does not exist yet (no closed generation, no ALME entry) is not drawn
-and ``report.md`` says why. Fitness of an entry in one generation is the mean over tasks of
-the mean over seeds of the stored evaluation fitness (the GA's fitness).
+and its section says why. ``progress`` (optional) is told each finished step
+(:class:`ReportProgress`): :func:`report_steps` of them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evo.config.stored_view import stored_view
-from evo.evidence.paired import markdown as paired_markdown
-from evo.evidence.paired import versus
 from evo.evidence.ranked_entry import entry_name
 from evo.evidence.ranking import best
 from evo.evidence.rediscovery import rediscovery_line
 from evo.output_paths import writable_folder, writing
-from evo.report import plots
+from evo.report import sections as build
+from evo.report.alme_section import ALME_PREFIX, alme_section, loss_curves
 from evo.report.holdout_section import holdout_section
-from evo.report.html import write_html
+from evo.report.landscape_plots import PICTURES
+from evo.report.model import Report
 from evo.report.pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
-from evo.run.timing import timing_markdown
+from evo.report.render import render
 from evo.search.aggregation import genome_fitness
 from optimizers.genome import Genome
 
 if TYPE_CHECKING:
-    from evo.evidence.ranked_entry import RankedEntry
     from storage import Store
-    from storage.records import GenerationRecord, RunRecord
+    from storage.records import RunRecord
 
-TOP_GENOMES = 3
-"""Evolved genomes shown beside the fixed entries in the per-task figure."""
-TOP_TABLE = 10
-"""Rows of the ranking table."""
-ALME_PREFIX = "alme"
-LOSS_CURVE_KEY = "loss_curve"
-LOSS_CURVE_STEPS_KEY = "loss_curve_steps"
-ESCAPE_STEPS_KEY = "escape_steps"
-ESCAPE_COUNT_KEY = "escape_count"
+__all__ = ["best_per_generation", "loss_curves", "population_diversity", "report_steps", "write_report"]
+SECTION_STEPS = 13
+"""Steps of a report besides the landscape pictures: reading, each section, rendering."""
 
 
-def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps: int | None = None) -> Path:
-    """Write the plots and ``report.md`` of run ``run_id`` into ``out_dir``.
+class ReportProgress(Protocol):
+    """Told each finished step of :func:`write_report` (a progress bar, or nothing)."""
+
+    def __call__(self, what: str) -> None: ...
+
+
+def report_steps(landscapes: bool) -> int:
+    """How many times :func:`write_report` calls its ``progress``."""
+    return SECTION_STEPS + (PICTURES if landscapes else 0)
+
+
+def write_report(
+    store: Store,
+    run_id: int,
+    out_dir: str | Path,
+    landscape_steps: int | None = None,
+    progress: ReportProgress | None = None,
+) -> Path:
+    """Write the figures, ``report.md`` and ``index.html`` of run ``run_id`` into ``out_dir``.
 
     Args:
         store: an open :class:`storage.Store`.
@@ -68,6 +82,7 @@ def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps
         out_dir: created if missing; existing report files are overwritten.
         landscape_steps: steps of the landscape paths (default: the run's steps, at most
             :data:`evo.report.pictures.DEFAULT_STEPS`); 0 leaves the landscapes out.
+        progress: called with a short description after each step (:func:`report_steps`).
     Returns:
         The path of ``report.md``.
     Raises:
@@ -77,42 +92,63 @@ def write_report(store: Store, run_id: int, out_dir: str | Path, landscape_steps
     run = store.get_run(run_id)
     out = writable_folder(out_dir)
     with writing(out, "folder"):
-        return _write_report(store, run, out, landscape_steps)
+        report = build_report(store, run, out, landscape_steps, progress or (lambda what: None))
+        markdown, _ = render(report, out)
+    if progress is not None:
+        progress("report.md and index.html")
+    return markdown
 
 
-def _write_report(store: Store, run: RunRecord, out: Path, landscape_steps: int | None) -> Path:
+def landscape_steps_of(run: RunRecord, landscape_steps: int | None) -> int:
+    """The steps of the report's landscape paths (see :func:`write_report`)."""
+    return min(run_steps(run), DEFAULT_STEPS) if landscape_steps is None else landscape_steps
+
+
+def build_report(
+    store: Store, run: RunRecord, out: Path, landscape_steps: int | None, done: Callable[[str], None]
+) -> Report:
+    """The report model of ``run``; draws every figure into ``out`` on the way."""
     ranking = best(store, run.id, top_k=None)
     fixed = [r for r in ranking if r.is_fixed]
     evolved = [r for r in ranking if not r.is_fixed]
     generations = list(store.generations(run.id))
     indices = [g.index for g in generations]
     trace = best_per_generation(store, run, indices)
-    summary = _summary(run, generations, evolved)
+    summary = build.summary_items(run, generations, evolved)
     if stored_view(run.config, run.name).population.init == "random":
-        summary += (rediscovery_line([(g, f) for g, f, _ in trace], fixed) or "") + "\n"
-    sections = [
-        summary,
-        _fitness_section(out, generations, fixed),
-        holdout_section(out, store, run, trace),
-        _per_task_section(out, run, ranking, evolved[:TOP_GENOMES] + fixed),
-        _paired_section(store, run, evolved, fixed),
-        _term_weights_section(out, trace),
-        _diversity_section(out, population_diversity(store, run.id, indices)),
+        line = rediscovery_line([(g, f) for g, f, _ in trace], fixed)
+        if line:
+            summary.append(line.removeprefix("- ").strip())
+    done("ranking and generations read")
+    steps = landscape_steps_of(run, landscape_steps)
+    makers: list[tuple[str, Callable[[], Any]]] = [
+        ("fitness", lambda: build.fitness_section(out, generations, fixed)),
+        ("held-out", lambda: holdout_section(out, store, run, trace)),
+        ("per task", lambda: build.per_task_section(out, run, ranking, evolved[: build.TOP_GENOMES] + fixed)),
+        ("paired statistics", lambda: build.paired_section(store, run, evolved, fixed)),
+        ("term weights", lambda: build.term_weights_section(out, trace)),
+        ("diversity", lambda: build.diversity_section(out, population_diversity(store, run.id, indices))),
+        ("ALME escapes", lambda: alme_section(store, run, [r for r in fixed if _is_alme(r)], out)),
+        ("landscapes", lambda: landscape_section(out, ranking, steps, done) if steps > 0 else None),
+        ("loss curves", lambda: loss_curve_section(out, store, run, ranking)),
+        ("top genomes", lambda: build.top_genomes_section(run, evolved[: build.TOP_GENOMES])),
+        ("timings", lambda: build.timing_section(generations)),
     ]
-    alme = [r for r in fixed if _label(r).startswith(ALME_PREFIX) or r.entry_key.startswith(ALME_PREFIX)]
-    if alme:
-        sections.append(_alme_section(store, run, alme, out))
-    steps = min(run_steps(run), DEFAULT_STEPS) if landscape_steps is None else landscape_steps
-    pictures = [loss_curve_section(out, store, run, ranking)]
-    if steps > 0:
-        pictures.insert(0, landscape_section(out, ranking, steps))
-    sections.extend(p.markdown() for p in pictures)
-    sections.append(_top_genomes(evolved[:TOP_GENOMES]))
-    sections.append(timing_markdown(generations))
-    path = out / "report.md"
-    path.write_text("\n".join(sections), encoding="utf-8")
-    write_html(store, run, out, ranking, generations, pictures)
-    return path
+    sections = []
+    for what, make in makers:
+        section = make()
+        if section is not None:
+            sections.append(section)
+        if what == "landscapes" and steps > 0:  # pictures not drawn still count as steps
+            for _ in range(PICTURES - len(section.figures)):
+                done("no landscape to draw")
+        done(what)
+    sections.append(build.config_section(run))
+    return Report(f"Report: run {run.name} (id {run.id})", summary, sections)
+
+
+def _is_alme(r: Any) -> bool:
+    return entry_name(r).startswith(ALME_PREFIX) or r.entry_key.startswith(ALME_PREFIX)
 
 
 # -- data -------------------------------------------------------------------------------
@@ -144,178 +180,5 @@ def population_diversity(store: Store, run_id: int, generations: Sequence[int]) 
     return rows
 
 
-def loss_curves(metrics: Mapping[str, Any]) -> tuple[list[float], list[int], list[int], int | None]:
-    """Loss curve, its steps, escape steps and escape count from one evaluation's stored metrics.
-
-    Reads exactly the worker's keys (``workers.requests.MemberResult``): ``loss_curve`` (the
-    training loss downsampled to <= 50 window means), ``loss_curve_steps`` (each window's last
-    step), ``escape_steps`` and ``escape_count``. Missing keys give ``[]``, ``[]``, ``[]`` and
-    None; a curve whose steps do not match it in length is dropped.
-    """
-
-    def numbers(key: str) -> list[float]:
-        values = metrics.get(key)
-        if not isinstance(values, list):
-            return []
-        return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-
-    curve, curve_steps = numbers(LOSS_CURVE_KEY), [int(s) for s in numbers(LOSS_CURVE_STEPS_KEY)]
-    if len(curve) != len(curve_steps):
-        curve, curve_steps = [], []
-    count = metrics.get(ESCAPE_COUNT_KEY)
-    escapes = [int(s) for s in numbers(ESCAPE_STEPS_KEY)]
-    number = int(count) if isinstance(count, int | float) and _finite(count) else None
-    return curve, curve_steps, escapes, number
-
-
-# -- sections: each draws its figure (when it has data) and returns its markdown -------------
-def _fitness_section(out: Path, generations: Sequence[GenerationRecord], fixed: Sequence[RankedEntry]) -> str:
-    title = "Fitness per generation"
-    if not generations:
-        return f"## {title}\n\nNo generation has been closed yet.\n"
-    plots.plot_fitness(
-        out / "fitness.png",
-        [g.index for g in generations],
-        [_nan_to(g.best_fitness) for g in generations],
-        [_nan_to(g.mean_fitness) for g in generations],
-        [_nan_to(g.std_fitness, 0.0) for g in generations],
-        {_label(r): r.fitness for r in fixed if _finite(r.fitness)},
-    )
-    rows = [
-        f"| {g.index} | {_fmt(g.best_fitness)} | {_fmt(g.mean_fitness)} | {_fmt(g.std_fitness)} |"
-        for g in generations
-    ]
-    table = "| generation | best | mean | std |\n|---:|---:|---:|---:|\n" + "\n".join(rows)
-    return _figure(title, "fitness.png", table)
-
-
-def _per_task_section(
-    out: Path, run: RunRecord, ranking: Sequence[RankedEntry], shown: Sequence[RankedEntry]
-) -> str:
-    title = "Per-task fitness"
-    bars = {_label(r): r.per_task for r in shown if r.per_task}
-    if not bars:
-        return f"## {title}\n\nNo evaluation has been recorded yet.\n"
-    tasks = list(run.scope.tasks) or sorted({t for v in bars.values() for t in v})
-    plots.plot_per_task(out / "per_task.png", tasks, bars, fixed={_label(r) for r in shown if r.is_fixed})
-    head = "| rank | entry | fixed | fitness | " + " | ".join(tasks) + " |"
-    rule = "|---:|---|---|---:|" + "---:|" * len(tasks)
-    rows = [
-        f"| {r.rank} | {_label(r)} | {'yes' if r.is_fixed else ''} | {_fmt(r.fitness)} | "
-        + " | ".join(_fmt(r.per_task.get(t)) for t in tasks)
-        + " |"
-        for r in ranking[:TOP_TABLE]
-    ]
-    return _figure(title, "per_task.png", "\n".join([head, rule, *rows]))
-
-
-def _paired_section(
-    store: Store, run: RunRecord, evolved: Sequence[RankedEntry], fixed: Sequence[RankedEntry]
-) -> str:
-    title = "Best genome vs the fixed entries (paired by task and seed)"
-    if not evolved:
-        return f"## {title}\n\n" + paired_markdown([])
-    baselines = [(r.entry_key, _label(r)) for r in fixed if r.entry_key != evolved[0].entry_key]
-    comparisons = versus(store, run.scope, (evolved[0].entry_key, _label(evolved[0])), baselines, tuned=fixed)
-    note = "Differences are best minus baseline; significant: the 95% bootstrap interval lies above 0.\n\n"
-    return f"## {title}\n\n{note}{paired_markdown(comparisons)}"
-
-
-def _term_weights_section(out: Path, trace: Sequence[tuple[int, float, Genome]]) -> str:
-    title = "Best genome's term weights"
-    if not trace:
-        return f"## {title}\n\nNo evaluated generation yet.\n"
-    canonical = [(gen, fit, g.canonical()) for gen, fit, g in trace]
-    gens, weights = [c[0] for c in canonical], [c[2].term_weights() for c in canonical]
-    plots.plot_term_weights(out / "term_weights.png", gens, weights)
-    rows = [f"| {gen} | {fit:.4f} | `{g.hash[:10]}` | {_cell(g.describe())} |" for gen, fit, g in canonical]
-    head = "| generation | fitness | hash | best genome (canonical form) |\n|---:|---:|---|---|\n"
-    return _figure(title, "term_weights.png", head + "\n".join(rows))
-
-
-def _diversity_section(out: Path, diversity: Sequence[tuple[int, int, int]]) -> str:
-    title = "Population diversity"
-    if not diversity:
-        return f"## {title}\n\nNo generation has been saved yet.\n"
-    gens, distinct, sizes = zip(*diversity, strict=True)
-    plots.plot_diversity(out / "diversity.png", gens, distinct, sizes)
-    text = "Distinct canonical genome hashes per generation; equivalent genomes are evaluated once."
-    return _figure(title, "diversity.png", text)
-
-
-def _alme_section(store: Store, run: RunRecord, alme: Sequence[RankedEntry], out: Path) -> str:
-    title = "ALME escape events"
-    labels = {r.entry_key: _label(r) for r in alme}
-    evaluations = store.evaluations(list(labels), run.scope.budget_key, tasks=list(run.scope.tasks))
-    curves, rows = [], []
-    for ev in evaluations:
-        if ev.seed not in run.scope.seeds:
-            continue
-        curve, curve_steps, steps, count = loss_curves(ev.metrics or {})
-        if count is None and not steps and not curve:
-            continue
-        n_escapes = count if count is not None else len(steps)
-        shown = ", ".join(map(str, steps)) or "-"
-        rows.append(f"| {labels[ev.entry_key]} | {ev.task} | {ev.seed} | {n_escapes} | {shown} |")
-        if curve:
-            curves.append((f"{labels[ev.entry_key]} {ev.task} s{ev.seed}", curve_steps, curve, steps))
-    if not rows:
-        keys = ", ".join(
-            f"`{k}`" for k in (LOSS_CURVE_KEY, LOSS_CURVE_STEPS_KEY, ESCAPE_STEPS_KEY, ESCAPE_COUNT_KEY)
-        )
-        return f"## {title}\n\nThe stored ALME metrics carry no escape data (keys read: {keys}).\n"
-    table = "| entry | task | seed | escapes | escape steps |\n|---|---|---:|---:|---|\n" + "\n".join(rows)
-    if curves:
-        plots.plot_loss_curves(out / "alme_escapes.png", curves)
-        return _figure(title, "alme_escapes.png", table)
-    return f"## {title}\n\nNo loss curve stored (key `{LOSS_CURVE_KEY}`), so no figure.\n\n{table}\n"
-
-
-def _summary(run: RunRecord, generations: Sequence[GenerationRecord], evolved: Sequence[RankedEntry]) -> str:
-    lines = [
-        f"# Report: run {run.name} (id {run.id})",
-        "",
-        f"- status: **{run.status}**, seed {run.seed}, created {run.created_at}",
-        f"- tasks: {', '.join(run.scope.tasks) or '-'}; seeds: {', '.join(map(str, run.scope.seeds)) or '-'}",
-        f"- budget: `{run.scope.budget_key}`",
-        f"- closed generations: {len(generations)}",
-    ]
-    if evolved:
-        lines.append(f"- best genome: `{evolved[0].entry_key}` fitness {_fmt(evolved[0].fitness)}")
-    return "\n".join(lines) + "\n"
-
-
-def _figure(title: str, image: str, text: str) -> str:
-    return f"## {title}\n\n![{title}]({image})\n\n{text}\n"
-
-
-def _top_genomes(top: Sequence[RankedEntry]) -> str:
-    if not top:
-        return "## Top genomes\n\nNo evolved genome has been evaluated yet.\n"
-    lines = ["## Top genomes", ""]
-    for r in top:
-        rule = r.genome.describe() if r.genome is not None else "(opaque optimizer)"
-        lines.append(f"{r.rank}. `{r.entry_key}` fitness {_fmt(r.fitness)}: {rule}")
-    lines.append("\nExport one with `evo export RUN --genome HASH -o FILE.py`.")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|")
-
-
-def _label(r: RankedEntry) -> str:
-    return entry_name(r)
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None or not _finite(x) else f"{x:.4f}"
-
-
 def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and math.isfinite(x)
-
-
-def _nan_to(x: float | None, default: float = math.nan) -> float:
-    return float(x) if _finite(x) else default

@@ -1,21 +1,29 @@
 """The report's picture sections: optimizer paths on the landscapes and loss-curve bands.
 
 Both read a stored run through the :class:`storage.Store` API and return a
-:class:`Section` (title, markdown text, images written into the report folder), shared by
-``report.md`` and ``index.html``. The run's contenders are its best evolved genome and
-its fixed entries that are in the registry (by label).
+:class:`~evo.report.model.Section` (its figures written into the report folder). The run's
+contenders are its best evolved genome and its fixed entries that are in the registry (by label).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evo.config.stored_view import stored_view
 from evo.evidence.ranked_entry import entry_name
 from evo.report.landscape_plots import draw_landscapes
-from evo.report.loss_curves import CURVE_KEY, STEPS_KEY, Band, band, plot_loss_bands, read_curve
+from evo.report.loss_curves import (
+    CURVE_KEY,
+    STEPS_KEY,
+    Band,
+    band,
+    divergence_step,
+    plot_loss_bands,
+    read_curve,
+)
+from evo.report.model import Figure, Items, Section, Text, note
 from evo.report.trajectories import contenders
 from optimizers.registry import REGISTRY
 
@@ -29,19 +37,6 @@ DEFAULT_STEPS = 500
 report draws (a run's own steps come from :func:`evo.config.stored_view.stored_view`)."""
 
 
-@dataclass
-class Section:
-    """A report section: ``images`` are ``(caption, path)`` pairs, ``text`` is markdown."""
-
-    title: str
-    text: str
-    images: list[tuple[str, Path]] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        figures = "".join(f"![{caption}]({path.name})\n\n" for caption, path in self.images)
-        return f"## {self.title}\n\n{figures}{self.text}\n"
-
-
 def shown_entries(ranking: list[RankedEntry]) -> tuple[RankedEntry | None, list[RankedEntry]]:
     """The best evolved genome (or None) and the fixed entries, in rank order."""
     evolved = [r for r in ranking if not r.is_fixed and r.genome is not None]
@@ -53,55 +48,82 @@ def run_steps(run: RunRecord) -> int:
     return stored_view(run.config, run.name).evaluation.steps
 
 
-def landscape_section(out: Path, ranking: list[RankedEntry], steps: int) -> Section:
-    """Paths of the best genome and the registry's fixed entries on every landscape."""
+def landscape_section(
+    out: Path, ranking: list[RankedEntry], steps: int, done: Callable[[str], None] | None = None
+) -> Section:
+    """Paths of the best genome and the registry's fixed entries on every landscape
+    (``done`` is told each picture drawn)."""
     title = "Optimizer paths on the landscapes"
     best, fixed = shown_entries(ranking)
     names = [entry_name(r) for r in fixed if entry_name(r) in REGISTRY]
     if best is None and not names:
-        return Section(title, "No evaluated genome and no fixed entry to trace yet.")
-    images = draw_landscapes(out, contenders(best.genome if best else None, names), steps)
-    text = (
+        return note(title, "No evaluated genome and no fixed entry to trace yet.")
+    images = draw_landscapes(out, contenders(best.genome if best else None, names), steps, done)
+    text = Text(
         f"Every optimizer runs {steps} steps from the same start points (white squares); "
         "gold stars are global minima, dashed segments are escape jumps, crosses end a "
         "diverged path. Redraw with `evo landscape RUN -o DIR`."
     )
-    return Section(title, text, images)
+    return Section(title, [text], [Figure(path.name, caption) for caption, path in images])
 
 
 def loss_bands(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> dict[str, dict[str, Band]]:
-    """``{task: {label: Band}}`` of the best genome and the fixed entries (tasks with data only)."""
+    """``{task: {label: Band}}`` of the best genome and the fixed entries (tasks with data
+    only); each band counts the entry's seeds on the task and when each diverged seed diverged."""
     best, fixed = shown_entries(ranking)
     labels = {r.entry_key: entry_name(r) for r in fixed}
     if best is not None:
         labels = {best.entry_key: f"evolved {best.entry_key[:8]}", **labels}
     rows = store.evaluations(list(labels), run.scope.budget_key, tasks=list(run.scope.tasks))
-    curves: dict[str, dict[str, list]] = {}
+    curves: dict[tuple[str, str], list] = {}
+    seeds: dict[tuple[str, str], int] = {}
+    diverged: dict[tuple[str, str], list[int]] = {}
     for ev in rows:
-        curve = read_curve(ev.metrics) if ev.seed in run.scope.seeds else None
+        if ev.seed not in run.scope.seeds:
+            continue
+        key = (ev.task, labels[ev.entry_key])
+        seeds[key] = seeds.get(key, 0) + 1
+        if ev.status == "diverged":
+            diverged.setdefault(key, []).append(divergence_step(ev.metrics))
+        curve = read_curve(ev.metrics)
         if curve is not None:
-            curves.setdefault(ev.task, {}).setdefault(labels[ev.entry_key], []).append(curve)
-    order = list(labels.values())
-    return {
-        task: {label: band(per[label]) for label in order if label in per}
-        for task in run.scope.tasks
-        if (per := curves.get(task))
-    }
+            curves.setdefault(key, []).append(curve)
+    out: dict[str, dict[str, Band]] = {}
+    for task in run.scope.tasks:
+        per = {
+            label: band(curves[(task, label)], seeds[(task, label)], diverged.get((task, label), ()))
+            for label in labels.values()
+            if (task, label) in curves
+        }
+        if per:
+            out[task] = per
+    return out
 
 
 def loss_curve_section(out: Path, store: Store, run: RunRecord, ranking: list[RankedEntry]) -> Section:
-    """Loss-curve bands per task, or a line saying why there are none."""
+    """Loss-curve bands per task, or a line saying why there are none; the diverged seeds listed."""
     title = "Loss curves"
     bands = loss_bands(store, run, ranking)
     if not bands:
-        return Section(
+        return note(
             title,
             f"The stored evaluations carry no loss curves (metrics keys `{CURVE_KEY}` and "
             f"`{STEPS_KEY}`), so there is no figure.",
         )
     image = plot_loss_bands(out / "loss_curves.png", bands)
-    text = (
-        "Training loss of the best genome and the fixed entries: median over seeds, "
-        "band 25th-75th percentile."
-    )
-    return Section(title, text, [("Loss curves", image)])
+    parts: list = [
+        Text(
+            "Training loss of the best genome and the fixed entries: median over seeds, band 25th-75th "
+            "percentile. A cross marks the step where a seed diverged; after it the line is dashed, "
+            "since it then describes the surviving seeds only."
+        )
+    ]
+    diverged = [
+        f"{label} on {task}: {b.legend} (at step {', '.join(map(str, b.diverged_at))})"
+        for task, per in bands.items()
+        for label, b in per.items()
+        if b.diverged_at
+    ]
+    if diverged:
+        parts += [Text("Diverged seeds:"), Items(tuple(diverged))]
+    return Section(title, parts, [Figure(image.name, title)])

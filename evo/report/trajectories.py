@@ -12,6 +12,12 @@ point, and the point is recorded after every step: a path is ``x_0`` (the start)
   directly (:class:`Point`) and overparameterised (the point is the output of the
   registry's CPU-sized :class:`MLP9`, placed at the start by its output bias), as in seed 004.
 
+By default every genome contender (the evolved genome and the registry's genome entries)
+runs on the population path (:mod:`evo.report.population_paths`): all of them from all
+starts of one landscape stacked and stepped together; opaque entries (ALME, Azure Sky,
+Lion, ...) run one at a time through :func:`trace`. ``one_at_a_time=True`` traces every
+contender with :func:`trace` (the reference the population path is tested against).
+
 ALME's escapes are read from its statistics: a step whose ``escape_count`` grew is recorded
 in :attr:`Path.jumps`; the point after that step is where the escape landed, so the segment
 ``x_{t-1} -> x_t`` is the jump. A path stops early (``diverged``) when the loss or the point
@@ -22,11 +28,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from evo.report.population_paths import Path, population_paths
 from optimizers.entry import FixedEntry, genome_entry
 from optimizers.genome import Genome
 from optimizers.registry import REGISTRY
@@ -114,22 +121,6 @@ CURVES: tuple[str, ...] = ("ackley", "qubic_1d")
 """The 1-D landscapes of :data:`workers.tasks.landscapes.LANDSCAPES` drawn as curves."""
 
 
-@dataclass
-class Path:
-    """One optimizer's path: ``points[t]`` after ``t`` steps (``points[0]`` is the start).
-
-    Attributes:
-        jumps: steps ``t`` where the optimizer escaped (segment ``points[t-1] -> points[t]``).
-        diverged: the path stopped early (non-finite or far outside the plane).
-    """
-
-    label: str
-    points: list[tuple[float, ...]] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    jumps: list[int] = field(default_factory=list)
-    diverged: bool = False
-
-
 @dataclass(frozen=True)
 class Contender:
     """An optimizer to trace: a label and its :class:`FixedEntry` (genomes wrapped as one)."""
@@ -199,23 +190,29 @@ def trace(
     return path
 
 
-def plane_paths(plane: Plane, contenders_: Sequence[Contender], steps: int) -> list[list[Path]]:
+def plane_paths(
+    plane: Plane, contenders_: Sequence[Contender], steps: int, one_at_a_time: bool = False
+) -> list[list[Path]]:
     """Paths on ``plane``: ``[start][contender]``, every contender from the same starts."""
     width = max(plane.xlim[1] - plane.xlim[0], plane.ylim[1] - plane.ylim[0])
     limit = max(map(abs, (*plane.xlim, *plane.ylim))) + width
-    out = []
-    for start in plane.starts:
-        row = []
-        for c in contenders_:
-            model = Point(2)
-            with torch.no_grad():
-                model.x.copy_(torch.tensor([start], dtype=torch.float32))
-            row.append(trace(model, plane.fn, c.entry, steps, c.label, limit))
-        out.append(row)
-    return out
+
+    def model_at(start: tuple[float, float]) -> nn.Module:
+        model = Point(2)
+        with torch.no_grad():
+            model.x.copy_(torch.tensor([start], dtype=torch.float32))
+        return model
+
+    runs = [(start, c) for start in plane.starts for c in contenders_]
+    paths = _paths([model_at(start) for start, _ in runs], [c for _, c in runs], plane.fn, steps, limit,
+                   one_at_a_time)  # fmt: skip
+    n = len(contenders_)
+    return [paths[i * n : (i + 1) * n] for i in range(len(plane.starts))]
 
 
-def curve_paths(name: str, contenders_: Sequence[Contender], steps: int) -> dict[str, list[Path]]:
+def curve_paths(
+    name: str, contenders_: Sequence[Contender], steps: int, one_at_a_time: bool = False
+) -> dict[str, list[Path]]:
     """1-D paths on landscape ``name``: ``{"direct": [...], "overparam": [...]}`` per contender.
 
     Both start at the landscape's start point; the MLP9 is initialised from a fixed
@@ -224,14 +221,46 @@ def curve_paths(name: str, contenders_: Sequence[Contender], steps: int) -> dict
     land = LANDSCAPES[name]
     start = torch.tensor(land.start, dtype=torch.float32)
     limit = 100.0 * (abs(land.start[0]) + 1.0)  # type: ignore[index]
-    out: dict[str, list[Path]] = {"direct": [], "overparam": []}
-    for c in contenders_:
-        for kind in out:
-            model: nn.Module = Point(1) if kind == "direct" else MLP9(OVERPARAM_LATENT, 1, OVERPARAM_HIDDEN)
-            model.reset_from_generator(torch.Generator().manual_seed(GENERATOR_SEED))  # type: ignore[operator]
-            place_at(model, start)
-            out[kind].append(trace(model, land.fn, c.entry, steps, c.label, limit))
-    return out
+
+    def model_for(kind: str) -> nn.Module:
+        model: nn.Module = Point(1) if kind == "direct" else MLP9(OVERPARAM_LATENT, 1, OVERPARAM_HIDDEN)
+        model.reset_from_generator(torch.Generator().manual_seed(GENERATOR_SEED))  # type: ignore[operator]
+        place_at(model, start)
+        return model
+
+    return {
+        kind: _paths([model_for(kind) for _ in contenders_], contenders_, land.fn, steps, limit, alone)
+        for kind, alone in (("direct", one_at_a_time), ("overparam", one_at_a_time))
+    }
+
+
+def _paths(
+    models: Sequence[nn.Module],
+    contenders_: Sequence[Contender],
+    loss_of: Fn,
+    steps: int,
+    limit: float,
+    one_at_a_time: bool,
+) -> list[Path]:
+    """``contenders_[i]``'s path on ``models[i]``: genome contenders together on the
+    population path (unless ``one_at_a_time``), the others one by one; in input order."""
+    stacked = [] if one_at_a_time else [i for i, c in enumerate(contenders_) if c.entry.genome is not None]
+    out: list[Path | None] = [None] * len(models)
+    if stacked:
+        together = population_paths(
+            [models[i] for i in stacked],
+            [contenders_[i].entry.genome for i in stacked],  # type: ignore[misc]
+            [contenders_[i].label for i in stacked],
+            loss_of,
+            steps,
+            limit,
+        )
+        for i, path in zip(stacked, together, strict=True):
+            out[i] = path
+    for i, (model, c) in enumerate(zip(models, contenders_, strict=True)):
+        if out[i] is None:
+            out[i] = trace(model, loss_of, c.entry, steps, c.label, limit)
+    return out  # type: ignore[return-value]
 
 
 def _escape_count(optimizer: torch.optim.Optimizer) -> int:
