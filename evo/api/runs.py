@@ -36,7 +36,7 @@ def default_run_name(config: object, cfg: JobConfig) -> str:
         return cfg.name
     if isinstance(config, str | Path):
         return Path(config).stem
-    from evo.run.driver import semantic_config
+    from evo.run.run_records import semantic_config
 
     semantic = json.dumps(semantic_config(cfg.model_dump(mode="json")), sort_keys=True)
     return "run-" + hashlib.sha256(semantic.encode()).hexdigest()[:8]
