@@ -258,3 +258,16 @@ def test_the_factory_runs_once_per_process_and_task_key(user_module):
         load_task(spec(user_module, hidden=5))
         load_task({"import": f"{user_module}:make", "name": "reg", "kwargs": {"hidden": 5}})
     assert len(module.CALLS) == calls + 1
+
+
+def test_ray_ships_the_users_module_and_nothing_installed(user_module):
+    """What ``ray.init(runtime_env={"py_modules": ...})`` gets: the user's file, not torch or evo."""
+    import sys
+
+    from evo.execution.ray_pool import users_runtime_env
+    from workers.tasks.custom import module_path
+
+    load_task(spec(user_module, hidden=4))
+    shipped = users_runtime_env()["runtime_env"]["py_modules"]
+    assert sys.modules[user_module].__file__ in shipped
+    assert module_path("torch") is None and module_path("workers") is None and module_path("json") is None

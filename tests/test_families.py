@@ -13,11 +13,11 @@ from workers import EntrySpec, EvalRequest, evaluate
 from workers.families import family_specs
 from workers.families.common import explained_fraction
 from workers.families.convex import _problem
-from workers.families.tabular import friedman_data
+from workers.families.tabular import TABULAR_TASKS, friedman_mlp
 from workers.families.text import char_data, corpus
 from workers.tasks.registry import TASKS
 
-FAMILIES = [spec.name for spec in family_specs()]
+FAMILIES = [spec.name for spec in family_specs()] + list(TABULAR_TASKS)  # tabular: protocol tasks
 DIVERGER = Genome(term_types=(Term.SIGN_GRAD,), alphas=(1.0,), lr_log10=2.0)
 """sign(g) steps of 100 per weight."""
 
@@ -104,16 +104,16 @@ def test_convex_problem_is_rotated_and_ill_conditioned_with_a_true_minimum():
 
 
 def test_friedman_rows_split_once_and_standardised_on_training_rows():
-    val, test = friedman_data("val"), friedman_data("test")
-    assert torch.equal(val.x_train, test.x_train) and torch.equal(val.y_train, test.y_train)
-    assert (val.x_train.shape, val.x_eval.shape, test.x_eval.shape) == ((2560, 10), (640, 10), (800, 10))
-    rows = torch.cat([val.x_train, val.x_eval, test.x_eval])
+    task = friedman_mlp()
+    (x_train, y_train), (x_val, _), (x_test, _) = task.train, task.validation, task.test
+    assert (x_train.shape, x_val.shape, x_test.shape) == ((2560, 10), (640, 10), (800, 10))
+    rows = torch.cat([x_train, x_val, x_test])
     assert torch.unique(rows, dim=0).shape[0] == 4000  # the three splits are disjoint
-    assert val.x_train.mean(0).abs().max() < 1e-5 and (val.x_train.std(0) - 1).abs().max() < 1e-5
-    assert abs(float(val.y_train.mean())) < 1e-5 and abs(float(val.y_train.std()) - 1) < 1e-5
+    assert x_train.mean(0).abs().max() < 1e-5 and (x_train.std(0) - 1).abs().max() < 1e-5
+    assert abs(float(y_train.mean())) < 1e-5 and abs(float(y_train.std()) - 1) < 1e-5
     # y = 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4 + noise: x3 is the strongest linear
     # feature, x5..x9 are noise
-    corr = [float(torch.corrcoef(torch.stack([val.x_train[:, j], val.y_train]))[0, 1]) for j in range(10)]
+    corr = [float(torch.corrcoef(torch.stack([x_train[:, j], y_train]))[0, 1]) for j in range(10)]
     assert max(range(10), key=lambda j: abs(corr[j])) == 3
     assert max(abs(c) for c in corr[5:]) < 0.1
 

@@ -341,12 +341,6 @@ def _check_multipliers(values: list[float]) -> list[float]:
     return values
 
 
-def _check_distinct(names: list[str]) -> None:
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"listed twice: {', '.join(duplicates)}")
-
-
 # -- loading ------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from optimizers.import_spec import ImportSpec
 from workers.tasks.protocol import Task
 
 if TYPE_CHECKING:
+    from workers.tasks.registry import ProtocolTask
     from workers.tasks.task_check import TaskCheck
 
 _LOADED: dict[str, tuple[Task, TaskCheck]] = {}
@@ -105,7 +106,7 @@ def load_task(spec: CustomTask | dict[str, Any]) -> Task:
     return checked(spec)[0]
 
 
-def registered_task(spec: CustomTask):  # -> ProtocolTask (the registry imports torch models)
+def registered_task(spec: CustomTask) -> ProtocolTask:
     """The spec as a registry entry named by its key, the training path chosen by its check."""
     from workers.tasks.registry import ProtocolTask
 

@@ -8,7 +8,9 @@ paths agree. Implementations: :class:`~workers.tasks.classification_runtime.Clas
 (mini-batch cross-entropy, accuracy) and :class:`~workers.tasks.landscape_runtime.LandscapeRuntime`
 (full-batch gap to an analytic function's minimum; its batches and cursors are ``None``)
 and :class:`~workers.families.common.SupervisedRuntime` (the task families of
-:mod:`workers.families`: any loss and bounded score, population path by ``torch.func.vmap``).
+:mod:`workers.families`: any loss and bounded score, population path by ``torch.func.vmap``),
+which :class:`~workers.tasks.protocol_runtime.ProtocolRuntime` extends for tasks written with
+the public task protocol (users' tasks, the tabular family).
 """
 
 from __future__ import annotations
