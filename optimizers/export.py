@@ -29,12 +29,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizers import rule, rule_fast, rule_optimizer, rule_scalars, rule_terms
+from optimizers import rule, rule_fast, rule_optimizer, rule_parts
 from optimizers.genome import Genome
 from optimizers.output_paths import writing
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
-RULE_MODULES = (rule_scalars, rule_terms, rule, rule_fast, rule_optimizer)
+RULE_MODULES = (rule_parts, rule, rule_fast, rule_optimizer)
 """The modules whose code the exported file holds, in this order."""
 OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
 """An import of one rule module by another: the exported file holds them all in one."""
@@ -102,8 +102,8 @@ Usage (a torch.optim.Optimizer: schedulers, per-group lr, state_dict, GradScaler
     # foreach=None/True: the fast multi-tensor formulation; foreach=False: the exact one,
     # bit for bit what evo evaluated (the two differ by rounding only).
 
-The update rule below is copied verbatim from evo's optimizers/rule.py, rule_scalars.py,
-rule_terms.py, rule_fast.py and rule_optimizer.py:
+The update rule below is copied verbatim from evo's optimizers/rule.py, rule_parts.py,
+rule_fast.py and rule_optimizer.py:
 {rule_doc}"""
 {rule_source}
 
