@@ -263,7 +263,7 @@ def rule_update_(
             torch._foreach_div_(term, denom)
             _scale_(term, s["weights"][j], j in unit_terms)
         elif j == ORTHO:  # NS(beta1 m + (1 - beta1) g) 0.2 sqrt(max(A, B)) on matrices, else ADAM_TERM
-            term = ortho_terms(g, exp_avgs, torch._foreach_div(m_hat, denom), s["beta1"], stacked)
+            term = ortho_terms(g, exp_avgs, m_hat, denom, s["beta1"], stacked)
             _scale_(term, s["weights"][j], j in unit_terms)
         else:
             raise ValueError(f"Invalid term: {j}")

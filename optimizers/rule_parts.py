@@ -237,14 +237,14 @@ def ortho_matrix_term(g, exp_avg, beta1):
     return orthogonalised(look_ahead).to(exp_avg.dtype).mul_(RMS_MATCH * math.sqrt(max(rows, cols)))
 
 
-def ortho_terms(g, exp_avgs, adam, beta1, stacked=False):
-    """ORTHO on a list of tensors: :func:`ortho_matrix_term` on matrices, ``adam`` (the
-    ADAM_TERM's list, m_hat / (sqrt(v_hat) + eps)) on the others; ``beta1`` a scalar or a
-    list per tensor. Returns a new list (``adam``'s tensors reused where kept)."""
+def ortho_terms(g, exp_avgs, m_hat, denom, beta1, stacked=False):
+    """ORTHO on a list of tensors (a new list): :func:`ortho_matrix_term` on matrices, the
+    ADAM_TERM m_hat / denom (denom = sqrt(v_hat) + eps) on the others; ``beta1`` a scalar or a
+    list per tensor."""
     betas = _listed(beta1, len(g))
     return [
-        ortho_matrix_term(gi, mi, bi) if is_matrix(gi, stacked) else ai
-        for gi, mi, ai, bi in zip(g, exp_avgs, adam, betas, strict=True)
+        ortho_matrix_term(gi, mi, bi) if is_matrix(gi, stacked) else torch.div(hi, di)
+        for gi, mi, hi, di, bi in zip(g, exp_avgs, m_hat, denom, betas, strict=True)
     ]
 
 
