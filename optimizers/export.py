@@ -1,6 +1,6 @@
 """Export a genome as a standalone ``.py`` file defining a ``torch.optim.Optimizer``.
 
-The file contains the code of the rule's modules, :mod:`optimizers.rule_scalars` to
+The file contains the code of the rule's modules, :mod:`optimizers.rule_parts` to
 :mod:`optimizers.rule_optimizer` (:data:`RULE_MODULES`; their imports of one another dropped),
 cut down to what the genome's class runs (:func:`optimizers.export_text.prune`: no docstrings, no branches
 of terms it does not use, no unreachable helpers), so it runs the very code
@@ -33,12 +33,12 @@ from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizers import rule, rule_fast, rule_optimizer, rule_scalars, rule_terms
+from optimizers import rule, rule_fast, rule_optimizer, rule_parts
 from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
-RULE_MODULES = (rule_scalars, rule_terms, rule, rule_fast, rule_optimizer)
+RULE_MODULES = (rule_parts, rule, rule_fast, rule_optimizer)
 """The modules whose code the exported file holds, in this order."""
 OWN_IMPORT = re.compile(r"^from optimizers\.\w+ import (\([^)]*\)|[^\n]*)\n", re.MULTILINE)
 """An import of one rule module by another: the exported file holds them all in one."""
@@ -121,8 +121,8 @@ Where it came from (evo {version})
     Genome {genome_hash} (canonical hash).
 {provenance}
 """
-# evo's implementation of its update rules (optimizers/rule_scalars.py, rule_terms.py, rule.py,
-# rule_fast.py, rule_optimizer.py),
+# evo's implementation of its update rules (optimizers/rule_parts.py, rule.py, rule_fast.py,
+# rule_optimizer.py),
 # copied unchanged but for the docstrings and the parts this rule does not use.
 
 {rule_source}

@@ -1,8 +1,8 @@
 """The genome update rule, defined once.
 
 This module imports only ``torch`` and the rule's modules: :mod:`optimizers.export` copies its
-source verbatim into every exported optimizer file (with :mod:`optimizers.rule_scalars`,
-:mod:`optimizers.rule_terms`, :mod:`optimizers.rule_fast` and
+source verbatim into every exported optimizer file (with :mod:`optimizers.rule_parts`,
+:mod:`optimizers.rule_fast` and
 :mod:`optimizers.rule_optimizer`), so the per-model optimizer
 (:class:`~optimizers.rule_optimizer.RuleOptimizer`, base of ``GenomeOptimizer`` and of every
 exported class), the population update used by the workers (:func:`rule_update_` on stacked parameters with
@@ -120,21 +120,19 @@ over a training run, tested).
 
 import torch
 
-from optimizers.rule_scalars import (  # noqa: F401 - the rule's names, re-exported
+from optimizers.rule_parts import (  # noqa: F401 - the rule's names, re-exported
+    LION_MIX,
+    NESTEROV_MIX,
     ORTHO,
     TERM_NAMES,
+    _lion_direction,
+    _nadam_coefficients,
     bias_correction,
     decay_factor,
+    ortho_terms,
     rule_coefficients,
     scheduled_lr,
     step_scalars,
-)
-from optimizers.rule_terms import (  # noqa: F401
-    LION_MIX,
-    NESTEROV_MIX,
-    _lion_direction,
-    _nadam_coefficients,
-    ortho_terms,
     trust_ratios,
 )
 
@@ -265,7 +263,7 @@ def rule_update_(
             torch._foreach_div_(term, denom)
             _scale_(term, s["weights"][j], j in unit_terms)
         elif j == ORTHO:  # NS(beta1 m + (1 - beta1) g) 0.2 sqrt(max(A, B)) on matrices, else ADAM_TERM
-            term = ortho_terms(g, exp_avgs, torch._foreach_div(m_hat, denom), s["beta1"], stacked)
+            term = ortho_terms(g, exp_avgs, m_hat, denom, s["beta1"], stacked)
             _scale_(term, s["weights"][j], j in unit_terms)
         else:
             raise ValueError(f"Invalid term: {j}")

@@ -9,8 +9,15 @@ import math
 
 import torch
 
-from optimizers.rule_scalars import ORTHO, TERM_NAMES
-from optimizers.rule_terms import NESTEROV_MIX, _lion_direction, is_matrix, ortho_matrix_term, trust_ratios
+from optimizers.rule_parts import (
+    NESTEROV_MIX,
+    ORTHO,
+    TERM_NAMES,
+    _lion_direction,
+    is_matrix,
+    ortho_matrix_term,
+    trust_ratios,
+)
 
 CHUNK_ELEMENTS = 1 << 22
 """The fast path runs on chunks of about this many elements (16 MB of float32): temporaries

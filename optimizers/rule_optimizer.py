@@ -11,7 +11,7 @@ import torch
 
 from optimizers.rule import LOW_PRECISION, rule_update_
 from optimizers.rule_fast import element_chunks, fast_bucket_
-from optimizers.rule_scalars import (
+from optimizers.rule_parts import (
     bias_correction,
     decay_factor,
     rule_coefficients,

@@ -17,6 +17,7 @@ import torch
 from evo.report.optimizer_file import write_optimizer_file
 from optimizers import Genome, GenomeOptimizer, Term
 from optimizers.baselines import ADAM, LAMB, MUON
+from optimizers.fingerprint import fingerprint
 from tests.test_optimizer_conventions import SCENARIOS
 
 
@@ -164,3 +165,6 @@ def test_new_genes_leave_older_genomes_alone() -> None:
     assert Genome.model_validate(trusting.to_seed_dict()) == trusting
     assert Genome(term_types=[Term.ORTHO]).hash != Genome(term_types=[Term.ADAM_TERM]).hash
     assert "trust" in LAMB.describe() and "ORTHO" in MUON.describe()
+    # the functional fingerprint (float64 rule_step, a 6-vector and a 3 x 4 matrix) sees both genes
+    assert fingerprint(trusting) != fingerprint(ADAM)
+    assert fingerprint(MUON) != fingerprint(MUON.model_copy(update={"term_types": (Term.ADAM_TERM,)}))
