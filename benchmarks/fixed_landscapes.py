@@ -4,7 +4,7 @@ Protocol (the seed's ``landscape_analysis.py``): dimension 10, start ``x0 ~ N(0,
 per seed, 500 optimizer steps, one learning rate (1e-2) for every optimizer, seeds 0-9;
 each optimizer is driven as the evo workers drive opaque entries, ``loss = opt.step(closure)``.
 Other hyperparameters: ALME with the seed's defaults and again with
-:data:`optimizers.alme.LANDSCAPE_SETTINGS`; Azure Sky with its README defaults (5 SA steps,
+:data:`optimizers.opaque.alme.LANDSCAPE_SETTINGS`; Azure Sky with its README defaults (5 SA steps,
 T0 2.27, sigma 0.17, clip 1); Lion betas (0.9, 0.99), no weight decay; Adam torch defaults.
 Cells are medians over seeds of the loss at the final point. ALME spends extra closure
 evaluations on its escapes (same step budget, more function evaluations): the table shows
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from optimizers.alme import ALME, LANDSCAPE_SETTINGS
-from optimizers.azure import Azure
-from optimizers.lion import Lion
+from optimizers.opaque.alme import ALME, LANDSCAPE_SETTINGS
+from optimizers.opaque.azure import Azure
+from optimizers.opaque.lion import Lion
 
 RESULTS = Path(__file__).parent / "results"
 

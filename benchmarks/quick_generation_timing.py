@@ -3,7 +3,7 @@
 Runs ``evo run configs/quick.yaml`` (2 Ray actors) end to end in a subprocess with each code
 tree on ``PYTHONPATH`` (this checkout, and ``--baseline DIR``, e.g. the main worktree),
 alternating ``--rounds`` times so that both see the same machine load, then reads each
-run's stored breakdown (``generations.timing``, :mod:`evo.run.timing`) and its best
+run's stored breakdown (``generations.timing``, :mod:`evo.runner.timing`) and its best
 fitness. The overhead share of a generation is ``1 - training / (actors x wall)``; a
 generation >= 1 has warm actors. The baseline's own definition of wall time is used for its
 runs (main's started each generation's clock at its ``ask``; this tree's runs from the

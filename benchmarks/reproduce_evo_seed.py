@@ -12,7 +12,7 @@ test accuracy + 0.05 max(0, 1 - mean of the last 50 losses); overall = mean over
    vision part is skipped.
 2. Offline: the same entries, budget and seeds on the tasks that need no files (digits,
    two_moons and the five direct landscapes; ``--tasks all`` adds the five overparameterised
-   ones), through :func:`evo.run.compare.score_fixed` (what ``evo compare`` runs) on two local Ray
+   ones), through :func:`evo.runner.compare.score_fixed` (what ``evo compare`` runs) on two local Ray
    CPU actors (``--executor inline`` for one process) and a temporary store.
 
 Usage: ``.venv/bin/python benchmarks/reproduce_evo_seed.py [--data-dir ./data] [--tasks ...]``
@@ -34,7 +34,7 @@ from repro_common import markdown_table, write_results
 
 from evo.config.schema import load_config
 from evo.execution import make_executor
-from evo.run.compare import score_fixed
+from evo.runner.compare import score_fixed
 from optimizers.errors import EvoError
 from storage import Store
 from workers import check_data

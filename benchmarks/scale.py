@@ -4,7 +4,7 @@ Part 1, runs: a cheap job (the 10 landscape tasks, 5 ``*_direct`` points and 5
 ``*_overparam`` MLP9s, 3 steps, one seed, 50 genomes per request, no fixed entries) with
 populations 50, 200 and 1000 for 2 generations on the inline executor (so no Ray; Ray's
 share is measured on ``configs/quick.yaml``, see ``evo show quick``). From each generation's
-stored breakdown (:mod:`evo.run.timing`): driver + store seconds = wall - training,
+stored breakdown (:mod:`evo.runner.timing`): driver + store seconds = wall - training,
 per evaluation trained in that generation. The slope of that figure against the population
 (least squares, seconds per evaluation per 1000 members) says whether it stays flat.
 
@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 from evo.cli.app import main as evo_main  # noqa: E402
 from evo.config.schema import parse_config  # noqa: E402
 from evo.execution.inline import InlineExecutor  # noqa: E402
-from evo.run.driver import Driver, create_run  # noqa: E402
+from evo.runner.driver import Driver, create_run  # noqa: E402
 from evo.search.operators import random_genome  # noqa: E402
 from storage import Store  # noqa: E402
 from storage.records import EvaluationIn, IndividualIn, RunScope  # noqa: E402
@@ -97,7 +97,7 @@ def run_population(directory: Path, population: int, generations: int, steps: in
             return batched(rows)
 
         store.record_evaluations = record  # counts the evaluations trained per generation
-        from evo.run.events import RunObserver
+        from evo.runner.events import RunObserver
 
         class PerGeneration(RunObserver):
             def generation_closed(self, generation, stats, best_so_far) -> None:

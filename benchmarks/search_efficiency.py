@@ -4,7 +4,7 @@ Part 1, model-steps at equal final fitness. Both runs use the same GA (seed, ope
 ``GeneticAlgorithm`` ask/tell) and the same evaluate function (``workers.evaluate`` through
 an ``InlineExecutor``), whose every call is counted:
 
-* ours: the real :class:`evo.run.driver.Driver` on a temp SQLite store: an entry is trained once
+* ours: the real :class:`evo.runner.driver.Driver` on a temp SQLite store: an entry is trained once
   per (canonical hash, task, seed, budget): elites, duplicates within a generation,
   genomes seen in earlier generations and genome-kind fixed entries (the initial
   population holds the four baselines) are cache hits;
@@ -66,10 +66,10 @@ from evo.execution.inline import InlineExecutor
 from evo.execution.protocol import Executor
 from evo.execution.ray_pool import RayExecutor
 from evo.execution.ray_session import ensure_ray
-from evo.run.driver import Driver, create_run, fixed_entries
-from evo.run.evaluation_rows import outcome_rows
-from evo.run.events import RunObserver
-from evo.run.work_plan import plan_requests
+from evo.runner.driver import Driver, create_run, fixed_entries
+from evo.runner.evaluation_rows import outcome_rows
+from evo.runner.events import RunObserver
+from evo.runner.work_plan import plan_requests
 from evo.search.aggregation import genome_fitness
 from evo.search.ga import GAState, GeneticAlgorithm, Individual
 from evo.search.selection import population_fitness, reference_values

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from evo.config.schema import load_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
-from evo.run.events import RunObserver
+from evo.runner.driver import Driver, create_run
+from evo.runner.events import RunObserver
 from evo.search.dedup import REUSED_WORKER
 from storage import Store
 

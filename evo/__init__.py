@@ -26,17 +26,12 @@ observers)``
 Every name is imported when first used (module ``__getattr__``), so ``import evo`` and the
 CLI's read commands start without torch, numpy or Ray.
 
-``evo.run`` is also the name of the subpackage that holds the run loop (``evo.run.driver``);
-that module object is made callable here, so ``evo.run(...)`` calls
-:func:`evo.api.runs.run` and ``evo.run.driver`` stays importable.
 """
 
 from __future__ import annotations
 
-import types
 from typing import TYPE_CHECKING, Any
 
-from evo import run as _run_package  # light: the subpackage's __init__ is a docstring
 from evo.api.shadowing import check_not_shadowed
 
 if TYPE_CHECKING:
@@ -44,8 +39,9 @@ if TYPE_CHECKING:
     from evo.api.database import Database as Database
     from evo.api.database import open_database as open  # noqa: F401 (public, not in __all__)
     from evo.api.run_handle import Run as Run
+    from evo.api.runs import run as run
     from evo.config.schema import JobConfig as JobConfig
-    from evo.run.events import RunObserver as RunObserver
+    from evo.runner.events import RunObserver as RunObserver
     from optimizers.errors import EvoError as EvoError
 
 # `from evo import *` leaves out "open" (the builtin open stays) and "Task" (its module,
@@ -54,10 +50,11 @@ __all__ = ["Database", "EvoError", "JobConfig", "Run", "RunObserver", "__version
 
 _LAZY = {
     "load_config": ("evo.api.config", "load_config"),
+    "run": ("evo.api.runs", "run"),
     "open": ("evo.api.database", "open_database"),
     "Database": ("evo.api.database", "Database"),
     "Run": ("evo.api.run_handle", "Run"),
-    "RunObserver": ("evo.run.events", "RunObserver"),
+    "RunObserver": ("evo.runner.events", "RunObserver"),
     "JobConfig": ("evo.config.schema", "JobConfig"),
     "EvoError": ("optimizers.errors", "EvoError"),
     # The protocol a custom task's factory returns (``tasks: [{import: "module:factory"}]``).
@@ -93,22 +90,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, "__version__"})
-
-
-class _CallableRunPackage(types.ModuleType):
-    """The ``evo.run`` subpackage, callable as the API's ``evo.run(config, ...)``."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        check_not_shadowed()
-        from evo.api.runs import run
-
-        return run(*args, **kwargs)
-
-    @property
-    def __wrapped__(self) -> Any:  # inspect.signature(evo.run) shows the function's
-        from evo.api.runs import run
-
-        return run
-
-
-_run_package.__class__ = _CallableRunPackage

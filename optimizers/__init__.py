@@ -11,13 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from optimizers.alme import ALME
-    from optimizers.azure import Azure
     from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST
     from optimizers.errors import EvoError
     from optimizers.genome import Genome, Term
     from optimizers.genome_optimizer import GenomeOptimizer, as_genome
-    from optimizers.lion import Lion
+    from optimizers.opaque.alme import ALME
+    from optimizers.opaque.azure import Azure
+    from optimizers.opaque.lion import Lion
     from optimizers.registry import REGISTRY, FixedEntry, get_entry
 
 _HOMES = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from optimizers.baselines import BASELINE_GENOMES, EVO_SEED_BEST, LAMB, MUON
 from optimizers.entry import FixedEntry, genome_entry
-from optimizers.opaque import OPAQUE_ENTRIES
+from optimizers.opaque.entries import OPAQUE_ENTRIES
 
 GENOME_ENTRIES: tuple[FixedEntry, ...] = (
     genome_entry("sgd_momentum", BASELINE_GENOMES["sgd_momentum"], "SGD, EMA momentum 0.9, lr 1e-2, wd 1e-4"),

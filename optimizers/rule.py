@@ -44,7 +44,7 @@ adds two terms that read the momentum the way Lion and NAdam do:
 LION: m_prev is the raw first moment *before* this step's update (m = beta1 m_prev +
 (1 - beta1) g, hence the second form; the stored previous g without ``use_m``), no bias
 correction. A genome [LION] x1 with beta1 = b2 is Lion(betas=(0.9, b2)) exactly
-(:mod:`optimizers.lion`: c = sign(b1 m + (1 - b1) g), m <- b2 m + (1 - b2) g, decoupled
+(:mod:`optimizers.opaque.lion`: c = sign(b1 m + (1 - b1) g), m <- b2 m + (1 - b2) g, decoupled
 decay), for Lion's default b1 = 0.9 and any b2. It is computed from m_prev before the
 moment update (one temporary), so no division by beta1 is needed.
 

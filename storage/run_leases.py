@@ -1,4 +1,4 @@
-"""The run lease, part of :class:`storage.Store`: one driver at a time per run (evo.run.lease).
+"""The run lease, part of :class:`storage.Store`: one driver at a time per run (evo.runner.lease).
 
 A mixin of :class:`~storage.store.Store` (it uses the store's ``_transaction`` and
 ``_run_row``), kept apart so that the store's rows and the lease protocol each have one file;

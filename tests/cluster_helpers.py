@@ -177,7 +177,7 @@ def inline_reference(folder: Path, job: dict, name: str) -> dict:
     """The undisturbed run of ``job``: the inline executor, in this process."""
     from evo.config.schema import parse_config
     from evo.execution.inline import InlineExecutor
-    from evo.run.driver import Driver, create_run
+    from evo.runner.driver import Driver, create_run
     from storage import Store
 
     db = folder / "reference.db"

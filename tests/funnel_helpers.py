@@ -79,8 +79,8 @@ class CountingExecutor(InlineExecutor):
 KILLED = r"""
 import json, os, signal, sys
 from evo.config.schema import parse_config
-from evo.run.driver import Driver, create_run, find_run
-from evo.run.events import RunObserver
+from evo.runner.driver import Driver, create_run, find_run
+from evo.runner.events import RunObserver
 from evo.execution import make_executor
 from storage import Store
 from tests.funnel_helpers import DuplicatingGA

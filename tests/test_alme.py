@@ -10,7 +10,7 @@ import statistics
 import pytest
 import torch
 
-from optimizers.alme import ALME, LANDSCAPE_SETTINGS
+from optimizers.opaque.alme import ALME, LANDSCAPE_SETTINGS
 
 
 def rastrigin(x: torch.Tensor) -> torch.Tensor:

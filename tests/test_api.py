@@ -21,7 +21,7 @@ from cli_helpers import evo as evo_cli
 from cli_helpers import fingerprint
 
 import evo
-from evo.run.events import RunObserver
+from evo.runner.events import RunObserver
 from optimizers.errors import EvoError
 from storage import Store
 from workers.requests import budget_key

@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from optimizers.azure import Azure, blend_weight, temperature
+from optimizers.opaque.azure import Azure, blend_weight, temperature
 
 SEED_DEFAULTS = {
     "lr": 0.0007518383921113902, "T0": 2.2723218904585964, "sigma": 0.17181058166567398, "sa_steps": 5,
@@ -105,7 +105,7 @@ def test_spike_monitor_fires_on_a_planted_spike_only(caplog, capsys) -> None:
         opt = Azure([w])
         closure = constant_closure(opt, w, losses)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="optimizers.azure"):
+        with caplog.at_level(logging.WARNING, logger="optimizers.opaque.azure"):
             for _ in losses:
                 opt.step(closure)
         state = opt.global_state

@@ -12,7 +12,7 @@ from cli_helpers import evo
 from evo.config.schema import load_config
 from evo.evidence.divergence import DIVERGED_FITNESS
 from evo.evidence.known_rule import known_name, short_rule
-from evo.run.driver import fixed_entries
+from evo.runner.driver import fixed_entries
 from optimizers.baselines import ADAM, ADAMW, EVO_SEED_BEST, RMSPROP, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, RunScope, Store

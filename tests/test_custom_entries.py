@@ -16,8 +16,8 @@ from cli_helpers import evo, fingerprint
 from evo.config.schema import parse_config
 from evo.evidence.ranking import best
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run, fixed_entries
-from evo.run.events import RunObserver
+from evo.runner.driver import Driver, create_run, fixed_entries
+from evo.runner.events import RunObserver
 from optimizers.custom import CustomOptimizer
 from storage import Store
 from workers.evaluate import _member_result

@@ -16,7 +16,7 @@ import torch
 from evo.config.schema import parse_config
 from evo.config.task_items import TaskKey, custom_tasks
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
+from evo.runner.driver import Driver, create_run
 from optimizers.baselines import ADAM, EVO_SEED_BEST
 from storage import Store
 from workers import EntrySpec, EvalRequest, evaluate

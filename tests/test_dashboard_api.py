@@ -25,7 +25,7 @@ from evo.dashboard.app import create_app
 from evo.evidence.holdout_results import holdout_fitness
 from evo.evidence.ranking import best
 from evo.evidence.repeats import run_outcome
-from evo.run.lease import new_owner
+from evo.runner.lease import new_owner
 from optimizers.genome import Genome, Term
 from storage import EvaluationIn, IndividualIn, Store
 from storage.errors import StorageError

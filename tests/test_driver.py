@@ -13,10 +13,10 @@ import pytest
 
 from evo.config.schema import EvaluationConfig, parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run, fixed_entries
-from evo.run.evaluation_rows import outcome_rows
-from evo.run.events import RunObserver
-from evo.run.work_plan import count_evaluations, plan_requests
+from evo.runner.driver import Driver, create_run, fixed_entries
+from evo.runner.evaluation_rows import outcome_rows
+from evo.runner.events import RunObserver
+from evo.runner.work_plan import count_evaluations, plan_requests
 from optimizers.baselines import ADAM, SGD_MOMENTUM
 from optimizers.genome import Genome, Term
 from storage import Store

@@ -1,5 +1,5 @@
 """One loop for every stage of a generation: submit what is missing, re-read the store, submit
-again, at most ``MAX_PASSES`` times (:class:`evo.run.evaluation_passes.EvaluationPasses`)."""
+again, at most ``MAX_PASSES`` times (:class:`evo.runner.evaluation_passes.EvaluationPasses`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from evo.config.schema import parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.evaluation_passes import MAX_PASSES, EvaluationPasses, LostEvaluationsError
-from evo.run.events import RunObserver
-from evo.run.work_costs import TaskCosts
+from evo.runner.evaluation_passes import MAX_PASSES, EvaluationPasses, LostEvaluationsError
+from evo.runner.events import RunObserver
+from evo.runner.work_costs import TaskCosts
 from evo.search.funnel import still_missing
 from optimizers.genome import Genome, Term
 from storage import Store

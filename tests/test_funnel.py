@@ -10,7 +10,7 @@ import pytest
 from evo.config.schema import parse_config
 from evo.errors import ConfigError
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run, find_run
+from evo.runner.driver import Driver, create_run, find_run
 from evo.search.aggregation import funnel_fitness, funnel_order
 from evo.search.funnel import missing_at, promoted, rungs
 from evo.search.ga import GAState

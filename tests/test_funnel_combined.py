@@ -15,7 +15,7 @@ import pytest
 
 from evo.config.schema import parse_config
 from evo.evidence.ranking import best
-from evo.run.driver import Driver, create_run, find_run
+from evo.runner.driver import Driver, create_run, find_run
 from evo.search.dedup import REUSED_WORKER
 from evo.search.funnel import Rung, climb, rungs
 from evo.search.ga import Individual

@@ -7,8 +7,8 @@ import pytest
 
 from evo.config.schema import parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
-from evo.run.timing import TIMING_KEYS
+from evo.runner.driver import Driver, create_run
+from evo.runner.timing import TIMING_KEYS
 from storage import Store
 from tests.test_cli import evo
 from tests.test_driver import Recorder, tiny_config

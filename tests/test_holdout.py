@@ -16,8 +16,8 @@ from evo.config.schema import parse_config
 from evo.errors import ConfigError
 from evo.execution import make_executor
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run, find_run
-from evo.run.holdout_work import top_genomes
+from evo.runner.driver import Driver, create_run, find_run
+from evo.runner.holdout_work import top_genomes
 from storage import Store
 from workers.evaluate import evaluate as real_evaluate
 from workers.requests import HOLDOUT_SPLIT, EvalRequest, EvalResult
@@ -160,7 +160,7 @@ RESUMED = {**CONFIG, "seed": 6, "holdout": {"top_k": 3}}
 KILLED_DRIVER = r"""
 import json, os, signal, sqlite3, sys
 from evo.config.schema import parse_config
-from evo.run.driver import Driver, create_run, find_run
+from evo.runner.driver import Driver, create_run, find_run
 from evo.execution import make_executor
 from storage import Store
 

@@ -122,7 +122,7 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
 
 def test_no_import_cycle_among_the_project_modules() -> None:
     graph = import_graph(project_modules())
-    assert "evo.run.driver" in graph and "evo.config.schema" in graph["evo.run.driver"]
+    assert "evo.runner.driver" in graph and "evo.config.schema" in graph["evo.runner.driver"]
     assert cycles(graph) == []
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evo.run.lease import holder_is_dead, is_live
+from evo.runner.lease import holder_is_dead, is_live
 from storage import Store
 from storage.errors import RunLeasedError, StorageError
 from storage.records import RunScope

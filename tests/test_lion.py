@@ -9,7 +9,7 @@ import torch
 
 from optimizers.genome import Genome, Term
 from optimizers.genome_optimizer import GenomeOptimizer
-from optimizers.lion import Lion
+from optimizers.opaque.lion import Lion
 
 
 def reference_lion(p, grads, lr, beta1, beta2, wd):

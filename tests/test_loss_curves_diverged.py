@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 
 from evo.report.loss_curves import loss_band_figure
 from evo.report.pictures import loss_bands, loss_curve_section
-from evo.run.evaluation_rows import outcome_rows
+from evo.runner.evaluation_rows import outcome_rows
 from optimizers.baselines import ADAM, BASELINE_GENOMES
 from storage import Store
 from storage.records import IndividualIn, RunScope

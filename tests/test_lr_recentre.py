@@ -10,7 +10,7 @@ import pytest
 from evo.config.schema import PopulationConfig, parse_config
 from evo.errors import ConfigError
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
+from evo.runner.driver import Driver, create_run
 from evo.search.ga import GAState, GeneticAlgorithm
 from evo.search.lr_recentre import recentre_factor, recentre_factors, recentred
 from evo.search.lr_variants import genome_variant_keys, seed_values

@@ -25,7 +25,7 @@ from evo.config.schema import parse_config
 from evo.evidence.ranking import best
 from evo.execution import make_executor
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run, find_run
+from evo.runner.driver import Driver, create_run, find_run
 from storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,8 @@ CONFIG = {
 KILLED_DRIVER = r"""
 import json, os, signal, sys
 from evo.config.schema import parse_config
-from evo.run.driver import Driver, create_run, find_run
-from evo.run.events import RunObserver
+from evo.runner.driver import Driver, create_run, find_run
+from evo.runner.events import RunObserver
 from evo.execution import make_executor
 from storage import Store
 

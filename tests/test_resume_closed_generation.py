@@ -17,8 +17,8 @@ import pytest
 
 from evo.config.schema import parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
-from evo.run.events import RunObserver
+from evo.runner.driver import Driver, create_run
+from evo.runner.events import RunObserver
 from storage import Store
 from workers import evaluate as worker_evaluate
 

@@ -1,6 +1,6 @@
 """The extended term set: LION makes Lion a genome, NADAM makes NAdam one (float64, exact to rounding).
 
-* ``[LION] x1``, beta1 = b2 == ``optimizers.lion.Lion(betas=(0.9, b2))`` step by step;
+* ``[LION] x1``, beta1 = b2 == ``optimizers.opaque.lion.Lion(betas=(0.9, b2))`` step by step;
 * ``[NADAM] x1`` == ``torch.optim.NAdam(momentum_decay=inf, decoupled_weight_decay=True)``
   (mu_t = beta1 for every t) step by step, and == a float64 reference written from Dozat's
   formula (with and without bias correction);
@@ -19,7 +19,7 @@ import torch
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, GenomeOptimizer
 from optimizers.fingerprint import fingerprint
 from optimizers.genome import EXTENDED_TERMS, SEED_TERMS, Genome, Term
-from optimizers.lion import Lion
+from optimizers.opaque.lion import Lion
 from optimizers.rule import TERM_NAMES
 from optimizers.rule_fast import fast_coefficients
 

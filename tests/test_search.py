@@ -12,7 +12,7 @@ from evo.config.schema import PopulationConfig, parse_config
 from evo.evidence.ranking import best
 from evo.evidence.tuned import entry_seed_values
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
+from evo.runner.driver import Driver, create_run
 from evo.search.dedup import REUSED_WORKER
 from evo.search.ga import GAState, GeneticAlgorithm, Individual
 from evo.search.lr_variants import aggregate, genome_variant_keys, seed_values
@@ -80,7 +80,7 @@ def test_lr_grid_stores_every_point_and_ranks_fixed_entries_tuned(tmp_path) -> N
 
 
 def test_compare_scores_every_grid_point_and_ranks_tuned(tmp_path) -> None:
-    from evo.run.compare import missing_fixed, score_fixed
+    from evo.runner.compare import missing_fixed, score_fixed
 
     cfg = parse_config(tiny_config(fixed_entries=["adam", "lion"], fixed_lr_grid=[1.0, 3.0]))
     store = Store(f"sqlite:///{tmp_path / 'evo.db'}")

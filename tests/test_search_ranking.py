@@ -13,7 +13,7 @@ from evo.config.schema import parse_config
 from evo.evidence.ranking import best
 from evo.evidence.search_order import ranked_genomes
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
+from evo.runner.driver import Driver, create_run
 from evo.search.lr_variants import genome_variant_keys
 from storage import Store
 from tests.test_driver import tiny_config

@@ -23,8 +23,8 @@ from cli_helpers import evo
 
 from evo.config.schema import parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
-from evo.run.events import ObserverGroup, RunObserver
+from evo.runner.driver import Driver, create_run
+from evo.runner.events import ObserverGroup, RunObserver
 from evo.tracking import observers_for
 from evo.tracking.run_summary import RunIdentity
 from evo.tracking.tensorboard_backend import MARKER, run_folder
@@ -53,8 +53,8 @@ KILLED_DRIVER = r"""
 import json, os, signal, sys
 from evo.config.schema import parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.driver import Driver, create_run
-from evo.run.events import ObserverGroup, RunObserver
+from evo.runner.driver import Driver, create_run
+from evo.runner.events import ObserverGroup, RunObserver
 from evo.tracking import observers_for
 from storage import Store
 

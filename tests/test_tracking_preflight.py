@@ -15,7 +15,7 @@ import yaml
 from cli_helpers import evo, fingerprint
 
 from evo.config.schema import parse_config
-from evo.run.driver import create_run
+from evo.runner.driver import create_run
 from storage import Store
 
 TINY = {

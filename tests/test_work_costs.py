@@ -1,7 +1,7 @@
 """Work items started longest first by the costs measured so far.
 
-The plan (:func:`evo.run.work_plan.plan_requests`) stays a pure function of the missing set (ids and
-contents); only the submission order (:func:`evo.run.work_costs.longest_first`) uses timings.
+The plan (:func:`evo.runner.work_plan.plan_requests`) stays a pure function of the missing set (ids and
+contents); only the submission order (:func:`evo.runner.work_costs.longest_first`) uses timings.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 
 from evo.config.schema import EvaluationConfig, parse_config
 from evo.execution.inline import InlineExecutor
-from evo.run.evaluation_passes import evaluate
-from evo.run.events import RunObserver
-from evo.run.work_costs import UNKNOWN_S, TaskCosts, longest_first
-from evo.run.work_plan import plan_requests
+from evo.runner.evaluation_passes import evaluate
+from evo.runner.events import RunObserver
+from evo.runner.work_costs import UNKNOWN_S, TaskCosts, longest_first
+from evo.runner.work_plan import plan_requests
 from optimizers.genome import Genome, Term
 from storage import Store
 from workers.actors import Outcome

@@ -13,7 +13,7 @@ from torchvision import datasets as tv
 from workers_datafiles import write_mnist_like
 
 from evo.config.schema import parse_config
-from evo.run.preflight import preflight
+from evo.runner.preflight import preflight
 from workers import MissingDataError, check_data
 from workers.tasks.datasets import clear_cache, load_classification
 

@@ -20,7 +20,7 @@ batch is an index gather from resident data, the optimizer is built once. Stocha
 optimizers get the member's own ``optimizer`` RNG stream, so scores depend only on the
 seed. An exception in training marks the member failed with its error text (the seed
 counted a RuntimeError in the step as a divergence; both score -1), unless a loss fetched
-after it shows the member had already diverged. An :class:`~optimizers.alme.ALME` member
+after it shows the member had already diverged. An :class:`~optimizers.opaque.alme.ALME` member
 also reports its escapes (``get_stats()``): the steps in ``escape_steps`` and their number
 in ``extra["escape_count"]``, whatever its status.
 """
@@ -35,8 +35,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from optimizers.alme import ALME
 from optimizers.errors import one_line
+from optimizers.opaque.alme import ALME
 from workers.outcome import MemberOutcome
 from workers.tasks.models import bind_dropout_generator
 from workers.tasks.runtime import Runtime

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from evo.errors import UsageError
-from evo.run.events import ObserverGroup, RunObserver
+from evo.runner.events import ObserverGroup, RunObserver
 
 
 def observer_group(observers: Sequence[RunObserver]) -> RunObserver | None:
-    """``observers`` as one :class:`~evo.run.events.ObserverGroup` (None for none).
+    """``observers`` as one :class:`~evo.runner.events.ObserverGroup` (None for none).
 
     Raises:
-        UsageError: one of them is not a :class:`~evo.run.events.RunObserver` (checked
+        UsageError: one of them is not a :class:`~evo.runner.events.RunObserver` (checked
             before anything runs or is written).
     """
     for observer in observers:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from evo.api.run_handle import Run
     from evo.config.schema import JobConfig
     from evo.execution.protocol import Executor
-    from evo.run.events import RunObserver
+    from evo.runner.events import RunObserver
     from storage import Store
     from storage.records import RunRecord
 
@@ -36,7 +36,7 @@ def default_run_name(config: object, cfg: JobConfig) -> str:
         return cfg.name
     if isinstance(config, str | Path):
         return Path(config).stem
-    from evo.run.run_records import semantic_config
+    from evo.runner.run_records import semantic_config
 
     semantic = json.dumps(semantic_config(cfg.model_dump(mode="json")), sort_keys=True)
     return "run-" + hashlib.sha256(semantic.encode()).hexdigest()[:8]
@@ -49,8 +49,8 @@ def existing_run(url: str, name: str, cfg: JobConfig) -> RunRecord | None:
         RunConflictError: the stored run was made with a different results-relevant config.
         RunLeasedError: it is not finished and a live driver holds it.
     """
-    from evo.run.driver import find_run
-    from evo.run.lease import refuse_if_live
+    from evo.runner.driver import find_run
+    from evo.runner.lease import refuse_if_live
 
     if not database_exists(url):
         return None
@@ -73,7 +73,7 @@ def drive(
 
     Ctrl-C (KeyboardInterrupt) leaves the run ``paused`` and propagates.
     """
-    from evo.run.driver import Driver, create_run
+    from evo.runner.driver import Driver, create_run
 
     if record is None:
         record = create_run(store, cfg, name)
@@ -112,7 +112,7 @@ def run(
     """
     from evo.api.run_handle import Run
     from evo.execution import make_executor
-    from evo.run.preflight import preflight
+    from evo.runner.preflight import preflight
 
     observer = observer_group(observers)
     given = {"storage.url": database_url(db) if db is not None else None, "name": name}

@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from evo.run.events import RunObserver
+from evo.runner.events import RunObserver
 from evo.search.aggregation import PopulationStats
 from storage.records import EvaluationIn
 

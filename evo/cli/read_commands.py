@@ -129,7 +129,7 @@ def show(
     with open_store(db, read_only=True) as store:
         run_record = next((r for r in store.list_runs() if r.name == genome_hash), None)
         if run_record is not None:
-            from evo.run.timing import timing_rich_table
+            from evo.runner.timing import timing_rich_table
 
             console().print(timing_rich_table(run_record.name, store.generations(run_record.id)))
             return

@@ -33,7 +33,7 @@ from evo.cli.support import (
     say_lines,
     show_best,
 )
-from evo.run.lease import refuse_if_live, shown_status
+from evo.runner.lease import refuse_if_live, shown_status
 
 if TYPE_CHECKING:
     from evo.config.schema import JobConfig
@@ -63,8 +63,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_url: str) -> None:
     """Run ``run`` (configured by ``cfg``) to its end on ``executor``, then print the final table."""
     from evo.cli.progress import RichProgress
-    from evo.run.driver import Driver
-    from evo.run.events import ObserverGroup
+    from evo.runner.driver import Driver
+    from evo.runner.events import ObserverGroup
     from evo.tracking import observers_for
 
     trackers = observers_for(cfg, store, run)
@@ -101,8 +101,8 @@ def run(
     from evo.api.runs import existing_run
     from evo.evidence.repeats import repeat_configs
     from evo.execution import make_executor
-    from evo.run.driver import create_run
-    from evo.run.preflight import preflight
+    from evo.runner.driver import create_run
+    from evo.runner.preflight import preflight
 
     base = load_config(config, overrides or [], option_values(db, address, name))
     for note in preflight(base):
@@ -135,8 +135,8 @@ def run(
 
 def resume(run_name: RunArg, db: DbOption = DEFAULT_DB, address: AddressOption = None) -> None:
     """Continue a run from its first missing evaluation."""
-    from evo.run.driver import stored_config
-    from evo.run.preflight import preflight
+    from evo.runner.driver import stored_config
+    from evo.runner.preflight import preflight
 
     with open_store(db) as store:
         run_record = store.get_run(run_name)
@@ -167,8 +167,8 @@ def compare(
     from evo.cli.progress import RichProgress
     from evo.config.schema import load_config
     from evo.execution import make_executor
-    from evo.run.compare import score_fixed
-    from evo.run.preflight import preflight
+    from evo.runner.compare import score_fixed
+    from evo.runner.preflight import preflight
 
     cfg = load_config(config, overrides or [], option_values(db, address))
     preflight(cfg)

@@ -20,7 +20,7 @@ from evo.config.stored_view import stored_view
 from evo.evidence.divergence import FITNESS_SCALE, diverged_note, mark
 from evo.evidence.known_rule import known_name, short_rule
 from evo.evidence.ranked_entry import RankedEntry, entry_name
-from evo.run.lease import shown_status
+from evo.runner.lease import shown_status
 from storage.records import RunRecord
 
 GAP = "  "

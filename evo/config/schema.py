@@ -16,7 +16,7 @@ Everything is validated once, here: a config is parsed one time per command and 
 :class:`JobConfig` object is passed along. The value rules (ranges, Ray's GPU amounts, task
 and fixed-entry names, CUDA needing GPU actors) are checked only here; what depends on the
 machine (data on disk, a local device, the cluster's resources) is checked by
-``evo.run.preflight`` and ``evo.execution.ray_session``. Every problem raises
+``evo.runner.preflight`` and ``evo.execution.ray_session``. Every problem raises
 :class:`evo.errors.ConfigError` with one line naming the field.
 """
 
@@ -216,7 +216,7 @@ class ExecutorConfig(_Section):
 
 
 class HoldoutConfig(_Section):
-    """How held-out tasks are scored (:mod:`evo.run.holdout_work`); they never steer selection."""
+    """How held-out tasks are scored (:mod:`evo.runner.holdout_work`); they never steer selection."""
 
     top_k: int = Field(3, ge=1, description="Best genomes of each generation scored on the held-out tasks.")
     fixed_grid: bool = Field(

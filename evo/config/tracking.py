@@ -8,7 +8,7 @@
 
 Each backend is off when its key is absent. Only the value rules live here (a URI scheme
 MLflow knows, a non-empty folder); whether the folder is writable, the server reachable and
-the package installed depends on the machine and is checked by ``evo.run.tracking_check``
+the package installed depends on the machine and is checked by ``evo.runner.tracking_check``
 before a run writes anything. The section changes no result, so a run may be resumed with
 another one.
 """

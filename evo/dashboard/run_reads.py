@@ -4,7 +4,7 @@ Every function takes an open (read-only) :class:`storage.Store` and returns plai
 (non-finite floats as ``null``). Each store call is one short read transaction; the list and
 progress reads leave the GA state and metrics unread (:mod:`storage.progress_reads`).
 
-A run's ``status`` is the one ``evo runs`` shows (:func:`evo.run.lease.shown_status`):
+A run's ``status`` is the one ``evo runs`` shows (:func:`evo.runner.lease.shown_status`):
 ``running`` only while its driver's lease is live, ``interrupted`` when the driver died,
 else ``paused`` or ``finished`` as the driver left it.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from evo.run.lease import shown_status
+from evo.runner.lease import shown_status
 from storage.progress_reads import RunProgress
 from storage.records import finite_json
 

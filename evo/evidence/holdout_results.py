@@ -2,7 +2,7 @@
 report's training-vs-held-out figure (:mod:`evo.report.holdout_section`).
 
 Held-out fitness of an entry is :mod:`evo.search.aggregation`'s F over the run's ``holdout_tasks`` and
-seeds under the held-out budget key (:mod:`evo.run.holdout_work`). Only entries that were scored on
+seeds under the held-out budget key (:mod:`evo.runner.holdout_work`). Only entries that were scored on
 the held-out tasks (each generation's top-k and the fixed entries) are ranked.
 """
 

@@ -8,7 +8,7 @@ task the mean difference (best minus baseline), its 95% paired t-interval and te
 the line "better on k of n tasks (significantly on j)"; each task's effect is worded by
 :meth:`evo.evidence.stats.PairedStats.sentence`. This is done once on the training tasks (the
 run's budget key) and once on the held-out tasks (their test-split key,
-:mod:`evo.run.holdout_work`) where the run has them. Failed or NaN seed values are left out of
+:mod:`evo.runner.holdout_work`) where the run has them. Failed or NaN seed values are left out of
 the pairs.
 """
 

@@ -3,7 +3,7 @@ into the report folder and returns a :class:`evo.report.model.Section`.
 
 Numbers come from the evidence layer: the ranking (:func:`evo.evidence.ranking.best`), the
 paired statistics and their wording (:mod:`evo.evidence.paired`, kept verbatim as a markdown
-block), the timing table (:func:`evo.run.timing.timing_markdown`). Fitness of an entry is the
+block), the timing table (:func:`evo.runner.timing.timing_markdown`). Fitness of an entry is the
 mean over tasks of the mean over seeds of the stored evaluation fitness (the GA's fitness).
 """
 
@@ -21,7 +21,7 @@ from evo.evidence.ranked_entry import entry_name
 from evo.report import plots
 from evo.report.formula import genome_mathml
 from evo.report.model import Code, Figure, Formula, Items, Markdown, Section, Table, Text, note
-from evo.run.timing import timing_markdown
+from evo.runner.timing import timing_markdown
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry
@@ -149,7 +149,7 @@ def top_genomes_section(run: RunRecord, top: Sequence[RankedEntry]) -> Section:
 
 
 def timing_section(generations: Sequence[GenerationRecord]) -> Section:
-    """Where each generation's wall time went (:func:`evo.run.timing.timing_markdown`)."""
+    """Where each generation's wall time went (:func:`evo.runner.timing.timing_markdown`)."""
     title = "Wall time per generation"
     text = timing_markdown(generations)
     if not text:

@@ -1,7 +1,7 @@
 """Experiment tracking: a run's progress also logged to TensorBoard and MLflow.
 
 Configured by the job config's ``tracking:`` section (:mod:`evo.config.tracking`), checked
-before a run writes anything (:mod:`evo.run.tracking_check`), and fed by a run observer
+before a run writes anything (:mod:`evo.runner.tracking_check`), and fed by a run observer
 (:mod:`evo.tracking.observer`) that reads each closed generation back from the store.
 What is logged: :mod:`evo.tracking.points` (per generation) and
 :mod:`evo.tracking.run_summary` (per run). Nothing here is imported by the read commands;
@@ -9,7 +9,7 @@ the backends' packages are imported only when a backend opens.
 
 Use::
 
-    from evo.run.events import ObserverGroup
+    from evo.runner.events import ObserverGroup
     from evo.tracking import observers_for
 
     trackers = observers_for(cfg, store, run)
@@ -36,7 +36,7 @@ __all__ = ["observers_for"]
 def observers_for(cfg: JobConfig, store: Store, run: RunRecord) -> list[TrackingObserver]:
     """The tracking observers of ``cfg.tracking`` for ``run`` (empty when none is configured).
 
-    Pass them to the :class:`~evo.run.driver.Driver` (with :class:`~evo.run.events.ObserverGroup`)
+    Pass them to the :class:`~evo.runner.driver.Driver` (with :class:`~evo.runner.events.ObserverGroup`)
     and ``close()`` each when the driver returns or raises.
     """
     if not cfg.tracking.enabled:

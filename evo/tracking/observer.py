@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from evo.run.events import RunObserver
+from evo.runner.events import RunObserver
 from evo.search.aggregation import PopulationStats
 from evo.tracking.backend import TrackingBackend
 from evo.tracking.points import GenerationPoint, GenerationPoints

@@ -10,7 +10,7 @@ For closed generation g of a run on tasks T with seeds S (the selection budget),
   (:func:`evo.search.aggregation.task_fitness`);
 * ``evaluations/done``: stored (entry, task, seed) results of the distinct entries of
   generations 0..g and of the fixed entries (a cached result counts once);
-* ``timing/<part>``: the generation's wall-time breakdown (:mod:`evo.run.timing`).
+* ``timing/<part>``: the generation's wall-time breakdown (:mod:`evo.runner.timing`).
 
 Values that are not finite (a population that all diverged) are left out, not logged as NaN.
 """

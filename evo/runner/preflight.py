@@ -21,9 +21,9 @@ def preflight(cfg: JobConfig) -> list[str]:
     * the evaluation device exists here, when evaluations run on this machine (inline, or a
       local Ray cluster started by the driver); a remote cluster checks its own GPUs when
       the executor starts;
-    * the configured tracking backends can write (:mod:`evo.run.tracking_check`).
+    * the configured tracking backends can write (:mod:`evo.runner.tracking_check`).
     """
-    from evo.run.tracking_check import check_tracking
+    from evo.runner.tracking_check import check_tracking
     from workers import check_data, resolve_device
 
     check_tracking(cfg.tracking)

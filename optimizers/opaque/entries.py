@@ -7,9 +7,9 @@ arguments the registry tests feed it.
 
 | name | class | hyperparameters (source) |
 |---|---|---|
-| alme | :class:`optimizers.alme.ALME` | Styx defaults: Adam lr 1e-3, window 10, patience 5, 10 candidates |
-| azure_sky | :class:`optimizers.azure.Azure` | Azure Sky README (Optuna trial 99), 5 SA steps, clip 1 |
-| lion | :class:`optimizers.lion.Lion` | lr 1e-4, betas (0.9, 0.99), wd 1e-3 (lr x wd = Adam baseline's) |
+| alme | :class:`~.alme.ALME` | Styx defaults: Adam lr 1e-3, window 10, patience 5, 10 candidates |
+| azure_sky | :class:`~.azure.Azure` | Azure Sky README (Optuna trial 99), 5 SA steps, clip 1 |
+| lion | :class:`~.lion.Lion` | lr 1e-4, betas (0.9, 0.99), wd 1e-3 (lr x wd = Adam baseline's) |
 | nadam | ``torch.optim.NAdam`` | torch defaults: lr 2e-3, momentum_decay 4e-3 |
 | radam | ``torch.optim.RAdam`` | torch defaults: lr 1e-3 |
 | adagrad | ``torch.optim.Adagrad`` | torch defaults: lr 1e-2, eps 1e-10 |
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import torch
 
-from optimizers.alme import ALME
-from optimizers.azure import Azure
 from optimizers.entry import FixedEntry
-from optimizers.lion import Lion
+from optimizers.opaque.alme import ALME
+from optimizers.opaque.azure import Azure
+from optimizers.opaque.lion import Lion
 
 ALME_ENTRY = FixedEntry(
     name="alme",

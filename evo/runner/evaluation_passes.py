@@ -1,7 +1,7 @@
 """Running missing evaluations until they are stored: one pass, and at most ``MAX_PASSES``.
 
-A pass plans the missing (entry, task, seed) triples into work items (:mod:`evo.run.work_plan`),
-submits them longest first (:mod:`evo.run.work_costs`) and stores each result's rows as it
+A pass plans the missing (entry, task, seed) triples into work items (:mod:`evo.runner.work_plan`),
+submits them longest first (:mod:`evo.runner.work_costs`) and stores each result's rows as it
 arrives. The driver's three stages (a generation's evaluations, each funnel rung, the held-out
 tasks) then re-read what is still missing and submit it again, at most :data:`MAX_PASSES`
 times in all, through one loop, :meth:`EvaluationPasses.until_stored`. Request ids of pass
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from evo.config.task_items import custom_tasks
-from evo.run.evaluation_rows import outcome_rows
-from evo.run.events import RunObserver
-from evo.run.timing import GenerationClock
-from evo.run.work_costs import TaskCosts, longest_first
-from evo.run.work_plan import plan_requests
+from evo.runner.evaluation_rows import outcome_rows
+from evo.runner.events import RunObserver
+from evo.runner.timing import GenerationClock
+from evo.runner.work_costs import TaskCosts, longest_first
+from evo.runner.work_plan import plan_requests
 from evo.search.dedup import FingerprintIndex, copy_rows
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def evaluate(
 ) -> int:
     """Run the missing evaluations and store each result's rows (one transaction per work
     item) as it arrives; ``clock`` counts the waiting, training and store time. Requests
-    start longest first by ``costs`` (:mod:`evo.run.work_costs`), which learns from each result.
+    start longest first by ``costs`` (:mod:`evo.runner.work_costs`), which learns from each result.
 
     An outcome the executor gave up on (``error`` set) becomes failed rows carrying the
     error text, fitness -1; the run goes on. Returns the number of rows stored.

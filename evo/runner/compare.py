@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from evo.config.schema import JobConfig
 from evo.evidence.ranked_entry import RankedEntry
 from evo.evidence.ranking import rank_entries
-from evo.run.entry_rows import fixed_entries
-from evo.run.evaluation_passes import evaluate
-from evo.run.events import RunObserver
+from evo.runner.entry_rows import fixed_entries
+from evo.runner.evaluation_passes import evaluate
+from evo.runner.events import RunObserver
 from evo.search.lr_variants import grid_rows
 from storage.records import IndividualIn, RunEntry
 from workers.requests import EntrySpec

@@ -62,7 +62,7 @@ from typing import Any
 import torch
 
 from optimizers._common import as_float
-from optimizers.alme_escape import (
+from optimizers.opaque.alme_escape import (
     BatchScorer,
     CandidateScorer,
     ClosureScorer,
@@ -72,7 +72,7 @@ from optimizers.alme_escape import (
     half_window_plateau,
     sample_candidates,
 )
-from optimizers.alme_settings import DEFAULT_SCALES, LANDSCAPE_SETTINGS, alme_defaults
+from optimizers.opaque.alme_settings import DEFAULT_SCALES, LANDSCAPE_SETTINGS, alme_defaults
 
 __all__ = ["ALME", "DEFAULT_SCALES", "LANDSCAPE_SETTINGS"]
 
@@ -290,7 +290,7 @@ class ALME(torch.optim.Optimizer):
         return [(p, group, self.state.get(p, {})) for group in self.param_groups for p in group["params"]]
 
     def _step_sizes(self) -> list[torch.Tensor]:
-        """Each parameter's capped Adam step size (:func:`~optimizers.alme_escape.effective_step_size`)."""
+        """Each parameter's capped Adam step size (``effective_step_size``)."""
         return [effective_step_size(p, state, group) for p, group, state in self._slots()]
 
     def _candidates(self, origin: list[torch.Tensor]) -> Iterator[list[torch.Tensor]]:

@@ -1,6 +1,6 @@
 """ALME's hyperparameters: their checks, their defaults, and the settings for analytic landscapes.
 
-:func:`alme_defaults` is what :class:`optimizers.alme.ALME` hands to ``torch.optim.Optimizer``
+:func:`alme_defaults` is what :class:`optimizers.opaque.alme.ALME` hands to ``torch.optim.Optimizer``
 as ``defaults``: every argument checked (a ``ValueError`` naming the bad one), the scale
 distribution with float keys.
 """
@@ -50,7 +50,7 @@ def alme_defaults(
     perturbation_floor: float,
     max_step_scale: float,
 ) -> dict[str, Any]:
-    """The checked hyperparameters as ``defaults`` (see :class:`optimizers.alme.ALME` for each).
+    """The checked hyperparameters as ``defaults`` (see :class:`optimizers.opaque.alme.ALME` for each).
 
     Raises:
         ValueError: an argument outside its range; the message names it.

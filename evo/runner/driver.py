@@ -10,7 +10,7 @@ Per generation g (the design's "data's way through")::
     state = ga.tell(state, fitness)
     store.close_generation(run, g, stats, ga_state=state as JSON, timing=clock)
 
-``timing`` is the generation's wall-time breakdown (:mod:`evo.run.timing`).
+``timing`` is the generation's wall-time breakdown (:mod:`evo.runner.timing`).
 
 Resume: the state stored with the last closed generation is the GA state *after* its
 ``tell`` (population of the next generation, best so far, RNG), so a resumed run rebuilds
@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING
 from evo.config.schema import JobConfig
 from evo.config.stored_view import stored_config
 from evo.evidence.ranking import best
-from evo.run.entry_rows import fixed_entries, genome_spec, population_individuals
-from evo.run.evaluation_passes import EvaluationPasses, Missing
-from evo.run.events import RunObserver
-from evo.run.holdout_work import holdout_config, holdout_keys, missing_holdout
-from evo.run.lease import RunLease
-from evo.run.run_records import create_run, find_run
-from evo.run.timing import GenerationClock, executor_width
-from evo.run.work_costs import TaskCosts
+from evo.runner.entry_rows import fixed_entries, genome_spec, population_individuals
+from evo.runner.evaluation_passes import EvaluationPasses, Missing
+from evo.runner.events import RunObserver
+from evo.runner.holdout_work import holdout_config, holdout_keys, missing_holdout
+from evo.runner.lease import RunLease
+from evo.runner.run_records import create_run, find_run
+from evo.runner.timing import GenerationClock, executor_width
+from evo.runner.work_costs import TaskCosts
 from evo.search.aggregation import PopulationStats, population_stats
 from evo.search.dedup import FingerprintIndex
 from evo.search.funnel import climb, run_rung, rungs, still_missing
@@ -70,12 +70,12 @@ class Driver:
         store: the open store holding the run.
         run: the run record.
         executor: where evaluations run (Ray actors or inline).
-        observer: progress hooks; see :class:`evo.run.events.RunObserver`.
+        observer: progress hooks; see :class:`evo.runner.events.RunObserver`.
         cfg: the job config, already validated (the CLI's, which :func:`find_run` checked
             against the stored one); None parses the run's stored config.
 
     A generation's evaluations run in stages, each through
-    :meth:`evo.run.evaluation_passes.EvaluationPasses.until_stored` (submit, re-check, at
+    :meth:`evo.runner.evaluation_passes.EvaluationPasses.until_stored` (submit, re-check, at
     most ``MAX_PASSES``): ``g{g}`` (the population, fixed entries and lr variants), or with a
     funnel ``g{g}fixed`` and one stage per rung (``g{g}`` + the rung's prefix), then ``g{g}h``
     (the held-out tasks).
@@ -121,7 +121,7 @@ class Driver:
 
         The run is marked ``running``, then ``finished``; ``paused`` on Ctrl-C and
         ``failed`` on any other exception (re-raised). Either way it can be resumed. The
-        driver holds the run's lease throughout (:mod:`evo.run.lease`): a second live driver
+        driver holds the run's lease throughout (:mod:`evo.runner.lease`): a second live driver
         is refused.
         """
         with RunLease(self.store, self.run_id) as lease:
@@ -234,7 +234,7 @@ class Driver:
         passes: EvaluationPasses | None = None,
     ) -> None:
         """Score the generation's top-k genomes and the fixed entries on the held-out tasks
-        (:mod:`evo.run.holdout_work`); the results are stored only, never told to the GA."""
+        (:mod:`evo.runner.holdout_work`); the results are stored only, never told to the GA."""
         if not self.cfg.holdout_tasks:
             return
         passes = passes or EvaluationPasses(self.store, self.executor, self.costs)

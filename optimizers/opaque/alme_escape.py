@@ -1,6 +1,6 @@
 """ALME's escape machinery: the plateau test, candidate sampling and candidate scoring.
 
-Kept apart from :mod:`optimizers.alme` (the optimizer class) so each file has one job. The
+Kept apart from :mod:`optimizers.opaque.alme` (the optimizer class) so each file has one job. The
 functions take values (parameters, their groups and states, settings) and return results;
 they never touch the optimizer object. The scorers refine a candidate with Adam steps on
 *private copies* of the moments (the real optimizer state is read, never written), return

@@ -1,4 +1,4 @@
-"""Machine checks of the ``tracking:`` section, run by :func:`evo.run.preflight.preflight`.
+"""Machine checks of the ``tracking:`` section, run by :func:`evo.runner.preflight.preflight`.
 
 A backend that would fail mid-run fails here instead, with one line and before anything is
 written (this module creates no folder, file or database):
