@@ -20,9 +20,9 @@ from cli_helpers import evo
 
 from evo.calibrate.source import read_exported
 from evo.calibrate.sweep import GRID_DECADES, sweep_lr
+from evo.report.optimizer_file import write_optimizer_file
 from optimizers import GenomeOptimizer
 from optimizers.baselines import ADAM
-from optimizers.export import write_optimizer_file
 from optimizers.genome import Genome, Term
 
 DESCENT = Genome(term_types=[Term.GRAD], alphas=[1.0], lr_log10=0.0, wd_log10=-30.0)

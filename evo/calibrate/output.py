@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from evo.calibrate.sweep import Sweep
-from optimizers.export import FitnessRow, Provenance, write_optimizer_file
+from evo.report.optimizer_file import write_optimizer_file
+from optimizers.export import FitnessRow, Provenance
 from optimizers.genome import Genome
 
 
