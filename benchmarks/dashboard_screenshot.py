@@ -33,7 +33,7 @@ JOB = {
     "name": "demo",
     "seed": 7,
     "tasks": ["two_moons", "rosenbrock_direct"],
-    "holdout_tasks": ["qubic_1d_direct"],
+    "holdout_tasks": ["six_hump_camel_direct"],
     "evaluation": {"steps": 60, "seeds": [0, 1, 2], "genomes_per_request": 4, "device": "cpu"},
     "population": {"size": 8, "elites": 2, "tournament_k": 3, "generations": 30},
     "fixed_entries": ["adam", "sgd_momentum", "rmsprop", "lion"],
@@ -41,8 +41,8 @@ JOB = {
 }
 DRAWN = """(() => {{
   const done = document.getElementById('generations-done');
-  return done && Number(done.textContent) >= {after} && document.querySelector('#ranking-body table')
-    && document.querySelector('#paired-body table') && document.querySelector('#fitness-chart .point');
+  return Boolean(done && Number(done.textContent) >= {after} && document.querySelector('#ranking-body table')
+    && document.querySelector('#paired-body table') && document.querySelector('#fitness-chart .point'));
 }})()"""
 
 

@@ -27,7 +27,9 @@ import yaml
 from browser_helpers import Browser, chromium_binary
 from cli_helpers import evo
 
-from storage import RunScope, Store
+from evo.cli.dashboard_command import is_loopback
+from optimizers.genome import Genome, Term
+from storage import EvaluationIn, IndividualIn, RunScope, Store
 from storage.errors import StorageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +122,13 @@ def test_the_run_page_follows_a_live_run_in_headless_chromium(tmp_path: Path) ->
             first = browser.wait_for(f"(s => s && s[0] >= 1 && s)({SHOWN})", timeout_s=60)
             later = browser.wait_for(f"(s => s && s[0] >= {first[0] + 2} && s)({SHOWN})", timeout_s=30)
             api_later = api_runs(base)[0]
+            top = browser.evaluate("document.querySelector('#ranking-body tbody a').getAttribute('href')")
+            browser.goto(base + top)  # the best entry's genome page, as a click on it opens
+            export = browser.wait_for("document.getElementById('export-command')?.textContent")
+            maths = browser.evaluate("document.querySelectorAll('.maths math').length")
+            lineage = browser.evaluate("document.querySelectorAll('#lineage-body tbody tr').length")
+            browser.goto(base + "/")
+            listed = browser.wait_for("document.querySelector('#runs-table tbody tr')?.textContent")
             browser.evaluate("1")  # read the events still queued
             errors = browser.errors
         api = f"{api_first['generations_done']} -> {api_later['generations_done']}"
@@ -131,6 +140,8 @@ def test_the_run_page_follows_a_live_run_in_headless_chromium(tmp_path: Path) ->
         assert later[0] >= first[0] + 2 and later[1] > first[1]
         assert first[2] == later[2] == "running"
         assert later[3] is True, "the page reloaded"
+        assert export.startswith("evo export live --genome ") and maths >= 1 and lineage >= 1
+        assert "live" in listed and "running" in listed
         assert errors == [], errors
     finally:
         for process in (server, driver):  # Ctrl-C to both: the run is paused, as a user stops it
@@ -174,3 +185,63 @@ def test_dashboard_user_errors_are_one_line_exit_2(capsys, tmp_path: Path) -> No
     assert_one_line(code, err, f"cannot listen on 127.0.0.1:{port}", "--port")
     code, _, err = evo(capsys, "dashboard", "--db", url, "--host", "no-such-host.invalid")
     assert_one_line(code, err, "no-such-host.invalid")
+
+
+def synthetic_store(url: str, runs: list[str], generations: int) -> None:
+    """Runs with closed generations and results, written through the Store API (no training)."""
+    scope = RunScope(tasks=["t1", "t2"], seeds=[0, 1], budget_key="steps=5")
+    with Store(url) as store:
+        for r, name in enumerate(runs):
+            run = store.create_run(name, {"population": {"generations": generations}}, r, scope)
+            for gen in range(generations):
+                genome = Genome(term_types=(Term.ADAM_TERM,), alphas=(1.0 + 0.1 * gen + r,), lr_log10=-3.0)
+                slot = IndividualIn(slot=0, entry_key=genome.hash, genome=genome, origin="init")
+                store.save_generation(run.id, gen, [slot])
+                fitness = 0.5 + 0.05 * gen + 0.01 * r
+                store.record_evaluations([
+                    EvaluationIn(entry_key=genome.hash, task=t, seed=s, budget_key="steps=5", fitness=fitness,
+                                 status="ok")
+                    for t in scope.tasks for s in scope.seeds
+                ])  # fmt: skip
+                store.close_generation(run.id, gen, fitness, fitness, 0.0, {})
+            store.set_status(run.id, "finished")
+
+
+def test_compare_page_draws_the_repeats_in_chromium(tmp_path: Path) -> None:
+    if chromium_binary() is None:
+        pytest.skip("no chromium binary on PATH (install Debian's 'chromium' package; .ci/run does)")
+    pytest.importorskip("websocket", reason="websocket-client (the dev extra) drives Chromium's DevTools")
+    url = f"sqlite:///{tmp_path / 'evo.db'}"
+    synthetic_store(url, ["job-r0", "job-r1", "job-r2"], generations=4)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "evo", "dashboard", "--db", url, "--port", str(port)],
+                              cwd=ROOT, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with Browser() as browser:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda: api_runs(base) is not None or server.poll() is not None, 60, "the dashboard")
+            browser.goto(f"{base}/compare?runs=job-r0&runs=job-r1&runs=job-r2")
+            series = browser.wait_for("document.querySelectorAll('#compare-chart-body .series').length")
+            points = browser.evaluate("document.querySelectorAll('#compare-chart-body .point').length")
+            rows = browser.evaluate(
+                "[...document.querySelectorAll('#compare-table-body tbody tr')].map(r => r.textContent)"
+            )
+            browser.evaluate("1")
+            errors = browser.errors
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert series == 3 and points == 3 * 4
+    assert [r.split("finished")[0] for r in rows[:3]] == ["job-r0", "job-r1", "job-r2"]
+    assert rows[3].startswith("spread") and "n = 3" in rows[3]
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+     ("192.168.1.10", False), ("example.org", False)],
+)  # fmt: skip
+def test_only_loopback_hosts_serve_without_a_warning(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
