@@ -208,8 +208,8 @@ class LandscapeDrawing:
 
     The pictures are independent: with ``processes`` > 1 (default: the CPUs this process may
     use, at most one per picture) each is computed and drawn in its own worker process
-    (``forkserver``: the workers fork from a server that imported torch and matplotlib once;
-    none inherits this process's state), the two 1-D curves (an MLP9 each, the longest) first,
+    (``forkserver``: the workers fork from a server that imported torch, matplotlib and what
+    torch's first optimizer imports, once; none inherits this process's state), the two 1-D curves (an MLP9 each, the longest) first,
     while the caller goes on with other work; else they are drawn one after the other in
     :meth:`wait`. The paths run on one torch thread per process: their tensors are small, and
     a second thread's hand-offs cost more than it computes.
@@ -226,7 +226,7 @@ class LandscapeDrawing:
         self.futures: dict[Future, int] = {}
         if workers > 1:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
+            context.set_forkserver_preload([__name__, "torch._dynamo"])  # what a first Optimizer imports
             self.pool = ProcessPoolExecutor(workers, mp_context=context)
             longest_first = sorted(range(len(self.jobs)), key=lambda i: self.jobs[i][0] != "curve")
             for i in longest_first:
