@@ -209,10 +209,10 @@ class LandscapeDrawing:
     The pictures are independent: with ``processes`` > 1 (default: the CPUs this process may
     use, at most one per picture) each is computed and drawn in its own worker process
     (``forkserver``: the workers fork from a server that imported torch, matplotlib and what
-    torch's first optimizer imports, once; none inherits this process's state), the two 1-D curves (an MLP9 each, the longest) first,
-    while the caller goes on with other work; else they are drawn one after the other in
-    :meth:`wait`. The paths run on one torch thread per process: their tensors are small, and
-    a second thread's hand-offs cost more than it computes.
+    torch's first optimizer imports, once; none inherits this process's state), the two 1-D
+    curves (an MLP9 each, the longest) first, while the caller goes on with other work; else
+    they are drawn one after the other in :meth:`wait`. The paths run on one torch thread per
+    process: their tensors are small, and a second thread's hand-offs cost more than it computes.
     """
 
     def __init__(
