@@ -15,7 +15,11 @@ and returns it.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path as FilePath
 
@@ -191,30 +195,87 @@ def draw_landscapes(
     contenders_: Sequence[Contender],
     steps: int,
     done: Callable[[str], None] | None = None,
+    processes: int | None = None,
 ) -> list[tuple[str, FilePath]]:
     """Every picture for ``contenders_``: ``landscape_{plane}.png`` for the 2-D planes and
-    ``landscape_{name}_1d.png`` for the curves; returns ``(title, path)`` in drawing order.
+    ``landscape_{name}_1d.png`` for the curves; returns ``(title, path)`` in drawing order
+    (:class:`LandscapeDrawing`, waited for at once)."""
+    return LandscapeDrawing(out_dir, contenders_, steps, processes).wait(done)
 
-    ``done(title)`` is called after each picture (:data:`PICTURES` of them). The paths run on
-    one torch thread: their tensors are small, and on a busy machine a second thread's
-    hand-offs cost more than it computes.
+
+class LandscapeDrawing:
+    """The :data:`PICTURES` landscape pictures, started on construction, collected by :meth:`wait`.
+
+    The pictures are independent: with ``processes`` > 1 (default: the CPUs this process may
+    use, at most one per picture) each is computed and drawn in its own worker process
+    (``forkserver``: the workers fork from a server that imported torch, matplotlib and what
+    torch's first optimizer imports, once; none inherits this process's state), the two 1-D
+    curves (an MLP9 each, the longest) first, while the caller goes on with other work; else
+    they are drawn one after the other in :meth:`wait`. The paths run on one torch thread per
+    process: their tensors are small, and a second thread's hand-offs cost more than it computes.
     """
-    out_dir = writable_folder(out_dir)
-    drawn = []
+
+    def __init__(
+        self, out_dir: FilePath, contenders_: Sequence[Contender], steps: int, processes: int | None = None
+    ) -> None:
+        self.out_dir = writable_folder(out_dir)
+        self.contenders, self.steps = list(contenders_), steps
+        self.jobs = [("plane", name) for name in PLANES] + [("curve", name) for name in CURVES]
+        workers = min(len(self.jobs), _usable_cpus() if processes is None else processes)
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: dict[Future, int] = {}
+        if workers > 1:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__, "torch._dynamo"])  # what a first Optimizer imports
+            self.pool = ProcessPoolExecutor(workers, mp_context=context)
+            longest_first = sorted(range(len(self.jobs)), key=lambda i: self.jobs[i][0] != "curve")
+            for i in longest_first:
+                job = self.pool.submit(draw_one, self.out_dir, *self.jobs[i], self.contenders, steps)
+                self.futures[job] = i
+
+    def wait(self, done: Callable[[str], None] | None = None) -> list[tuple[str, FilePath]]:
+        """``(title, path)`` of every picture in drawing order; ``done(title)`` after each.
+
+        A pool that breaks (a worker killed; a script without a ``__main__`` guard, which the
+        workers' start re-runs) leaves the remaining pictures to be drawn here."""
+        drawn: dict[int, tuple[str, FilePath]] = {}
+        if self.pool is not None:
+            try:
+                for future in as_completed(self.futures):
+                    drawn[self.futures[future]] = future.result()
+                    if done is not None:
+                        done(drawn[self.futures[future]][0])
+            except BrokenProcessPool:
+                pass
+            finally:
+                self.pool.shutdown(cancel_futures=True)
+        for i, job in enumerate(self.jobs):
+            if i not in drawn:
+                drawn[i] = draw_one(self.out_dir, *job, self.contenders, self.steps)
+                if done is not None:
+                    done(drawn[i][0])
+        return [drawn[i] for i in range(len(self.jobs))]
+
+
+def draw_one(
+    out_dir: FilePath, kind: str, name: str, contenders_: Sequence[Contender], steps: int
+) -> tuple[str, FilePath]:
+    """One picture of :func:`draw_landscapes`: a plane (``kind="plane"``) or a 1-D curve."""
     with torch_threads(1):
-        for plane in PLANES.values():
+        if kind == "plane":
+            plane = PLANES[name]
             paths = plane_paths(plane, contenders_, steps)
-            image = plot_plane(out_dir / f"landscape_{plane.name}.png", plane, paths, steps)
-            drawn.append((plane.title, image))
-            if done is not None:
-                done(plane.title)
-        for name in CURVES:
-            paths = curve_paths(name, contenders_, steps)
-            image = plot_curve(out_dir / f"landscape_{name}_1d.png", LANDSCAPES[name], paths, steps)
-            drawn.append((f"{name} (1-D)", image))
-            if done is not None:
-                done(f"{name} (1-D)")
-    return drawn
+            return plane.title, plot_plane(out_dir / f"landscape_{name}.png", plane, paths, steps)
+        curves = curve_paths(name, contenders_, steps)
+        image = plot_curve(out_dir / f"landscape_{name}_1d.png", LANDSCAPES[name], curves, steps)
+        return f"{name} (1-D)", image
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 PICTURES = len(PLANES) + len(CURVES)

@@ -42,7 +42,7 @@ from evo.report.alme_section import ALME_PREFIX, alme_section, loss_curves
 from evo.report.holdout_section import holdout_section
 from evo.report.landscape_plots import PICTURES
 from evo.report.model import Report
-from evo.report.pictures import DEFAULT_STEPS, landscape_section, loss_curve_section, run_steps
+from evo.report.pictures import DEFAULT_STEPS, loss_curve_section, run_steps, start_landscape_section
 from evo.report.render import render
 from evo.search.aggregation import genome_fitness
 from optimizers.genome import Genome
@@ -121,6 +121,7 @@ def build_report(
             summary.append(line.removeprefix("- ").strip())
     done("ranking and generations read")
     steps = landscape_steps_of(run, landscape_steps)
+    landscapes = start_landscape_section(out, ranking, steps) if steps > 0 else None  # drawn meanwhile
     makers: list[tuple[str, Callable[[], Any]]] = [
         ("fitness", lambda: build.fitness_section(out, generations, fixed)),
         ("held-out", lambda: holdout_section(out, store, run, trace)),
@@ -129,20 +130,22 @@ def build_report(
         ("term weights", lambda: build.term_weights_section(out, trace)),
         ("diversity", lambda: build.diversity_section(out, population_diversity(store, run.id, indices))),
         ("ALME escapes", lambda: alme_section(store, run, [r for r in fixed if _is_alme(r)], out)),
-        ("landscapes", lambda: landscape_section(out, ranking, steps, done) if steps > 0 else None),
+        ("landscapes", lambda: None),  # its place; waited for last
         ("loss curves", lambda: loss_curve_section(out, store, run, ranking)),
         ("top genomes", lambda: build.top_genomes_section(run, evolved[: build.TOP_GENOMES])),
         ("timings", lambda: build.timing_section(generations)),
     ]
-    sections = []
+    made: dict[str, Any] = {}
     for what, make in makers:
-        section = make()
-        if section is not None:
-            sections.append(section)
-        if what == "landscapes" and steps > 0:  # pictures not drawn still count as steps
-            for _ in range(PICTURES - len(section.figures)):
-                done("no landscape to draw")
-        done(what)
+        if what != "landscapes":
+            made[what] = make()
+            done(what)
+    if landscapes is not None:
+        made["landscapes"] = section = landscapes(done)
+        for _ in range(PICTURES - len(section.figures)):  # pictures not drawn still count as steps
+            done("no landscape to draw")
+    done("landscapes")
+    sections = [made[what] for what, _ in makers if made.get(what) is not None]
     sections.append(build.config_section(run))
     return Report(f"Report: run {run.name} (id {run.id})", summary, sections)
 

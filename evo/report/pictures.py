@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from evo.config.stored_view import stored_view
 from evo.evidence.ranked_entry import entry_name
-from evo.report.landscape_plots import draw_landscapes
+from evo.report.landscape_plots import LandscapeDrawing
 from evo.report.loss_curves import (
     CURVE_KEY,
     STEPS_KEY,
@@ -53,18 +53,31 @@ def landscape_section(
 ) -> Section:
     """Paths of the best genome and the registry's fixed entries on every landscape
     (``done`` is told each picture drawn)."""
+    return start_landscape_section(out, ranking, steps)(done)
+
+
+def start_landscape_section(
+    out: Path, ranking: list[RankedEntry], steps: int
+) -> Callable[[Callable[[str], None] | None], Section]:
+    """Start drawing the landscape pictures (:class:`~evo.report.landscape_plots.LandscapeDrawing`)
+    and return ``finish(done)``, which waits for them and returns the section."""
     title = "Optimizer paths on the landscapes"
     best, fixed = shown_entries(ranking)
     names = [entry_name(r) for r in fixed if entry_name(r) in REGISTRY]
     if best is None and not names:
-        return note(title, "No evaluated genome and no fixed entry to trace yet.")
-    images = draw_landscapes(out, contenders(best.genome if best else None, names), steps, done)
+        return lambda done: note(title, "No evaluated genome and no fixed entry to trace yet.")
+    drawing = LandscapeDrawing(out, contenders(best.genome if best else None, names), steps)
     text = Text(
         f"Every optimizer runs {steps} steps from the same start points (white squares); "
         "gold stars are global minima, dashed segments are escape jumps, crosses end a "
         "diverged path. Redraw with `evo landscape RUN -o DIR`."
     )
-    return Section(title, [text], [Figure(path.name, caption) for caption, path in images])
+
+    def finish(done: Callable[[str], None] | None) -> Section:
+        images = drawing.wait(done)
+        return Section(title, [text], [Figure(path.name, caption) for caption, path in images])
+
+    return finish
 
 
 def loss_bands(store: Store, run: RunRecord, ranking: list[RankedEntry]) -> dict[str, dict[str, Band]]:
