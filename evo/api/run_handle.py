@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evo.api.stores import database_url, open_store
 from evo.errors import UsageError
+from evo.evidence.export_choice import run_steps
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from evo.evidence.ranked_entry import RankedEntry
     from evo.evidence.search_order import RankBy
+    from optimizers.genome import Genome
     from storage import Store
     from storage.records import RunRecord
 
@@ -84,6 +86,9 @@ class Run:
         *,
         by: RankBy = "search",
         total_steps: int | None = None,
+        calibrate_on: str | Mapping[str, Any] | None = None,
+        calibrate_steps: int = 200,
+        calibrate_seeds: int = 2,
     ) -> Path:
         """Write the ``rank``-th best evolved genome as a standalone ``torch.optim.Optimizer``
         subclass in one ``.py`` file that needs only torch; returns the path written.
@@ -96,17 +101,32 @@ class Run:
             class_name: the class's name (default: after what it exports, e.g.
                 ``EvolvedAdamOptimizer``).
             total_steps: the cosine-decay horizon (default: the run's steps).
+            calibrate_on: a task to pick the file's default lr on, as ``evo calibrate``
+                does (a built-in task's name, ``"module:factory"`` or the config's
+                ``{"import": ..., "name": ..., "kwargs": ...}``): the rule is trained at
+                seven rates around its own for ``calibrate_steps`` steps on
+                ``calibrate_seeds`` seeds, chosen on the validation split, and the header
+                records the sweep.
         """
-        from evo.api.export import export_genome, ranked_genome
+        from evo.api.export import export_genome
+        from evo.evidence.export_choice import ranked_genome
 
         if rank < 1:
             raise UsageError(f"rank must be at least 1, got {rank}")
+        task = None
+        if calibrate_on is not None:
+            from evo.calibrate.task_argument import task_argument
+
+            task = task_argument(calibrate_on)
         with self._stored() as (store, record):
             genome = ranked_genome(store, record, rank, by)
             try:
-                return export_genome(
-                    store, record, genome, path, class_name, total_steps
-                )
+                if task is None:
+                    return export_genome(store, record, genome, path, class_name, total_steps)
+                return _calibrated_export(
+                    genome, Path(path), task, class_name, total_steps or run_steps(record),
+                    f"run {record.name} rank {rank} (genome {genome.hash})", calibrate_steps, calibrate_seeds,
+                )  # fmt: skip
             except ValueError as exc:
                 raise UsageError(f"class_name: {exc}") from None
 
@@ -147,3 +167,19 @@ def _frame(pd: Any, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFr
     """A DataFrame of ``rows`` with ``columns`` first (also when there are no rows)."""
     extra = list(dict.fromkeys(k for row in rows for k in row if k not in columns))
     return pd.DataFrame(rows, columns=[*columns, *extra])
+
+
+def _calibrated_export(
+    genome: Genome, path: Path, task: str, class_name: str | None, total_steps: int, origin: str,
+    steps: int, seeds: int,
+) -> Path:  # fmt: skip
+    """``genome`` written to ``path`` at the lr an :mod:`evo.calibrate` sweep on ``task`` picks."""
+    from evo.calibrate.output import write_calibrated
+    from evo.calibrate.sweep import sweep_lr, worker_scorer
+    from evo.evidence.known_rule import class_name_for
+
+    seed_list = list(range(seeds))
+    sweep = sweep_lr(genome, task, steps, seed_list, worker_scorer(task, steps, seed_list, "./data", "auto"))
+    name = class_name or class_name_for(genome)
+    written, _ = write_calibrated(genome, sweep, path, name, total_steps, origin)
+    return written

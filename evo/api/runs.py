@@ -71,13 +71,23 @@ def drive(
 ) -> RunRecord:
     """Run ``record`` (a new run called ``name`` when None) to its end; returns it as stored.
 
-    Ctrl-C (KeyboardInterrupt) leaves the run ``paused`` and propagates.
+    The config's ``tracking:`` backends (:func:`evo.tracking.observers_for`) are told of the
+    run beside ``observer`` and closed on the way out. Ctrl-C (KeyboardInterrupt) leaves the
+    run ``paused`` and propagates.
     """
     from evo.runner.driver import Driver, create_run
+    from evo.runner.events import ObserverGroup
+    from evo.tracking import observers_for
 
     if record is None:
         record = create_run(store, cfg, name)
-    Driver(store, record, executor, observer, cfg=cfg).run()
+    trackers = observers_for(cfg, store, record)
+    observers = [o for o in (observer, *trackers) if o is not None]
+    try:
+        Driver(store, record, executor, ObserverGroup(observers) if observers else None, cfg=cfg).run()
+    finally:
+        for tracker in trackers:
+            tracker.close()
     return store.get_run(record.id)
 
 

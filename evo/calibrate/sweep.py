@@ -81,15 +81,18 @@ PointScorer = Callable[[Genome], Sequence[tuple[float, bool]]]
 
 
 def worker_scorer(task: str, steps: int, seeds: Sequence[int], data_dir: str, device: str) -> PointScorer:
-    """Scores a genome with :func:`workers.evaluate.evaluate` in this process, validation split."""
+    """Scores a genome with :func:`workers.evaluate.evaluate` in this process, validation split
+    (``task``: a registry name, or a user's task key carrying its spec,
+    :func:`evo.calibrate.task_argument.task_argument`)."""
 
     def score(genome: Genome) -> list[tuple[float, bool]]:
         from workers.evaluate import evaluate
         from workers.requests import EntrySpec, EvalRequest
 
         request = EvalRequest(
-            request_id=f"calibrate-{genome.hash}", entries=[EntrySpec.of_genome(genome)], task=task,
+            request_id=f"calibrate-{genome.hash}", entries=[EntrySpec.of_genome(genome)], task=str(task),
             seeds=list(seeds), steps=steps, selection_split="val", data_dir=data_dir, device=device,
+            custom_task=getattr(task, "spec", None),
         )  # fmt: skip
         return [(m.fitness, m.status != "ok") for m in evaluate(request).members]
 

@@ -30,21 +30,14 @@ def _rule(source: str, db: str) -> tuple[Genome, str, int, str]:
             raise UsageError(f"{source}: no such exported optimizer file")
         rule = read_exported(path)
         return rule.genome, rule.class_name, rule.total_steps, f"{path.name} (genome {rule.genome.hash})"
-    from evo.cli.read_commands import _ranked_genome
+    from evo.evidence.export_choice import ranked_genome, run_steps
+    from evo.evidence.known_rule import class_name_for
 
     with open_store(db, read_only=True) as store:
         run_record = store.get_run(source)
-        genome = _ranked_genome(store, run_record, 1, "search")
-    steps = int(run_record.config.get("evaluation", {}).get("steps", 1000))
-    return genome, "EvolvedOptimizer", steps, f"run {run_record.name} rank 1 (genome {genome.hash})"
-
-
-def _check_task(task: str) -> None:
-    """A built-in task name, or a custom task spec (``{...}``) left to the workers to resolve."""
-    from workers.tasks.registry import TASKS
-
-    if task not in TASKS and not task.lstrip().startswith("{"):
-        raise UsageError(f"--task {task!r}: unknown task; known: {', '.join(sorted(TASKS))}")
+        genome = ranked_genome(store, run_record, 1, "search")
+    origin = f"run {run_record.name} rank 1 (genome {genome.hash})"
+    return genome, class_name_for(genome), run_steps(run_record), origin
 
 
 def _run_sweep(genome: Genome, task: str, steps: int, seeds: list[int], data_dir: str, device: str) -> Sweep:
@@ -69,7 +62,13 @@ def _run_sweep(genome: Genome, task: str, steps: int, seeds: list[int], data_dir
 
 def calibrate(
     source: Annotated[str, typer.Argument(metavar="EXPORTED.py|RUN", help="An exported file, or a run.")],
-    task: Annotated[str, typer.Option("--task", help="Task to calibrate on: a built-in task name.")],
+    task: Annotated[
+        str,
+        typer.Option(
+            "--task",
+            help="Task: a built-in task, module:factory, or {import: ..., name: ..., kwargs: ...}.",
+        ),
+    ],
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps per rate and seed.")] = 200,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per rate (0..N-1).")] = 2,
     output: Annotated[
@@ -80,7 +79,9 @@ def calibrate(
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Sweep the rule's lr on a task (validation split) and write it with the best lr as default."""
-    _check_task(task)
+    from evo.calibrate.task_argument import task_argument
+
+    task = task_argument(task)
     genome, class_name, total_steps, origin = _rule(source, db)
     stem = Path(source).stem if source.endswith(".py") else source
     output = output or Path(f"{stem}_calibrated.py")

@@ -172,7 +172,7 @@ def export(
     variants aggregated, normalised: evo.evidence.search_order); for a run with the default fitness
     that is evo best's order, which --by mean always gives.
     """
-    from evo.api.export import ranked_genome, run_steps
+    from evo.evidence.export_choice import ranked_genome, run_steps
     from evo.evidence.provenance import registry_provenance, run_provenance
     from evo.report.optimizer_file import write_optimizer_file
     from optimizers.registry import REGISTRY

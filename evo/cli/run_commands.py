@@ -62,22 +62,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _drive(store: Store, run: RunRecord, cfg: JobConfig, executor: Executor, db_url: str) -> None:
     """Run ``run`` (configured by ``cfg``) to its end on ``executor``, then print the final table."""
+    from evo.api.runs import drive
     from evo.cli.progress import RichProgress
-    from evo.runner.driver import Driver
-    from evo.runner.events import ObserverGroup
-    from evo.tracking import observers_for
 
-    trackers = observers_for(cfg, store, run)
     try:
         with sigterm_as_interrupt(), RichProgress(console(stderr=True)) as progress:
-            Driver(store, run, executor, ObserverGroup([progress, *trackers]), cfg=cfg).run()
+            finished = drive(store, run, cfg, run.name, executor, progress)
     except KeyboardInterrupt:
         say(f"interrupted: run {run.name!r} is paused; continue it with: evo resume {run.name} --db {db_url}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        for tracker in trackers:
-            tracker.close()
-    finished = store.get_run(run.id)
     entries = ranked_with_fixed(store, finished.id, TOP_DEFAULT)
     print_best(store, finished, entries=entries)
     say_lines(next_steps(finished, db_url, entries))

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from evo.api.export import no_evolved_genome
 from evo.api.stores import database_exists as database_exists  # re-exported: the commands' store open
 from evo.api.stores import open_store as open_store
 from evo.api.stores import sqlite_file as sqlite_file
 from evo.cli.tables import best_table
+from evo.evidence.export_choice import no_evolved_genome
 
 if TYPE_CHECKING:
     from evo.evidence.ranked_entry import RankedEntry

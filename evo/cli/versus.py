@@ -30,7 +30,7 @@ def best_versus(store: Store, run: RunRecord, names: Sequence[str]) -> list[Vers
     fixed.update({r.label: r for r in ranking if r.is_fixed and r.label})  # "adamw" for "adamw (tuned)"
     evolved = [r for r in ranking if not r.is_fixed]
     if not evolved:
-        from evo.api.export import no_evolved_genome
+        from evo.evidence.export_choice import no_evolved_genome
 
         raise UsageError(no_evolved_genome(run))
     wanted = [entry_name(r) for r in ranking if r.is_fixed] if ALL in names else list(dict.fromkeys(names))

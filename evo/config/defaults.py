@@ -20,3 +20,5 @@ DEFAULT_INIT = "seeded"
 """``population.init``: generation 0 holds the paper's four baselines plus random genomes."""
 DEFAULT_NORMALIZE = "none"
 """``fitness.normalize``: the GA's fitness is the plain mean of the task scores."""
+DEFAULT_POPULATION = 50
+"""Individuals per generation (the paper's code: 50)."""

@@ -138,7 +138,9 @@ class EvaluationConfig(_Section):
 class PopulationConfig(_Section):
     """The genetic algorithm's hyperparameters (the paper's: 50, 3, 4, 50); ``evo.search.ga`` runs on it."""
 
-    size: int = Field(50, ge=2, le=MAX_POPULATION, description="Individuals per generation.")
+    size: int = Field(
+        defaults.DEFAULT_POPULATION, ge=2, le=MAX_POPULATION, description="Individuals per generation."
+    )
     elites: int = Field(3, ge=0, description="Fittest individuals copied unchanged (not re-evaluated).")
     tournament_k: int = Field(4, ge=1, description="Distinct contestants per tournament selection.")
     generations: int = Field(

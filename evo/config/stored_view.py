@@ -44,6 +44,7 @@ class StoredEvaluation(_View):
 class StoredPopulation(_View):
     """The ``population`` section's fields read commands use."""
 
+    size: int = Field(defaults.DEFAULT_POPULATION, ge=1)
     generations: int = Field(defaults.DEFAULT_GENERATIONS, ge=1)
     init: str = defaults.DEFAULT_INIT
 
