@@ -35,7 +35,8 @@ def test_calibrate_on_a_users_task_moves_a_too_small_lr(tmp_path: Path, monkeypa
     source = write_optimizer_file(DESCENT, tmp_path / "descent.py", class_name="Descent", total_steps=30)
     out = tmp_path / "calibrated.py"
     task = "{import: 'my_tasks:make_task', name: my_regression, kwargs: {hidden: 16, examples: 400}}"
-    code, stdout, err = evo(capsys, "calibrate", source, "--task", task, "--steps", 30, "--seeds", 1, "-o", out)
+    args = ("--task", task, "--steps", 30, "--seeds", 1, "-o", out)
+    code, _, err = evo(capsys, "calibrate", source, *args)
     assert code == 0, err
     picked = read_exported(out).genome.lr
     assert picked > DESCENT.lr
@@ -50,12 +51,17 @@ def test_a_users_task_that_does_not_import_is_one_line(tmp_path: Path, capsys) -
     assert not (tmp_path / "descent_calibrated.py").exists()
 
 
-def test_run_export_calibrated_on_a_task_writes_a_rate_of_the_sweep(done, tmp_path: Path) -> None:  # noqa: F811
+def test_run_export_calibrated_on_a_task_writes_a_rate_of_the_sweep(
+    done, tmp_path: Path  # noqa: F811
+) -> None:
     run = evo_api.open(done["db"]).run(done["summary"]["name"])
     plain = read_exported(run.export(tmp_path / "plain.py"))
-    path = run.export(tmp_path / "calibrated.py", calibrate_on="two_moons", calibrate_steps=20, calibrate_seeds=1)
+    path = run.export(
+        tmp_path / "calibrated.py", calibrate_on="two_moons", calibrate_steps=20, calibrate_seeds=1
+    )
     calibrated = read_exported(path)
     assert calibrated.genome.model_copy(update={"lr_log10": plain.genome.lr_log10}) == plain.genome
-    assert any(math.isclose(calibrated.genome.lr, plain.genome.lr * 10.0**d, rel_tol=1e-6) for d in GRID_DECADES)
+    grid = [plain.genome.lr * 10.0**d for d in GRID_DECADES]
+    assert any(math.isclose(calibrated.genome.lr, lr, rel_tol=1e-6) for lr in grid)
     header = path.read_text()
     assert "two_moons" in header and header.count("(x10^") == len(GRID_DECADES)
