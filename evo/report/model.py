@@ -36,8 +36,6 @@ class Text:
     """A paragraph (inline markdown)."""
 
     text: str
-    note: bool = False
-    """Rendered as a side note (smaller, grey) in HTML."""
     kind: Literal["text"] = "text"
 
 
