@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from evo.execution.executor import Executor
 from evo.execution.inline import InlineExecutor
-from evo.execution.protocol import Executor
 from evo.execution.ray_pool import RayExecutor
 from evo.execution.ray_session import ensure_ray
 from optimizers.baselines import BASELINE_GENOMES

@@ -62,8 +62,8 @@ import torch
 from repro_common import markdown_table, write_results
 
 from evo.config.schema import JobConfig, load_config
+from evo.execution.executor import Executor
 from evo.execution.inline import InlineExecutor
-from evo.execution.protocol import Executor
 from evo.execution.ray_pool import RayExecutor
 from evo.execution.ray_session import ensure_ray
 from evo.runner.driver import Driver, create_run, fixed_entries

@@ -20,6 +20,9 @@ Example::
     # elsewhere, with only torch installed:
     from evolved import EvolvedOptimizer
     opt = EvolvedOptimizer(model.parameters(), total_steps=1000)
+
+The same concept as :mod:`evo.api.export` one layer up, which picks a run's genome and writes
+the text this module renders.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from importlib import metadata
 from pydantic import BaseModel, ConfigDict, Field
 
 from optimizers import rule, rule_fast, rule_optimizer, rule_parts
-from optimizers.export_text import prune, rule_lines
+from optimizers.export_text import genome_features, prune, rule_lines
 from optimizers.genome import Genome
 
 RESERVED = {"RuleOptimizer", "GENOME", "torch", "math"}
@@ -252,7 +255,7 @@ def render_optimizer_source(
     seed = genome.to_seed_dict()
     items = ", ".join(f"{key!r}: {_literal(value)}" for key, value in seed.items())
     _, rule_body = rule_source()
-    rule_body = prune(rule_body, {int(t) for t in genome.term_types})
+    rule_body = prune(rule_body, {int(t) for t in genome.term_types}, genome_features(genome))
     steps_argument, schedule_text = _schedule_text(genome, total_steps)
     known = provenance.known_as if provenance is not None else None
     own = rule_optimizer._genome_hyperparameters(seed)

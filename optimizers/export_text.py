@@ -135,14 +135,41 @@ def _docstring_nodes(tree: ast.Module) -> list[ast.Expr]:
 
 
 def _term_of(test: ast.expr) -> int | None:
-    """K for a test ``j == K`` (K an int), else None."""
-    if (
+    """K for a test ``j == K`` (K an int, or a term's name such as ``ORTHO``), else None."""
+    if not (
         isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == TERM_VARIABLE
         and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
-        and isinstance(test.comparators[0], ast.Constant) and type(test.comparators[0].value) is int
     ):  # fmt: skip
-        return test.comparators[0].value
+        return None
+    right = test.comparators[0]
+    if isinstance(right, ast.Constant) and type(right.value) is int:
+        return right.value
+    if isinstance(right, ast.Name) and right.id in Term.__members__:
+        return int(Term[right.id])
     return None
+
+
+FEATURE_GUARDS = {
+    "c.get('ortho', 0.0) != 0.0": "ortho",
+    "'trust_decay' in s": "trust",
+}
+"""``if`` tests (as :func:`ast.unparse` writes them) whose block only a genome with the feature
+runs: ORTHO among its terms, or ``use_trust_ratio``; the block is dropped otherwise."""
+
+
+def _guarded_blocks(tree: ast.Module, features: set[str]) -> Iterable[ast.If]:
+    """``if`` statements (no ``else``) guarded by a feature the genome does not use."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and not node.orelse:
+            feature = FEATURE_GUARDS.get(ast.unparse(node.test))
+            if feature is not None and feature not in features:
+                yield node
+
+
+def genome_features(genome: Genome) -> set[str]:
+    """The :data:`FEATURE_GUARDS` features ``genome`` uses."""
+    features = {"ortho"} if Term.ORTHO in genome.term_types else set()
+    return features | ({"trust"} if genome.use_trust_ratio else set())
 
 
 def _term_chains(tree: ast.Module) -> Iterable[list[ast.If]]:
@@ -169,8 +196,9 @@ def _branch_lines(branch: ast.If) -> tuple[int, int]:
     return branch.lineno, branch.body[-1].end_lineno or branch.lineno
 
 
-def prune(code: str, terms: Iterable[int]) -> str:
-    """``code`` without docstrings, unused term branches and unreachable definitions (see the module)."""
+def prune(code: str, terms: Iterable[int], features: Iterable[str] = ("ortho", "trust")) -> str:
+    """``code`` without docstrings, unused term branches, blocks of unused features
+    (:data:`FEATURE_GUARDS`) and unreachable definitions (see the module)."""
     keep_terms = set(terms)
     tree = ast.parse(code)
     lines = code.splitlines()
@@ -182,6 +210,8 @@ def prune(code: str, terms: Iterable[int]) -> str:
 
     for doc in _docstring_nodes(tree):
         drop(doc.lineno, doc.end_lineno or doc.lineno)
+    for block in _guarded_blocks(tree, set(features)):
+        drop(block.lineno, block.end_lineno or block.lineno)
     for chain in _term_chains(tree):
         kept = [b for b in chain if _term_of(b.test) in keep_terms]
         if not kept:

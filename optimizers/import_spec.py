@@ -1,7 +1,7 @@
 """Something of the user's named by import path: ``{import: "module:attr", name, kwargs}``.
 
 The shared shape of a user's optimizer (:class:`optimizers.custom.CustomOptimizer`) and a
-user's task (:class:`workers.tasks.custom.CustomTask`): where to import it from, the name
+user's task (:class:`workers.tasks.user_tasks.CustomTask`): where to import it from, the name
 tables show, and plain-JSON keyword arguments.
 
 Cache key: ``name@h`` where ``h`` is the first 8 hex digits of

@@ -18,7 +18,7 @@ import pytest
 import torch
 from cli_helpers import evo
 
-from evo.calibrate.source import read_exported
+from evo.calibrate.exported_file import read_exported
 from evo.calibrate.sweep import GRID_DECADES, sweep_lr
 from evo.report.optimizer_file import write_optimizer_file
 from optimizers import GenomeOptimizer

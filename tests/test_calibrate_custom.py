@@ -18,7 +18,7 @@ from cli_helpers import evo
 from test_api import done  # noqa: F401  (the module fixture: a finished tiny run)
 
 import evo as evo_api
-from evo.calibrate.source import read_exported
+from evo.calibrate.exported_file import read_exported
 from evo.calibrate.sweep import GRID_DECADES
 from evo.report.optimizer_file import write_optimizer_file
 from optimizers.genome import Genome, Term

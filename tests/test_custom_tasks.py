@@ -24,9 +24,9 @@ from workers.families.common import FamilySpec, SupervisedData, family_runtime
 from workers.families.tabular import RegressionMLP, diabetes_mlp, regression_score, squared_error
 from workers.population.loop import train_population
 from workers.sequential import train_sequential
-from workers.tasks.custom import CustomTask, checked, load_task
 from workers.tasks.registry import TASKS
 from workers.tasks.runtime import Score
+from workers.tasks.user_tasks import CustomTask, checked, load_task
 
 MODULE = """
 import torch
@@ -265,7 +265,7 @@ def test_ray_ships_the_users_module_and_nothing_installed(user_module):
     import sys
 
     from evo.execution.ray_pool import users_runtime_env
-    from workers.tasks.custom import module_path
+    from workers.tasks.user_tasks import module_path
 
     load_task(spec(user_module, hidden=4))
     shipped = users_runtime_env()["runtime_env"]["py_modules"]

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from store_backends import BACKEND_PARAMS
 
 from evo.cli.app import main
-from evo.dashboard.app import create_app
+from evo.dashboard.web_app import create_app
 from evo.evidence.holdout_results import holdout_fitness
 from evo.evidence.ranking import best
 from evo.evidence.repeats import run_outcome

@@ -44,8 +44,8 @@ from workers.outcome import MemberOutcome, loss_curve
 from workers.population.loop import train_population
 from workers.requests import EntrySpec, EvalRequest, EvalResult, MemberResult
 from workers.sequential import OptimizerFactory, train_sequential
-from workers.tasks.custom import registered_task
 from workers.tasks.registry import RegisteredTask, get_task
+from workers.tasks.user_tasks import registered_task
 
 TrainingPath = Literal["sequential", "population"]
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizers.custom import CustomOptimizer
 from optimizers.genome import Genome
-from workers.tasks.custom import CustomTask
+from workers.tasks.user_tasks import CustomTask
 
 SelectionSplit = Literal["val", "test"]
 MemberStatus = Literal["ok", "diverged", "failed"]

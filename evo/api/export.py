@@ -1,5 +1,10 @@
 """Exporting a run's genome as a standalone ``torch.optim.Optimizer`` file (``Run.export``,
-``evo export``): which genome the k-th rank is, the cosine horizon, and the file."""
+``evo export``): the file with its provenance (which genome and the horizon:
+:mod:`evo.evidence.export_choice`).
+
+The same concept as :mod:`optimizers.export` one layer down: that module renders the file's
+text from a genome; this one picks the run's genome, its provenance and the path.
+"""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from evo.api.stores import database_exists, database_url, open_store
 if TYPE_CHECKING:
     from evo.api.run_handle import Run
     from evo.config.schema import JobConfig
-    from evo.execution.protocol import Executor
+    from evo.execution.executor import Executor
     from evo.runner.events import RunObserver
     from storage import Store
     from storage.records import RunRecord

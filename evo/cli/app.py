@@ -34,7 +34,7 @@ from evo.cli import dashboard_command as cli_dashboard
 from evo.cli import picture_commands as cli_pictures
 from evo.cli import read_commands as cli_read
 from evo.cli import run_commands as cli_run
-from evo.cli import version as cli_version
+from evo.cli import version_option as cli_version
 from evo.cli.support import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from optimizers.errors import EvoError, one_line
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _rule(source: str, db: str) -> tuple[Genome, str, int, str]:
     """(genome, class name, total_steps, origin) of an exported file or a run's rank-1 genome."""
     if source.endswith(".py"):
-        from evo.calibrate.source import read_exported
+        from evo.calibrate.exported_file import read_exported
 
         path = Path(source)
         if not path.is_file():

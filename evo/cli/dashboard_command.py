@@ -64,7 +64,7 @@ def dashboard(
     try:
         import uvicorn
 
-        from evo.dashboard.app import create_app
+        from evo.dashboard.web_app import create_app
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in WEB_MODULES:
             raise

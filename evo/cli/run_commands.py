@@ -37,7 +37,7 @@ from evo.runner.lease import refuse_if_live, shown_status
 
 if TYPE_CHECKING:
     from evo.config.schema import JobConfig
-    from evo.execution.protocol import Executor
+    from evo.execution.executor import Executor
     from storage import Store
     from storage.records import RunRecord
 

@@ -1,7 +1,7 @@
 """The ``tasks`` and ``holdout_tasks`` lists of a job config: registry names and users' tasks.
 
 An item is a registry name (``digits``) or a mapping
-``{import: "module:factory", name: ..., kwargs: {...}}`` (:class:`workers.tasks.custom.CustomTask`).
+``{import: "module:factory", name: ..., kwargs: {...}}`` (:class:`workers.tasks.user_tasks.CustomTask`).
 A user's task is checked when the config loads (import, kwargs against the factory's
 signature, the protocol's attributes, one trial forward/backward on a small batch:
 :mod:`workers.tasks.task_check`), so a bad one fails before anything runs, in one line that
@@ -24,7 +24,7 @@ from optimizers.errors import one_line
 
 if TYPE_CHECKING:
     from evo.config.schema import JobConfig
-    from workers.tasks.custom import CustomTask
+    from workers.tasks.user_tasks import CustomTask
 
 
 class TaskKey(str):
@@ -45,7 +45,7 @@ class TaskKey(str):
 def parse_task_item(value: Any) -> str:
     """A registry name as it is (checked by :func:`check_task_items`), a mapping as a checked
     :class:`TaskKey`; ValueError (one line) otherwise."""
-    from workers.tasks.custom import CustomTask, checked
+    from workers.tasks.user_tasks import CustomTask, checked
 
     if isinstance(value, TaskKey | CustomTask):
         spec = value.spec if isinstance(value, TaskKey) else value
@@ -97,7 +97,7 @@ def check_task_items(items: list[str]) -> list[str]:
 def custom_tasks(cfg: JobConfig) -> dict[str, CustomTask]:
     """Task key -> spec of every user's task of ``cfg`` (training and held-out; a key given
     as a plain string, e.g. a funnel rung's ``tasks``, is found among the loaded ones)."""
-    from workers.tasks.custom import loaded_spec
+    from workers.tasks.user_tasks import loaded_spec
 
     found: dict[str, CustomTask] = {}
     for task in [*cfg.tasks, *cfg.holdout_tasks]:
@@ -109,6 +109,6 @@ def custom_tasks(cfg: JobConfig) -> dict[str, CustomTask]:
 
 def training_path_notes(cfg: JobConfig) -> list[str]:
     """One line per user's task: the training path it takes and why (for the run's output)."""
-    from workers.tasks.custom import path_note
+    from workers.tasks.user_tasks import path_note
 
     return [path_note(spec) for spec in custom_tasks(cfg).values()]

@@ -1,6 +1,6 @@
 """Where evaluation requests run: the executor protocol, the inline and Ray implementations.
 
-:mod:`evo.execution.protocol` is the interface both implement; :func:`make_executor` picks
+:mod:`evo.execution.executor` is the interface both implement; :func:`make_executor` picks
 one from a job config and imports it only then, so importing this package starts no Ray.
 
 Example:

@@ -1,6 +1,6 @@
 """The inline executor: every request runs in the driver's own process, in order.
 
-For debugging and small tests; the retry rule is the Ray executor's (:class:`evo.execution.protocol.Work`),
+For debugging and small tests; the retry rule is the Ray executor's (:class:`evo.execution.executor.Work`),
 so both give the same outcomes for the same requests.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from evo.execution.protocol import ClosingExecutor, as_work
+from evo.execution.executor import ClosingExecutor, as_work
 from workers.actors import EvaluateFn, EvaluationActor, Outcome
 from workers.process import configure_worker_process
 from workers.requests import EvalRequest

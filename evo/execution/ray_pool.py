@@ -9,7 +9,7 @@ of a generation of unequal requests leaves workers idle (the quick run's warm ge
 spent ~25% of their wall time so, ``benchmarks/results/quick_generation_timing.json``),
 while the round trip a queued request hides is ~3 ms per request
 (``benchmarks/results/executor_overhead.md``). An actor
-that dies is replaced and the requests it held are resubmitted (see :mod:`evo.execution.protocol`
+that dies is replaced and the requests it held are resubmitted (see :mod:`evo.execution.executor`
 for the rules). Ray is imported inside functions only.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evo.errors import ClusterResourceError, ExecutorError
-from evo.execution.protocol import ClosingExecutor, Work, as_work
+from evo.execution.executor import ClosingExecutor, Work, as_work
 from evo.execution.ray_session import ActorResources, GpuRequest, ensure_ray, plan_actor_resources
 from optimizers.errors import one_line
 from workers.actors import EvaluateFn, Outcome, remote_actor_class
@@ -50,9 +50,9 @@ class _Call:
 
 def users_runtime_env() -> dict[str, Any]:
     """``ray.init``'s ``runtime_env`` shipping the modules of users' tasks imported in this
-    process (:func:`workers.tasks.custom.user_module_paths`) to every worker of the job, on
+    process (:func:`workers.tasks.user_tasks.user_module_paths`) to every worker of the job, on
     every node (Ray uploads them once; local paths are allowed at the job level only)."""
-    from workers.tasks.custom import user_module_paths
+    from workers.tasks.user_tasks import user_module_paths
 
     modules = user_module_paths()
     return {"runtime_env": {"py_modules": modules}} if modules else {}

@@ -19,7 +19,7 @@ from storage.records import IndividualIn, RunEntry
 from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
-    from evo.execution.protocol import Executor
+    from evo.execution.executor import Executor
     from storage import Store
 
 

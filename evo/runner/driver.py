@@ -56,7 +56,7 @@ from storage.records import FIXED_GENERATION, RunRecord
 from workers.requests import EntrySpec
 
 if TYPE_CHECKING:
-    from evo.execution.protocol import Executor
+    from evo.execution.executor import Executor
     from storage import Store
 
 # the driver and the entry points its callers use with it (run records, fixed entries)

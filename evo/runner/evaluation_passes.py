@@ -25,7 +25,7 @@ from evo.search.dedup import FingerprintIndex, copy_rows
 
 if TYPE_CHECKING:
     from evo.config.schema import JobConfig
-    from evo.execution.protocol import Executor
+    from evo.execution.executor import Executor
     from storage import Store
     from workers.requests import EntrySpec
 

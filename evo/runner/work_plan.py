@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from evo.config.schema import DataConfig, EvaluationConfig
 from workers.requests import EntrySpec, EvalRequest
-from workers.tasks.custom import CustomTask
+from workers.tasks.user_tasks import CustomTask
 
 
 def plan_requests(

@@ -3,4 +3,4 @@ the training loops see, and the classification and landscape runtimes with their
 models. More families live in :mod:`workers.families`. Users' tasks: the public protocol
 (:mod:`~workers.tasks.protocol`, ``evo.Task``), their config-load check
 (:mod:`~workers.tasks.task_check`), runtime (:mod:`~workers.tasks.protocol_runtime`) and
-import-path specs (:mod:`~workers.tasks.custom`)."""
+import-path specs (:mod:`~workers.tasks.user_tasks`)."""

@@ -27,7 +27,7 @@ and divergence bound): ``char_gru`` (language_model), ``sort_transformer`` and
 ``sort_transformer_long`` (sequence), ``diabetes_mlp`` (regression), ``digits_autoencoder``
 (autoencoder), ``logreg_illcond`` and ``logreg_illcond_1e4`` (convex). ``diabetes_mlp`` and
 ``friedman_mlp`` are :class:`ProtocolTask` entries: written with the public task protocol
-(:mod:`workers.tasks.protocol`), as a user's task is (:mod:`workers.tasks.custom`). Their population
+(:mod:`workers.tasks.protocol`), as a user's task is (:mod:`workers.tasks.user_tasks`). Their population
 path runs the model under ``torch.func.vmap``; with P = 8 members (4 genomes x 2 seeds,
 100 steps, 1 thread, CPU time on a loaded machine) it beats the loop 3.5x (logreg_illcond),
 1.5x (diabetes_mlp), 2.6x (digits_autoencoder), 2.0x (char_gru), 2.2x (sort_transformer),
