@@ -1,4 +1,4 @@
-"""More task families (issue 14), each in its own module with its model, data, metric and
+"""More task families, each in its own module with its model, data, metric and
 divergence bound: :mod:`~workers.families.text` (character GRU), :mod:`~.sequence`
 (sorting transformer), :mod:`~.tabular` (diabetes regression, written with the public task
 protocol and registered as protocol tasks), :mod:`~.autoencoder`

@@ -22,7 +22,7 @@ instead of the seed's 1.84M), placed at the start point by a bias shift without 
 Adam initialisation phase; the class and ``LandscapeRuntime(pretrain=True)`` take the seed's
 full size and phase for reproductions.
 
-Families (issue 14, :mod:`workers.families`; each module documents its data, model, score
+Families (:mod:`workers.families`; each module documents its data, model, score
 and divergence bound): ``char_gru`` (language_model), ``sort_transformer`` and
 ``sort_transformer_long`` (sequence), ``diabetes_mlp`` (regression), ``digits_autoencoder``
 (autoencoder), ``logreg_illcond`` and ``logreg_illcond_1e4`` (convex). ``diabetes_mlp`` and
