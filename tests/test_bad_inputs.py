@@ -15,17 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_job import TINY
 
 from evo.cli.app import main
 
-TINY = {
-    "seed": 3,
-    "tasks": ["qubic_1d_direct"],
-    "evaluation": {"steps": 4, "seeds": [0], "genomes_per_request": 4, "device": "cpu"},
-    "population": {"size": 3, "elites": 1, "tournament_k": 2, "generations": 1},
-    "fixed_entries": ["adam"],
-    "executor": {"kind": "inline", "max_retries": 0},
-}
 BIG = 2**64
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)

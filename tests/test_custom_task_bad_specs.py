@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_job import TINY
 
 from evo.cli.app import main
 
@@ -117,14 +118,7 @@ def score_raises():
     return task
 """
 
-TINY = {
-    "seed": 3,
-    "tasks": ["qubic_1d_direct"],
-    "evaluation": {"steps": 3, "seeds": [0], "genomes_per_request": 4, "device": "cpu"},
-    "population": {"size": 3, "elites": 1, "tournament_k": 2, "generations": 1},
-    "fixed_entries": ["adam"],
-    "executor": {"kind": "inline", "max_retries": 0},
-}
+TINY = {**TINY, "evaluation": {**TINY["evaluation"], "steps": 3}}
 
 M = "bad_specs_tasks"
 BAD_SPECS: dict[str, tuple[dict, str]] = {

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 from cli_helpers import evo, fingerprint
+from tiny_job import TINY
 
 from evo.config.schema import parse_config
 from evo.runner.driver import create_run
 from storage import Store
-
-TINY = {
-    "seed": 3,
-    "tasks": ["qubic_1d_direct"],
-    "evaluation": {"steps": 4, "seeds": [0], "genomes_per_request": 4, "device": "cpu"},
-    "population": {"size": 3, "elites": 1, "tournament_k": 2, "generations": 1},
-    "fixed_entries": ["adam"],
-    "executor": {"kind": "inline", "max_retries": 0},
-}
 
 
 def bad_sections(tmp: Path) -> dict[str, tuple[dict, str]]:
