@@ -145,6 +145,10 @@ def test_genome_data_lineage_scores_and_a_working_export_command(workspace, tmp_
     assert sorted(genome["scores"]["two_moons"]["seeds"]) == ["0", "1"]
     command = shlex.split(genome["export_command"])
     assert command[:2] == ["evo", "export"]
+    shown = genome["export_command"]
+    assert f":{store.url.password}@" not in shown and ":***@" not in shown  # no password, not even masked
+    if store.url.password is not None:  # a user's client finds it in PGPASSWORD or ~/.pgpass
+        monkeypatch.setenv("PGPASSWORD", store.url.password)
     monkeypatch.chdir(tmp_path)
     evo_main(*command[1:])  # the page's command, as a user pastes it
     assert f"{child.entry_key}" in (tmp_path / "optimizer.py").read_text()

@@ -39,8 +39,11 @@ def _scores(
 
 
 def export_command(store: Store, run: RunRecord, genome_hash: str) -> str:
-    """The ``evo export`` line that writes this genome as a standalone optimizer file."""
-    url = describe(store.url)  # no password in a page
+    """The ``evo export`` line that writes this genome as a standalone optimizer file.
+
+    A page never shows a password: the URL is given without one, so the pasted command
+    takes it where the server's clients look for it (``PGPASSWORD``, ``~/.pgpass``)."""
+    url = describe(store.url).replace(":***@", "@", 1)
     return shlex.join(["evo", "export", run.name, "--genome", genome_hash, "--db", url, "-o", "optimizer.py"])
 
 
