@@ -21,7 +21,9 @@ is reported at its own lr (``NAME``) and tuned (``NAME_tuned``); comparisons: ``
 ``NAME`` vs ``adamw_schedule_tuned``: AdamW with the schedule practitioners add, linear warmup
 over the first 10% of the steps then cosine decay to 0 (the genome flags ``use_warmup``,
 ``warmup_steps = steps // 10``, ``use_cosine_decay``), its lr tuned on the same grid, so a
-candidate whose gain is only "a schedule" shows it. Paired
+candidate whose gain is only "a schedule" shows it; and ``NAME`` and ``NAME_tuned`` vs
+``muon_tuned``: the ``muon`` genome (``torch.optim.Muon`` on matrices, Adam elsewhere) with
+its lr tuned on AdamW's grid. Paired
 statistics (mean difference, 95% paired t-interval, t-test and sign test): :mod:`evo.evidence.stats`.
 
 Candidates: registry names (``evo_seed_best``, ``adam``, ...), exported optimizer files
@@ -87,6 +89,12 @@ def genome_factory(genome: Genome) -> Factory:
 
 def adamw_factory(lr: float) -> Factory:
     return genome_factory(REGISTRY["adamw"].genome.model_copy(update={"lr_log10": math.log10(lr)}))
+
+
+def muon_factory(lr: float) -> Factory:
+    """The ``muon`` genome (``torch.optim.Muon`` on matrices, Adam elsewhere) at ``lr``: its
+    matrix step is scaled to AdamW's update RMS, so it is tuned on AdamW's grid."""
+    return genome_factory(REGISTRY["muon"].genome.model_copy(update={"lr_log10": math.log10(lr)}))
 
 
 def adamw_schedule_factory(lr: float) -> Factory:
@@ -194,11 +202,13 @@ def main(argv: list[str] | None = None) -> None:
         tuned[task] = {
             "adamw_tuned": tune(task, LR_GRID, adamw_factory, steps, args.tune_seeds),
             "adamw_schedule_tuned": tune(task, LR_GRID, adamw_schedule_factory, steps, args.tune_seeds),
+            "muon_tuned": tune(task, LR_GRID, muon_factory, steps, args.tune_seeds),
         }
-        picks = {name: tuned[task][name]["pick"] for name in ("adamw_tuned", "adamw_schedule_tuned")}
+        picks = {name: tuned[task][name]["pick"] for name in tuned[task]}
         entries = {**candidates, "adamw": registry_factory("adamw"),
                    "adamw_tuned": adamw_factory(picks["adamw_tuned"]),
-                   "adamw_schedule_tuned": adamw_schedule_factory(picks["adamw_schedule_tuned"])}  # fmt: skip
+                   "adamw_schedule_tuned": adamw_schedule_factory(picks["adamw_schedule_tuned"]),
+                   "muon_tuned": muon_factory(picks["muon_tuned"])}  # fmt: skip
         for name, genome in genomes.items():
 
             def scaled(m: float, g: Genome = genome) -> Factory:
@@ -221,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     pairs += [(f"{c}_tuned", "adamw_tuned") for c in genomes]
     pairs += [(c, "adamw") for c in candidates]
     pairs += [(c, "adamw_schedule_tuned") for c in candidates]
+    pairs += [(c, "muon_tuned") for c in candidates]
+    pairs += [(f"{c}_tuned", "muon_tuned") for c in genomes]
     rows, comparisons, lines = [], {}, []
     for cand, base in pairs:
         stats = paired_comparison(fitness[cand], fitness[base])
@@ -244,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         [t, *(f"{v[n]['pick']:g}{' (edge)' if v[n]['edge'] else ''}" for n in tuned_names), f"{wall[t]:.0f}"]
         for t, v in tuned.items()
     ]
-    unit = {n: "lr" if n.startswith("adamw") else "lr multiplier" for n in tuned_names}
+    unit = {n: "lr" if n.startswith(("adamw", "muon")) else "lr multiplier" for n in tuned_names}
     tuned_headers = ["task", *(f"{n}: {unit[n]}" for n in tuned_names), "task wall s (tuning + all entries)"]
     pick_line = (
         f"Rank-1 of run `{args.run}` by training fitness only (`--pick {args.pick}`: "
