@@ -118,7 +118,7 @@ def score_raises():
     return task
 """
 
-TINY = {**TINY, "evaluation": {**TINY["evaluation"], "steps": 3}}
+JOB = {**TINY, "evaluation": {**TINY["evaluation"], "steps": 3}}
 
 M = "bad_specs_tasks"
 BAD_SPECS: dict[str, tuple[dict, str]] = {
@@ -158,7 +158,7 @@ def ws(tmp_path_factory) -> dict:
     (root / f"{M}.py").write_text(textwrap.dedent(MODULE))
     (root / "bad_specs_broken.py").write_text("RATE = 1 / 0\n")
     config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config.write_text(yaml.safe_dump(JOB))
     try:
         main(["run", str(config), "--db", f"sqlite:///{root / 'evo.db'}"])
     except SystemExit as exc:
@@ -175,7 +175,7 @@ def test_bad_custom_task_is_one_line_naming_it_exit_2_database_unchanged(ws, cas
     monkeypatch.syspath_prepend(str(ws["root"]))
     item, expected = BAD_SPECS[case]
     item = {"name": "my_task", **item}
-    job = {**TINY, "tasks": ["qubic_1d_direct", item]}
+    job = {**JOB, "tasks": ["qubic_1d_direct", item]}
     config = ws["root"] / "bad.yaml"
     config.write_text(yaml.dump(job))  # yaml.dump: a set stays a (non-JSON) set
     before = _digest(ws["root"])

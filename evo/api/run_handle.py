@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from evo.evidence.ranked_entry import RankedEntry
     from evo.evidence.search_order import RankBy
-    from optimizers.genome import Genome
     from storage import Store
     from storage.records import RunRecord
 
@@ -123,10 +122,15 @@ class Run:
             try:
                 if task is None:
                     return export_genome(store, record, genome, path, class_name, total_steps)
-                return _calibrated_export(
-                    genome, Path(path), task, class_name, total_steps or run_steps(record),
-                    f"run {record.name} rank {rank} (genome {genome.hash})", calibrate_steps, calibrate_seeds,
+                from evo.calibrate.output import calibrate_and_write
+                from evo.evidence.known_rule import class_name_for
+
+                written, _, _ = calibrate_and_write(
+                    genome, task, calibrate_steps, list(range(calibrate_seeds)), Path(path),
+                    class_name or class_name_for(genome), total_steps or run_steps(record),
+                    f"run {record.name} rank {rank} (genome {genome.hash})",
                 )  # fmt: skip
+                return written
             except ValueError as exc:
                 raise UsageError(f"class_name: {exc}") from None
 
@@ -167,19 +171,3 @@ def _frame(pd: Any, rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFr
     """A DataFrame of ``rows`` with ``columns`` first (also when there are no rows)."""
     extra = list(dict.fromkeys(k for row in rows for k in row if k not in columns))
     return pd.DataFrame(rows, columns=[*columns, *extra])
-
-
-def _calibrated_export(
-    genome: Genome, path: Path, task: str, class_name: str | None, total_steps: int, origin: str,
-    steps: int, seeds: int,
-) -> Path:  # fmt: skip
-    """``genome`` written to ``path`` at the lr an :mod:`evo.calibrate` sweep on ``task`` picks."""
-    from evo.calibrate.output import write_calibrated
-    from evo.calibrate.sweep import sweep_lr, worker_scorer
-    from evo.evidence.known_rule import class_name_for
-
-    seed_list = list(range(seeds))
-    sweep = sweep_lr(genome, task, steps, seed_list, worker_scorer(task, steps, seed_list, "./data", "auto"))
-    name = class_name or class_name_for(genome)
-    written, _ = write_calibrated(genome, sweep, path, name, total_steps, origin)
-    return written

@@ -3,9 +3,10 @@ its header (the provenance's fitness table: one row per rate, the pick marked)."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evo.calibrate.sweep import Sweep
+from evo.calibrate.sweep import Sweep, SweepPoint, sweep_lr, worker_scorer
 from evo.report.optimizer_file import write_optimizer_file
 from optimizers.export import FitnessRow, Provenance
 from optimizers.genome import Genome
@@ -42,3 +43,17 @@ def write_calibrated(
         picked, output, class_name=class_name, total_steps=total_steps, provenance=provenance
     )
     return path, picked
+
+
+def calibrate_and_write(
+    genome: Genome, task: str, steps: int, seeds: Sequence[int], output: Path, class_name: str,
+    total_steps: int, origin: str, *, data_dir: str = "./data", device: str = "auto",
+    on_point: Callable[[SweepPoint], None] | None = None,
+) -> tuple[Path, Genome, Sweep]:  # fmt: skip
+    """Sweep ``genome``'s lr on ``task`` (the workers' scorer, validation split) and write the
+    pick to ``output``: what ``evo calibrate`` and ``Run.export(calibrate_on=...)`` do.
+    Returns the path, the picked genome and the sweep."""
+    score = worker_scorer(task, steps, seeds, data_dir, device)
+    sweep = sweep_lr(genome, task, steps, seeds, score, on_point=on_point)
+    path, picked = write_calibrated(genome, sweep, output, class_name, total_steps, origin)
+    return path, picked, sweep

@@ -7,6 +7,8 @@ re-exported with the pick as its default lr and the sweep in its header.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +18,7 @@ from evo.cli.support import DEFAULT_DB, DbOption, console, open_store, say
 from evo.errors import UsageError
 
 if TYPE_CHECKING:
-    from evo.calibrate.sweep import Sweep, SweepPoint
+    from evo.calibrate.sweep import SweepPoint
     from optimizers.genome import Genome
 
 
@@ -40,14 +42,15 @@ def _rule(source: str, db: str) -> tuple[Genome, str, int, str]:
     return genome, class_name_for(genome), run_steps(run_record), origin
 
 
-def _run_sweep(genome: Genome, task: str, steps: int, seeds: list[int], data_dir: str, device: str) -> Sweep:
-    """The sweep with a rich progress bar on a terminal (one line per rate elsewhere)."""
+@contextmanager
+def _sweep_progress(task: str) -> Iterator[Callable[[SweepPoint], None]]:
+    """A rich progress bar over the sweep's rates on a terminal (one line per rate elsewhere);
+    yields the callback the sweep calls after each rate."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from evo.calibrate.sweep import GRID_DECADES, sweep_lr, worker_scorer
+    from evo.calibrate.sweep import GRID_DECADES
 
     err = console(stderr=True)
-    score = worker_scorer(task, steps, seeds, data_dir, device)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
         bar = progress.add_task(f"lr sweep on {task}", total=len(GRID_DECADES))
@@ -57,7 +60,7 @@ def _run_sweep(genome: Genome, task: str, steps: int, seeds: list[int], data_dir
             if not err.is_terminal:
                 err.print(f"lr {point.lr:.3g}: mean validation fitness {point.fitness:.4f}", highlight=False)
 
-        return sweep_lr(genome, task, steps, seeds, score, on_point=done)
+        yield done
 
 
 def calibrate(
@@ -87,11 +90,13 @@ def calibrate(
     output = output or Path(f"{stem}_calibrated.py")
     if source.endswith(".py") and output.resolve() == Path(source).resolve():
         raise UsageError("-o: write the calibrated rule to a new file, not over its source")
-    sweep = _run_sweep(genome, task, steps, list(range(seeds)), data_dir, device)
+    from evo.calibrate.output import calibrate_and_write
 
-    from evo.calibrate.output import write_calibrated
-
-    path, picked = write_calibrated(genome, sweep, output, class_name, total_steps, origin)
+    with _sweep_progress(task) as on_point:
+        path, picked, sweep = calibrate_and_write(
+            genome, task, steps, list(range(seeds)), output, class_name, total_steps, origin,
+            data_dir=data_dir, device=device, on_point=on_point,
+        )  # fmt: skip
     out = console()
     for point in sweep.points:
         mark = "  <- pick" if point is sweep.pick else ("  (default)" if point.decade == 0.0 else "")
