@@ -4,6 +4,7 @@ set covering every term and flag combination (the population path's bit-for-bit 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
@@ -12,11 +13,17 @@ from optimizers.genome import MAX_TERMS, Genome, Term
 
 
 @st.composite
-def genomes(draw: st.DrawFn, max_terms: int = MAX_TERMS) -> Genome:
-    """Genomes over the seed's sampling ranges, flags included."""
+def genomes(
+    draw: st.DrawFn, max_terms: int = MAX_TERMS, terms: Sequence[Term] = tuple(Term), first: Term | None = None
+) -> Genome:
+    """Genomes over the seed's sampling ranges, flags included; term types drawn from ``terms``,
+    the first one ``first`` when given."""
     n = draw(st.integers(1, max_terms))
+    term_types = draw(st.lists(st.sampled_from(list(terms)), min_size=n, max_size=n))
+    if first is not None:
+        term_types[0] = first
     return Genome(
-        term_types=draw(st.lists(st.sampled_from(list(Term)), min_size=n, max_size=n)),
+        term_types=term_types,
         alphas=draw(st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=n, max_size=n)),
         lr_log10=draw(st.floats(-4.0, -2.0)),
         beta1=draw(st.floats(0.5, 0.99)),
