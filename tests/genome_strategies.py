@@ -14,7 +14,10 @@ from optimizers.genome import MAX_TERMS, Genome, Term
 
 @st.composite
 def genomes(
-    draw: st.DrawFn, max_terms: int = MAX_TERMS, terms: Sequence[Term] = tuple(Term), first: Term | None = None
+    draw: st.DrawFn,
+    max_terms: int = MAX_TERMS,
+    terms: Sequence[Term] = tuple(Term),
+    first: Term | None = None,
 ) -> Genome:
     """Genomes over the seed's sampling ranges, flags included; term types drawn from ``terms``,
     the first one ``first`` when given."""

@@ -179,8 +179,14 @@ bfloat16 ulps (2^-8 in [0.5, 1)); measured up to 3 ulps over 2,400 random matric
 
 
 CI_ORTHO_CASE = Genome(  # its Newton-Schulz rounds apart at step 18 on two CPUs
-    term_types=[Term.ORTHO, Term.GRAD, Term.RMS_NORM, Term.GRAD], alphas=[0.75, 1.0, 1.0, 1.5],
-    lr_log10=-2.0, beta1=0.5, beta2=0.9375, use_m=False, use_v=False, use_bias_correction=False,
+    term_types=[Term.ORTHO, Term.GRAD, Term.RMS_NORM, Term.GRAD],
+    alphas=[0.75, 1.0, 1.0, 1.5],
+    lr_log10=-2.0,
+    beta1=0.5,
+    beta2=0.9375,
+    use_m=False,
+    use_v=False,
+    use_bias_correction=False,
     use_cosine_decay=True,
 )
 
@@ -198,10 +204,16 @@ def test_population_step_with_ortho_equals_the_per_model_step_to_bfloat16_roundi
     torch.manual_seed(0)
     w0, target, scale = torch.randn(8, 4), torch.randn(8, 4), torch.linspace(0.2, 2.0, 4)
     params = [torch.nn.Parameter(w0.clone()) for _ in population]
-    optims = [GenomeOptimizer([p], g, total_steps=steps, foreach=False) for p, g in zip(params, population)]
+    optims = [
+        GenomeOptimizer([p], g, total_steps=steps, foreach=False)
+        for p, g in zip(params, population, strict=True)
+    ]
     coef = rule_coefficients([g.to_seed_dict() for g in population])
     ortho_weight = torch.tensor(  # every ORTHO slot's |alpha|
-        [sum(abs(a) for t, a in zip(g.term_types, g.alphas) if t is Term.ORTHO) for g in population]
+        [
+            sum(abs(a) for t, a in zip(g.term_types, g.alphas, strict=True) if t is Term.ORTHO)
+            for g in population
+        ]
     ).view(-1, 1, 1)
     for k in range(steps):
         for p, opt in zip(params, optims, strict=True):
@@ -210,15 +222,18 @@ def test_population_step_with_ortho_equals_the_per_model_step_to_bfloat16_roundi
         with torch.no_grad():
             w = torch.stack([p.detach().clone() for p in params])
             grad = torch.stack([p.grad for p in params])
-            moments = [[opt.state[p].get(key, torch.zeros_like(p)) for p, opt in zip(params, optims)]
-                       for key in ("exp_avg", "exp_avg_sq")]  # fmt: skip
+            states = [opt.state[p] for p, opt in zip(params, optims, strict=True)]
+            moments = [
+                [s.get(key, torch.zeros_like(w0)) for s in states] for key in ("exp_avg", "exp_avg_sq")
+            ]
             lr = scheduled_lr(coef, k, steps)
             together, _, _ = rule_step(w, grad, *(torch.stack(m) for m in moments), k + 1, lr, coef)
         for opt in optims:
             opt.step()
         apart = torch.stack([p.detach() for p in params])
         bound = lr.view(-1, 1, 1) * ortho_weight * 0.2 * math.sqrt(8) * NS_ROUNDING + 1e-6 * (1 + apart.abs())
-        assert ((together - apart).abs() <= bound).all() or apart.isnan().any(), (k, (together - apart).abs().max())
+        gap = (together - apart).abs()
+        assert (gap <= bound).all() or apart.isnan().any(), (k, gap.max())
 
 
 def test_param_groups_may_carry_their_own_genome() -> None:
