@@ -27,8 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 os.environ["RAY_AUTH_MODE"] = "disabled"
+
+# Property tests draw new examples on every local run; CI (HYPOTHESIS_PROFILE=ci, set by .ci/run)
+# draws the same ones each time, so that its verdict on a submission is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TESTS_DIR = Path(__file__).resolve().parent
 RAY_CPUS = 4

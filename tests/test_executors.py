@@ -22,7 +22,7 @@ from evo.errors import ClusterResourceError, NoGPUError, RayConnectError
 from evo.execution import make_executor
 from evo.execution.inline import InlineExecutor
 from evo.execution.ray_pool import RayExecutor
-from evo.execution.ray_session import ActorResources, check_reachable, plan_actor_resources
+from evo.execution.ray_session import ActorResources, check_reachable, check_token, plan_actor_resources
 from optimizers.baselines import BASELINE_GENOMES
 from workers.actors import Outcome
 from workers.requests import EntrySpec, EvalRequest, EvalResult
@@ -100,6 +100,18 @@ def test_check_reachable_fails_fast_on_a_closed_port_and_a_bad_address() -> None
         server.bind(("127.0.0.1", 0))
         server.listen()
         check_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}")
+
+
+def test_check_token_leaves_a_silent_non_ray_server_to_ray_init_within_its_timeout() -> None:
+    """A listening port that never speaks Ray's protocol keeps the probe waiting: it gives up
+    after its timeout and raises nothing (a refused token is tested on a real token cluster in
+    test_ray_multinode)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        started = time.monotonic()
+        check_token(f"127.0.0.1:{server.getsockname()[1]}", timeout_s=1)
+        assert time.monotonic() - started < 3
 
 
 # -- one retry table, run by both executors ---------------------------------------------

@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,7 @@ def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path, mo
         wait_for(lambda: _started(tmp_path / "node_b.log") or node_b.poll() is not None, 90, "node B")
         assert node_b.poll() is None, (tmp_path / "node_b.log").read_text()[-3000:]
 
+        asked = time.monotonic()
         no_token = subprocess.run(
             [*EVO, "run", str(write_job(tmp_path, JOB)), "--db", f"sqlite:///{tmp_path / 'refused.db'}",
              "--address", address],
@@ -122,6 +124,7 @@ def test_evo_run_on_a_two_node_token_cluster_survives_losing_a_node(tmp_path, mo
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert no_token.returncode == 2 and "token" in no_token.stderr, no_token.stderr[-2000:]
+        assert time.monotonic() - asked < 15  # one probe, not ray.init's 20 s of retries
 
         db = tmp_path / "evo.db"
         driver_env = on_path(evo_env(**auth), project)

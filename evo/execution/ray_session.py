@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -40,7 +41,6 @@ LOCAL_DEFAULTS: dict[str, Any] = {"include_dashboard": False, "logging_level": l
 """``ray.init`` keywords for the embedded local cluster (no dashboard: less memory)."""
 
 CONNECT_TIMEOUT_S = 5.0
-
 
 
 class ActorResources(BaseModel):
@@ -151,6 +151,45 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
+def check_token(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`RayConnectError` at once if the cluster at a GCS ``host:port`` refuses
+    this driver's token: one GCS request (about 0.3 s), where ``ray.init`` retries a refused
+    token for 20 s and then reports a connection error that names no token. The probe runs
+    in a daemon thread for at most ``timeout_s`` (something that is not a Ray GCS keeps it
+    waiting); Ray Client (``ray://``), ``auto`` and ``local`` addresses, and every other
+    outcome of the probe, are left to ``ray.init``."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    import ray
+
+    try:
+        from ray._raylet import GcsClient  # Ray's own client; private, so only a probe
+    except ImportError:
+        return
+    refused: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            GcsClient(address=address)
+        except ray.exceptions.AuthenticationError as exc:
+            refused.append(exc)
+        except Exception:  # anything else: ray.init reports it in its own words
+            pass
+
+    thread = threading.Thread(target=probe, name="evo-ray-token-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if refused:
+        raise _token_refused(address, refused[0])
+
+
+def _token_refused(address: str, exc: BaseException) -> RayConnectError:
+    return RayConnectError(
+        f"the Ray cluster at {address} refused this driver's token ({one_line(exc, 300)}); set "
+        "RAY_AUTH_TOKEN to the cluster's token (token authentication is on)"
+    )
+
+
 def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, float]:
     """Connect the driver to Ray once and return ``ray.cluster_resources()``.
 
@@ -158,8 +197,8 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
     same process joins the first one's cluster), whatever ``address`` says. Otherwise
     ``address=None`` starts a local cluster with :data:`LOCAL_DEFAULTS` (overridable by
     ``init_kwargs``, e.g. ``num_cpus=2, num_gpus=1`` to declare a logical GPU); an address
-    is probed by :func:`check_reachable` and then joined (cluster-shaping keywords such
-    as ``num_cpus`` are not allowed by Ray in that case).
+    is probed by :func:`check_reachable` and :func:`check_token` and then joined
+    (cluster-shaping keywords such as ``num_cpus`` are not allowed by Ray in that case).
 
     Raises:
         RayConnectError: the address does not answer, or ``ray.init`` fails.
@@ -178,6 +217,7 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
         kwargs = {**LOCAL_DEFAULTS, **init_kwargs}
     else:
         check_reachable(address)
+        check_token(address)
         kwargs = dict(init_kwargs)
     marker = f"{os.getpid()}-{uuid.uuid4().hex}" if address is None else None
     if marker:  # inherited by every process of the cluster started now (evo.execution.ray_reaper)
@@ -186,10 +226,7 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> dict[str, floa
         with _loopback_only(address is None or _loopback_only_cluster(address)):
             ray.init(address=address, **kwargs)
     except ray.exceptions.AuthenticationError as exc:
-        raise RayConnectError(
-            f"the Ray cluster at {address} refused this driver's token ({one_line(exc, 300)}); set "
-            "RAY_AUTH_TOKEN to the cluster's token (token authentication is on)"
-        ) from None
+        raise _token_refused(address, exc) from None
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
         where = f"the cluster at {address}" if address else "a new local cluster"
         raise RayConnectError(f"cannot start Ray on {where}: {one_line(exc, 300)}") from None
