@@ -19,6 +19,7 @@ import pytest
 import torch
 from cli_helpers import evo as evo_cli
 from cli_helpers import fingerprint
+from exported_files import load_module
 
 import evo
 from evo.runner.events import RunObserver
@@ -72,9 +73,7 @@ def test_python_c_drives_a_whole_run_and_exports_a_working_optimizer(done) -> No
     with Store(done["url"]) as store:
         run = store.get_run(summary["name"])
         assert [g.index for g in store.generations(run.id)] == [0, 1]
-    spec = importlib.util.spec_from_file_location("evolved", done["out"])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(done["out"], "evolved")
     weight = torch.nn.Parameter(torch.tensor([3.0, -2.0]))
     class_name = module.__doc__.split(":", 1)[0]  # the file names its class first
     assert class_name.endswith("Optimizer")

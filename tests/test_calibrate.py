@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import torch
 from cli_helpers import evo
+from exported_files import load_module
 
 from evo.calibrate.exported_file import read_exported
 from evo.calibrate.sweep import GRID_DECADES, sweep_lr
@@ -64,12 +64,6 @@ def test_ties_go_to_the_default() -> None:
     assert flat.pick.decade == 0.0
 
 
-def _load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_calibrate_writes_the_pick_as_the_default_lr(tmp_path: Path, capsys) -> None:
     source = write_optimizer_file(
@@ -79,7 +73,7 @@ def test_calibrate_writes_the_pick_as_the_default_lr(tmp_path: Path, capsys) -> 
     task = ("--task", "six_hump_camel_direct", "--steps", 40)
     code, stdout, err = evo(capsys, "calibrate", source, *task, "-o", out)
     assert code == 0, err
-    module = _load(out)
+    module = load_module(out)
     lr = module.Slow.__init__.__defaults__[0]
     assert lr > 1e-4 and math.isclose(lr, 10.0 ** module.GENOME["lr_log10"])
     assert read_exported(out).total_steps == 40

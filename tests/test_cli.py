@@ -6,7 +6,6 @@ SQLite file; the Ctrl-C test runs the real ``evo`` script in a subprocess.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ import pytest
 import torch
 import yaml
 from cli_helpers import evo, fingerprint
+from exported_files import load_module
 
 from evo.cli.app import main
 from optimizers.genome_optimizer import GenomeOptimizer
@@ -168,9 +168,7 @@ def test_run_result_commands(capsys, workspace, tmp_path) -> None:
     target = tmp_path / "evolved.py"
     code, _, err = evo(capsys, "export", "tiny", "--db", url, "-o", target, "--class-name", "Winner")
     assert code == 0 and target.exists(), err
-    spec = importlib.util.spec_from_file_location("evolved", target)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(target, "evolved")
     genome = _genome_of(url, best_evolved["entry_key"])
     torch.manual_seed(0)
     w1 = torch.nn.Parameter(torch.randn(5))

@@ -8,7 +8,6 @@ held-out custom task) and ``evo export``, whose file trains a model on its own. 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import subprocess
 import pytest
 import torch
 from cluster_helpers import EVO, ROOT, count_rows, evo_env, kill_session, wait_for
+from exported_files import load_module
 
 pytestmark = pytest.mark.slow
 
@@ -63,9 +63,7 @@ def test_example_copied_out_of_the_checkout_runs_resumes_ranks_and_exports(tmp_p
     assert "my_regression_noisy@" in holdout
     exported = elsewhere / "winner.py"
     evo("export", "ex", "-o", str(exported), "--class-name", "ExampleWinner")
-    spec = importlib.util.spec_from_file_location("winner", exported)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(exported, "winner")
     optimizer_class = module.ExampleWinner
     weight = torch.nn.Parameter(torch.tensor([2.0, -3.0]))
     optimizer = optimizer_class([weight])

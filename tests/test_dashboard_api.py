@@ -63,6 +63,16 @@ def workspace(request, tmp_path_factory):
             yield {"url": url, "store": store, "client": client, "db": db, "root": root}
 
 
+@pytest.fixture
+def writable_copy(workspace, tmp_path) -> str:
+    """The URL of a copy of the workspace's SQLite file, for tests that write (SQLite only)."""
+    if workspace["db"] is None:
+        pytest.skip("runs on a copy of the SQLite file")
+    copy = tmp_path / "copy.db"
+    shutil.copy(workspace["db"], copy)
+    return f"sqlite:///{copy}"
+
+
 def get(workspace, path: str, status: int = 200):
     response = workspace["client"].get(path)
     assert response.status_code == status, response.text
@@ -208,13 +218,8 @@ def test_the_dashboard_never_writes(workspace) -> None:
     assert fingerprint(workspace["db"]) == before
 
 
-def test_status_follows_the_run_lease(workspace, tmp_path) -> None:
-    if workspace["db"] is None:
-        pytest.skip("runs on a copy of the SQLite file")
-    copy = tmp_path / "copy.db"
-    shutil.copy(workspace["db"], copy)
-    url = f"sqlite:///{copy}"
-    with Store(url) as writer, TestClient(create_app(url)) as client:
+def test_status_follows_the_run_lease(writable_copy) -> None:
+    with Store(writable_copy) as writer, TestClient(create_app(writable_copy)) as client:
         run = writer.get_run("tiny-r0")
 
         def status() -> str:
@@ -233,14 +238,9 @@ def test_status_follows_the_run_lease(workspace, tmp_path) -> None:
         assert status() == "paused"
 
 
-def test_a_new_result_shows_at_the_next_read_without_a_closed_generation(workspace, tmp_path) -> None:
+def test_a_new_result_shows_at_the_next_read_without_a_closed_generation(writable_copy) -> None:
     """Ranking and paired answers are cached per run state: a stored result is a new state."""
-    if workspace["db"] is None:
-        pytest.skip("runs on a copy of the SQLite file")
-    copy = tmp_path / "copy.db"
-    shutil.copy(workspace["db"], copy)
-    url = f"sqlite:///{copy}"
-    with Store(url) as writer, TestClient(create_app(url)) as client:
+    with Store(writable_copy) as writer, TestClient(create_app(writable_copy)) as client:
         run = writer.get_run("tiny-r0")
         before = client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"]
         assert client.get("/api/runs/tiny-r0/ranking").json()["entries"][0]["entry_key"] == before  # cached

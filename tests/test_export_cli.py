@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from cli_helpers import evo
+from exported_files import load_module
 
 from evo.evidence.ranking import best as ranked_entries
 from optimizers import BASELINE_GENOMES, GenomeOptimizer
@@ -24,12 +24,6 @@ TINY = {
 }
 
 
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_a_registry_genome_exports_without_a_run(tmp_path: Path, capsys) -> None:
     target = tmp_path / "adam_export.py"
@@ -39,7 +33,7 @@ def test_a_registry_genome_exports_without_a_run(tmp_path: Path, capsys) -> None
     assert code == 0, err
     source = target.read_text()
     assert "fixed entry 'adam' of evo's optimizer registry" in source
-    module = load(target, "adam_export")
+    module = load_module(target, "adam_export")
     assert "p = p - lr (m_hat / (sqrt(v_hat) + 1e-08))" in module.__doc__  # the rule, with its numbers
     w1, w2 = torch.nn.Parameter(torch.randn(5)), None
     w2 = torch.nn.Parameter(w1.detach().clone())

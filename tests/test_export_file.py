@@ -4,12 +4,12 @@ PyTorch user, and only the code its class needs (the exactness tests are test_ex
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 from cli_helpers import evo
+from exported_files import load_module
 
 from optimizers.baselines import ADAM, EVO_SEED_BEST, RMSPROP
 from optimizers.export import render_optimizer_source, rule_source
@@ -17,19 +17,12 @@ from optimizers.export_text import prune, rule_lines
 from optimizers.genome import Genome, Term
 
 
-def load(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_registry_adam_exports_as_adam_with_a_users_docstring(tmp_path: Path, capsys) -> None:
     target = tmp_path / "adam_optimizer.py"
     code, _, err = evo(capsys, "export", "--genome", "adam", "-o", target, "--db", f"sqlite:///{tmp_path}/x.db")
     assert code == 0, err
     source = target.read_text()
-    module = load(target)
+    module = load_module(target)
     doc = module.__doc__
     assert doc.startswith("AdamOptimizer: a PyTorch optimizer exported by evo.")
     assert "Known optimizer: Adam." in doc

@@ -7,14 +7,13 @@ the exported file. The new genes leave older genomes' seed JSON and hashes alone
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from exported_files import exported_class
 
-from evo.report.optimizer_file import write_optimizer_file
 from optimizers import Genome, GenomeOptimizer, Term
 from optimizers.baselines import ADAM, LAMB, MUON
 from optimizers.fingerprint import fingerprint
@@ -68,18 +67,11 @@ def matrix_model(seed: int = 0, bias: bool = False) -> torch.nn.Module:
     return torch.nn.Sequential(*layers)
 
 
-def exported(genome: Genome, folder: Path, name: str):
-    path = write_optimizer_file(genome, folder / f"{name}.py", class_name="Exported")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Exported
-
 
 MAKERS = {
     "loop": lambda genome, folder: lambda p, **kw: GenomeOptimizer(p, genome, foreach=False, **kw),
     "fast": lambda genome, folder: lambda p, **kw: GenomeOptimizer(p, genome, foreach=None, **kw),
-    "exported": lambda genome, folder: exported(genome, folder, "e_" + genome.hash),
+    "exported": lambda genome, folder: exported_class(genome, folder, "e_" + genome.hash),
 }
 
 

@@ -12,15 +12,14 @@ products on stacked members and 2-D ones on one tensor, which round differently)
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from exported_files import exported_class
 from genome_strategies import genomes
 from hypothesis import HealthCheck, given, settings
 
-from evo.report.optimizer_file import write_optimizer_file
 from optimizers import BASELINE_GENOMES, EVO_SEED_BEST, Genome, GenomeOptimizer, Term
 from optimizers.baselines import LAMB, MUON
 from optimizers.rule import population_update_, rule_coefficients, scheduled_lr
@@ -117,13 +116,6 @@ def train_population(population: list[Genome]) -> list[list[torch.Tensor]]:
     return [[p[i].detach() for p in params] for i in range(n)]
 
 
-def load_exported(genome: Genome, folder: Path, name: str):
-    path = write_optimizer_file(genome, folder / f"{name}.py", class_name="Exported", total_steps=STEPS)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Exported
-
 
 def fast_steps_from_loop_states(genome: Genome) -> None:
     """Every step of the exact loop's trajectory, redone by the fast multi-tensor path from the
@@ -158,7 +150,7 @@ def check_paths(
 ) -> None:
     loop = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=False))
     multi = train_optimizer(lambda p: GenomeOptimizer(p, genome, total_steps=STEPS, foreach=True))
-    exported_cls = load_exported(genome, folder, name)
+    exported_cls = exported_class(genome, folder, name, total_steps=STEPS)
     exported = train_optimizer(lambda p: exported_cls(p, foreach=True))
     exported_loop = train_optimizer(lambda p: exported_cls(p, foreach=False))
     for a, b, c, d, e in zip(loop, multi, exported, population_result, exported_loop, strict=True):
